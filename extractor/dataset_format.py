@@ -2,7 +2,7 @@
 
 DATASET/images/<hash>.jpg   the photo as displayed (orientation applied), long side --size
 DATASET/labels.csv          one row per example, LABEL_COLUMNS first
-DATASET/skipped.csv         one row per source that gave no example: source, reason
+DATASET/skipped.csv         one row per source that gave no example: source, reason, ...
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ LABEL_COLUMNS = [
     "copy_name",  # lrcat only: the virtual copy's name
     "fingerprint",  # size and mtime of the source (and sidecar): re-runs skip what did not change
 ]
-SKIPPED_COLUMNS = ["source", "reason", "fingerprint"]
+SKIPPED_COLUMNS = ["source", "reason", "catalog_image_id", "fingerprint"]
 
 # Skip reasons: each row of skipped.csv starts with one of these (a detail may follow after ": ").
 NO_CROP = "no crop"

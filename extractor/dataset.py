@@ -1,0 +1,76 @@
+"""A dataset folder that grows across runs: labels.csv and skipped.csv keyed by source photo.
+
+Re-running adds new photos, replaces the rows of changed ones and keeps every other row, so a
+library can be extracted a folder at a time. Both CSVs are replaced atomically at each checkpoint:
+a run killed at any moment leaves the last complete pair, and every image they name exists.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+from extractor.dataset_format import LABEL_COLUMNS, SKIPPED_COLUMNS
+
+Key = tuple[str, str]  # (source, catalog_image_id or "")
+
+
+def row_key(row: dict) -> Key:
+    return row["source"], str(row.get("catalog_image_id") or "")
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def _write_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+class DatasetStore:
+    def __init__(self, root: Path):
+        self.root = root
+        self.images = root / "images"
+        self.images.mkdir(parents=True, exist_ok=True)
+        self.labels: dict[Key, dict] = {row_key(row): row for row in read_rows(root / "labels.csv")}
+        self.skipped: dict[Key, dict] = {row_key(row): row for row in read_rows(root / "skipped.csv")}
+
+    def unchanged(self, key: Key, fingerprint: str) -> bool:
+        """True when the last run saw this source with the same fingerprint (and its image is still there)."""
+        label = self.labels.get(key)
+        if label is not None:
+            return label["fingerprint"] == fingerprint and (self.root / label["image"]).exists()
+        skipped = self.skipped.get(key)
+        return skipped is not None and skipped["fingerprint"] == fingerprint
+
+    def _forget(self, key: Key) -> None:
+        self.labels.pop(key, None)
+        self.skipped.pop(key, None)
+        if key[1]:  # a catalog entry wins over the same file's XMP row
+            self.labels.pop((key[0], ""), None)
+            self.skipped.pop((key[0], ""), None)
+
+    def add_label(self, row: dict) -> None:
+        key = row_key(row)
+        self._forget(key)
+        self.labels[key] = row
+
+    def add_skipped(self, source: str, reason: str, fingerprint: str, catalog_image_id: str = "") -> None:
+        key = (source, catalog_image_id)
+        self._forget(key)
+        self.skipped[key] = {"source": source, "reason": reason, "catalog_image_id": catalog_image_id,
+                             "fingerprint": fingerprint}
+
+    def save(self) -> None:
+        _write_rows(self.root / "labels.csv", LABEL_COLUMNS, [self.labels[k] for k in sorted(self.labels)])
+        _write_rows(self.root / "skipped.csv", SKIPPED_COLUMNS, [self.skipped[k] for k in sorted(self.skipped)])

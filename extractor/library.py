@@ -1,0 +1,83 @@
+"""Walk a photographer's library: which files are photos, which sidecar belongs to which raw."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Every other file may carry its XMP inside (JPEG, TIFF, PNG, DNG, HEIC, ...): exiftool decides what it is.
+# Proprietary raws: the crop is in a sidecar, the pixels in the embedded preview.
+RAW_EXTENSIONS = frozenset({
+    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".erf", ".fff", ".iiq", ".k25", ".kdc", ".mef", ".mos", ".mrw",
+    ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
+})
+CATALOG_EXTENSION = ".lrcat"
+SIDECAR_EXTENSION = ".xmp"
+
+
+@dataclass(frozen=True)
+class LibraryFile:
+    """One file found under the paths given: a photo (with its sidecar, for raws), a catalog or anything else."""
+
+    path: Path
+    kind: str  # "file" | "raw" | "catalog" | "orphan-sidecar"
+    sidecar: Path | None = None
+
+
+def _walk(path: Path) -> list[Path]:
+    if path.is_dir():
+        found = []
+        for folder, subfolders, names in os.walk(path):
+            # Lightroom's preview caches sit beside catalogs and hold thousands of non-photo files.
+            subfolders[:] = sorted(d for d in subfolders if not d.endswith(".lrdata"))
+            found.extend(Path(folder, name) for name in sorted(names))
+        return found
+    return [path]
+
+
+def find_library_files(paths: list[Path]) -> list[LibraryFile]:
+    """Every file under `paths` (folders are walked recursively, extensions are case-insensitive), classified.
+
+    A sidecar `NAME.xmp` (Lightroom) or `NAME.EXT.xmp` (darktable) is paired with the raw beside it;
+    sidecars of other files or of nothing are reported as orphans so that nothing passes silently.
+    """
+    files: dict[Path, None] = {}  # ordered, without duplicates when paths overlap
+    for root in paths:
+        for file in _walk(Path(os.path.abspath(root.expanduser()))):  # absolute, ".." folded, links kept
+            files.setdefault(file, None)
+    by_lower_name = {str(file).lower(): file for file in files}
+
+    sidecars_claimed: set[Path] = set()
+    found: list[LibraryFile] = []
+    for file in files:
+        suffix = file.suffix.lower()
+        if suffix == SIDECAR_EXTENSION:
+            continue  # decided below, once raws have claimed theirs
+        if suffix in RAW_EXTENSIONS:
+            sidecar = _sidecar_of(file, by_lower_name)
+            if sidecar is not None:
+                sidecars_claimed.add(sidecar)
+            found.append(LibraryFile(file, "raw", sidecar))
+        elif suffix == CATALOG_EXTENSION:
+            found.append(LibraryFile(file, "catalog"))
+        else:
+            found.append(LibraryFile(file, "file"))
+    found.extend(
+        LibraryFile(file, "orphan-sidecar")
+        for file in files
+        if file.suffix.lower() == SIDECAR_EXTENSION and file not in sidecars_claimed
+    )
+    return found
+
+
+def _sidecar_of(raw: Path, by_lower_name: dict[str, Path]) -> Path | None:
+    # Lightroom's NAME.xmp first, then darktable's NAME.EXT.xmp; any case.
+    for candidate in (raw.with_suffix(SIDECAR_EXTENSION), raw.with_name(raw.name + SIDECAR_EXTENSION)):
+        match = by_lower_name.get(str(candidate).lower())
+        if match is not None:
+            return match
+    # A sidecar outside the walked paths (a single raw given on the command line).
+    for candidate in (raw.with_suffix(SIDECAR_EXTENSION), raw.with_suffix(".XMP"), raw.with_name(raw.name + SIDECAR_EXTENSION)):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -1,0 +1,169 @@
+"""Read crop metadata with one exiftool process, and decide what each photo's XMP says.
+
+`crop_from_xmp` and `export_reason` implement ../shared/reference/crop-metadata.md: which crop, in
+which frame, and whether the file is an export whose pixels are already cropped.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import exiftool
+
+from extractor import dataset_format as reasons
+from extractor.geometry import Crop
+
+EXIFTOOL_INSTALL = "sudo apt-get install libimage-exiftool-perl"
+
+CROP_TAGS = ("CropLeft", "CropTop", "CropRight", "CropBottom", "CropAngle")
+# Each Perspective* slider with its neutral value; any other value means the crop is in a warped frame.
+PERSPECTIVE_NEUTRAL = {
+    "PerspectiveUpright": 0, "PerspectiveVertical": 0, "PerspectiveHorizontal": 0, "PerspectiveRotate": 0,
+    "PerspectiveAspect": 0, "PerspectiveX": 0, "PerspectiveY": 0, "PerspectiveScale": 100,
+}
+TAGS = [
+    "-XMP-crs:HasCrop", *(f"-XMP-crs:{tag}" for tag in CROP_TAGS), "-XMP-crs:AlreadyApplied", "-XMP-crs:RawFileName",
+    *(f"-XMP-crs:{tag}" for tag in PERSPECTIVE_NEUTRAL),
+    "-XMP-xmpMM:HistoryAction", "-XMP-xmpMM:HistoryParameters", "-XMP-xmpMM:DerivedFrom*",
+    "-XMP-tiff:Orientation", "-IFD0:Orientation",
+    "-File:FileType", "-File:MIMEType", "-Composite:ImageSize", "-ExifTool:Error",
+]
+# Raw previews, largest first: JpgFromRaw is full size in NEF/CR2/DNG, PreviewImage a smaller one.
+PREVIEW_TAGS = ("JpgFromRaw", "PreviewImage", "OtherImage")
+
+
+class MetadataTool:
+    """One exiftool process for the whole run (pyexiftool's batch mode: -stay_open)."""
+
+    def __init__(self, tool: exiftool.ExifTool):
+        self._tool = tool
+
+    def read_tags(self, files: list[Path]) -> dict[Path, dict]:
+        """Tags of many files in one request; a file exiftool could not read maps to {"ExifTool:Error": why}."""
+        if not files:
+            return {}
+        output = self._tool.execute("-json", "-n", "-G1", *TAGS, *map(str, files))
+        tags = {Path(entry["SourceFile"]): entry for entry in json.loads(output or "[]")}
+        missing = [file for file in files if file not in tags]
+        for file in missing:
+            tags[file] = {"ExifTool:Error": _stderr_line_for(self._tool.last_stderr, file) or "exiftool could not read it"}
+        return tags
+
+    def preview(self, raw: Path) -> bytes | None:
+        """The largest embedded JPEG preview of a raw, or None when it has none that is a JPEG."""
+        for tag in PREVIEW_TAGS:
+            data = self._tool.execute("-b", f"-{tag}", str(raw), raw_bytes=True)
+            if data[:2] == b"\xff\xd8":
+                return data
+        return None
+
+
+def _stderr_line_for(stderr: str, file: Path) -> str | None:
+    for line in (stderr or "").splitlines():
+        if str(file) in line:
+            return line.replace(f" - {file}", "").removeprefix("Error: ").strip()
+    return None
+
+
+@contextmanager
+def metadata_tool() -> Iterator[MetadataTool]:
+    if shutil.which("exiftool") is None:
+        raise RuntimeError(f"exiftool is not installed: run `{EXIFTOOL_INSTALL}`")
+    # -charset filename=utf8: names with non-ASCII characters round-trip through the JSON output.
+    with exiftool.ExifTool(common_args=["-charset", "filename=utf8"]) as tool:
+        yield MetadataTool(tool)
+
+
+def _crs(tags: dict, name: str):
+    return tags.get(f"XMP-crs:{name}")
+
+
+def _is_true(value) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def export_reason(tags: dict, file: Path) -> str | None:
+    """Why this file is an export (pixels already developed and cropped), or None for an original.
+
+    First match wins, as in the reference; DNG conversion also leaves `derived` and DerivedFrom,
+    so those two signs count only for files that are not DNG.
+    """
+    if _is_true(_crs(tags, "AlreadyApplied")):
+        return f"{reasons.EXPORT}: AlreadyApplied"
+    is_dng = str(tags.get("File:FileType", "")).upper() == "DNG"
+    actions = _as_list(tags.get("XMP-xmpMM:HistoryAction"))
+    if actions and str(actions[-1]).lower() == "derived" and not is_dng:
+        return f"{reasons.EXPORT}: saved to new location (xmpMM:History)"
+    raw_name = _crs(tags, "RawFileName")
+    if raw_name and str(raw_name).lower() != file.name.lower():
+        return f"{reasons.EXPORT}: RawFileName names {raw_name}"
+    if any(key.startswith("XMP-xmpMM:DerivedFrom") for key in tags) and not is_dng:
+        return f"{reasons.EXPORT}: DerivedFrom"
+    return None
+
+
+def has_perspective(tags: dict) -> bool:
+    for name, neutral in PERSPECTIVE_NEUTRAL.items():
+        value = _crs(tags, name)
+        if value is None:
+            continue
+        try:
+            if float(value) != neutral:
+                return True
+        except (TypeError, ValueError):
+            return True  # a value we cannot read: the frame is unknown, so the crop cannot be trusted
+    return False
+
+
+def crop_from_xmp(tags: dict) -> Crop | None:
+    """The crop in the STORED frame, or None when `crs:HasCrop` is not True.
+
+    Missing values take Lightroom's defaults (L=T=0, R=B=1, angle 0); unreadable values become NaN,
+    which the geometry's validity check reports.
+    """
+    if not _is_true(_crs(tags, "HasCrop")):
+        return None
+    defaults = {"CropLeft": 0.0, "CropTop": 0.0, "CropRight": 1.0, "CropBottom": 1.0, "CropAngle": 0.0}
+    values = {}
+    for name, default in defaults.items():
+        raw = _crs(tags, name)
+        try:
+            values[name] = default if raw is None else float(raw)
+        except (TypeError, ValueError):
+            values[name] = math.nan
+    return Crop(values["CropLeft"], values["CropTop"], values["CropRight"], values["CropBottom"], values["CropAngle"])
+
+
+def orientation_from_tags(xmp_tags: dict, file_tags: dict) -> int:
+    """Lightroom's combined orientation (XMP tiff:Orientation) when it wrote one, else the file's EXIF, else 1."""
+    for value in (xmp_tags.get("XMP-tiff:Orientation"), file_tags.get("IFD0:Orientation")):
+        try:
+            if int(value) in range(1, 9):
+                return int(value)
+        except (TypeError, ValueError):
+            continue
+    return 1
+
+
+def declared_size(tags: dict) -> tuple[int, int] | None:
+    """The stored (unrotated) size exiftool reads from the file's headers, if it has one."""
+    try:
+        width, height = (int(float(v)) for v in str(tags["Composite:ImageSize"]).replace("x", " ").split())
+    except (KeyError, ValueError):
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def is_image(tags: dict) -> bool:
+    # Photoshop files carry Camera Raw crops too, under an application/ MIME type.
+    return str(tags.get("File:MIMEType", "")).startswith("image/") or tags.get("File:FileType") in {"PSD", "PSB"}

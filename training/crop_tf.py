@@ -1,0 +1,87 @@
+"""The crop geometry of extractor/geometry.py, written again in TensorFlow ops for use inside the graph.
+
+This is the only crop math in training/: the model's output head, the flip augmentation and the loss use
+it, and tests/test_training_geometry.py checks it against extractor.geometry on random crops.
+
+Units: a crop is a tensor [..., 5] of Lightroom corners (left, top, right, bottom as fractions of the
+displayed frame, angle in degrees, clockwise). A rect is [..., 5] (cx, cy, width, height, angle) in a
+frame `aspect` wide and 1 high (aspect = displayed width / height), so it equals geometry.crop_to_rect
+of the same crop on a width×height image divided by height.
+"""
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+MAX_ANGLE = 45.0  # extractor.geometry.MAX_ANGLE: Lightroom keeps the angle in [-45, 45]
+
+
+def _axes(angle: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """cos and sin of `angle` degrees: the crop's top edge runs along (cos, sin), its left edge along (-sin, cos)."""
+    radians = angle * (math.pi / 180.0)
+    return tf.cos(radians), tf.sin(radians)
+
+
+def crop_to_rect(crop: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
+    """Crop [..., 5] → rect [..., 5] in an aspect×1 frame (geometry.crop_to_rect)."""
+    left, top, right, bottom, angle = tf.unstack(crop, axis=-1)
+    cos, sin = _axes(angle)
+    dx, dy = (right - left) * aspect, bottom - top
+    width, height = dx * cos + dy * sin, -dx * sin + dy * cos
+    return tf.stack([(left + right) / 2 * aspect, (top + bottom) / 2, width, height, angle], axis=-1)
+
+
+def rect_to_crop(rect: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
+    """Rect [..., 5] in an aspect×1 frame → crop [..., 5] (geometry.rect_to_crop)."""
+    cx, cy, width, height, angle = tf.unstack(rect, axis=-1)
+    cos, sin = _axes(angle)
+    # Half the diagonal from the crop's own top-left to its bottom-right corner: w/2·u + h/2·v.
+    half_x, half_y = width / 2 * cos - height / 2 * sin, width / 2 * sin + height / 2 * cos
+    return tf.stack([(cx - half_x) / aspect, cy - half_y, (cx + half_x) / aspect, cy + half_y, angle], axis=-1)
+
+
+def flip_horizontal(crop: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
+    """The crop of the same photo mirrored left-right: centre mirrored, angle negated (geometry.flip_horizontal)."""
+    cx, cy, width, height, angle = tf.unstack(crop_to_rect(crop, aspect), axis=-1)
+    return rect_to_crop(tf.stack([aspect - cx, cy, width, height, -angle], axis=-1), aspect)
+
+
+def bounded_crop(raw: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
+    """Unbounded network outputs [..., 5] → a crop that lies inside the frame and is never inverted.
+
+    raw = (centre x, centre y, width, height, angle) logits. The centre is a sigmoid fraction of the frame;
+    the angle is 45°·tanh; width and height are sigmoid fractions of the largest upright box around that
+    centre, then both shrink by the one factor that makes the turned box fit (its bounding box is
+    (w cos + h |sin|) × (w |sin| + h cos)). Width and height stay positive, so the corners stay ordered.
+    """
+    zx, zy, zw, zh, za = tf.unstack(raw, axis=-1)
+    cx, cy = tf.sigmoid(zx) * aspect, tf.sigmoid(zy)
+    angle = MAX_ANGLE * tf.tanh(za)
+    room_x = 2 * tf.minimum(cx, aspect - cx)  # widest upright box centred here
+    room_y = 2 * tf.minimum(cy, 1 - cy)
+    width, height = tf.sigmoid(zw) * room_x, tf.sigmoid(zh) * room_y
+    cos, sin = _axes(angle)
+    sin = tf.abs(sin)
+    eps = 1e-9
+    scale = tf.minimum(1.0, tf.minimum(room_x / (width * cos + height * sin + eps),
+                                       room_y / (width * sin + height * cos + eps)))
+    return rect_to_crop(tf.stack([cx, cy, width * scale, height * scale, angle], axis=-1), aspect)
+
+
+def corner_box_iou(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """IoU of the upright boxes spanned by each crop's two Lightroom corners, in fractions of the frame.
+
+    For unrotated crops this is exactly the crop IoU (and independent of the aspect ratio); for turned crops
+    it is a smooth stand-in that the L1 term on the angle completes. Used by the loss and the training metric;
+    evaluation uses the exact polygon IoU of extractor.geometry.
+    """
+    def box(crop):
+        left, top, right, bottom = tf.unstack(crop[..., :4], axis=-1)
+        return tf.minimum(left, right), tf.minimum(top, bottom), tf.maximum(left, right), tf.maximum(top, bottom)
+
+    ax0, ay0, ax1, ay1 = box(a)
+    bx0, by0, bx1, by1 = box(b)
+    inter = tf.nn.relu(tf.minimum(ax1, bx1) - tf.maximum(ax0, bx0)) * tf.nn.relu(tf.minimum(ay1, by1) - tf.maximum(ay0, by0))
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / tf.maximum(union, 1e-9)
