@@ -122,7 +122,8 @@ def _pending_from_xmp(candidate: Candidate, tags: dict[Path, dict], include_uncr
     if skip:
         return skip
     xmp_tags = file_tags
-    if candidate.sidecar is not None:
+    # A raw's crop is in its sidecar; any other photo's in its own XMP, unless only its sidecar has one.
+    if candidate.sidecar is not None and (candidate.kind == "raw" or crop_from_xmp(file_tags) is None):
         xmp_tags = tags[candidate.sidecar]
         if xmp_tags.get("ExifTool:Error") or xmp_tags.get("File:FileType") != "XMP":
             why = xmp_tags.get('ExifTool:Error') or f"it is {xmp_tags.get('File:FileType', 'unknown')}, not XMP"
@@ -135,7 +136,7 @@ def _pending_from_xmp(candidate: Candidate, tags: dict[Path, dict], include_uncr
         return reasons.NO_CROP
     if has_perspective(xmp_tags):
         return reasons.PERSPECTIVE
-    origin = "xmp-sidecar" if candidate.sidecar is not None else "xmp-embedded"
+    origin = "xmp-embedded" if xmp_tags is file_tags else "xmp-sidecar"
     return Pending(candidate, origin, crop or IDENTITY, crop is not None, orientation_from_tags(xmp_tags, file_tags),
                    declared_size(file_tags))
 

@@ -38,8 +38,9 @@ def _walk(path: Path) -> list[Path]:
 def find_library_files(paths: list[Path]) -> list[LibraryFile]:
     """Every file under `paths` (folders are walked recursively, extensions are case-insensitive), classified.
 
-    A sidecar `NAME.xmp` (Lightroom) or `NAME.EXT.xmp` (darktable) is paired with the raw beside it;
-    sidecars of other files or of nothing are reported as orphans so that nothing passes silently.
+    A sidecar `NAME.xmp` (Lightroom) or `NAME.EXT.xmp` (darktable) is paired with the raw beside it, and
+    `NAME.EXT.xmp` with any other photo (as `cropstyle apply` writes them); sidecars of nothing are
+    reported as orphans so that nothing passes silently.
     """
     files: dict[Path, None] = {}  # ordered, without duplicates when paths overlap
     for root in paths:
@@ -61,7 +62,11 @@ def find_library_files(paths: list[Path]) -> list[LibraryFile]:
         elif suffix == CATALOG_EXTENSION:
             found.append(LibraryFile(file, "catalog"))
         else:
-            found.append(LibraryFile(file, "file"))
+            # Only NAME.EXT.xmp: a plain NAME.xmp beside a JPEG belongs to the raw of a RAW+JPEG pair.
+            sidecar = _existing(file.with_name(file.name + SIDECAR_EXTENSION), by_lower_name)
+            if sidecar is not None:
+                sidecars_claimed.add(sidecar)
+            found.append(LibraryFile(file, "file", sidecar))
     found.extend(
         LibraryFile(file, "orphan-sidecar")
         for file in files
@@ -71,13 +76,17 @@ def find_library_files(paths: list[Path]) -> list[LibraryFile]:
 
 
 def _sidecar_of(raw: Path, by_lower_name: dict[str, Path]) -> Path | None:
-    # Lightroom's NAME.xmp first, then darktable's NAME.EXT.xmp; any case.
-    for candidate in (raw.with_suffix(SIDECAR_EXTENSION), raw.with_name(raw.name + SIDECAR_EXTENSION)):
-        match = by_lower_name.get(str(candidate).lower())
-        if match is not None:
-            return match
-    # A sidecar outside the walked paths (a single raw given on the command line).
-    for candidate in (raw.with_suffix(SIDECAR_EXTENSION), raw.with_suffix(".XMP"), raw.with_name(raw.name + SIDECAR_EXTENSION)):
-        if candidate.is_file():
-            return candidate
+    # Lightroom's NAME.xmp first, then darktable's NAME.EXT.xmp.
+    return (_existing(raw.with_suffix(SIDECAR_EXTENSION), by_lower_name)
+            or _existing(raw.with_name(raw.name + SIDECAR_EXTENSION), by_lower_name))
+
+
+def _existing(candidate: Path, by_lower_name: dict[str, Path]) -> Path | None:
+    """`candidate` in any case among the walked files, or on disk (a single photo named on the command line)."""
+    match = by_lower_name.get(str(candidate).lower())
+    if match is not None:
+        return match
+    for name in (candidate.name, candidate.with_suffix(candidate.suffix.upper()).name):
+        if (candidate.parent / name).is_file():
+            return candidate.parent / name
     return None

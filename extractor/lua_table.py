@@ -34,34 +34,64 @@ _KEYWORDS = frozenset(
     "and break do else elseif end false for function goto if in local nil not or repeat return then true until while".split()
 )
 
-# One token per match, whitespace in front of it skipped. The order of the alternatives matters: a long comment
-# before a line comment, a long string before the `[` of a bracketed key, the unfinished forms after the
-# finished ones, and a catch-all last so that every character is accounted for (finditer never skips text).
+# One token per match, whitespace in front of it skipped (possessively: trailing whitespace matches nothing).
+# The most frequent tokens come first because the engine tries the alternatives in order; after that the order
+# matters: a long string before the `[` of a bracketed key, a long comment before a line comment before `-`,
+# unfinished forms after finished ones, and a catch-all last so that every character is accounted for (finditer
+# would otherwise skip text silently).
+_WS = r"[ \t\r\n\f\v]"
 _TOKEN = re.compile(
-    r"""[ \t\r\n\f\v]*(?:
-      (?P<longcomment>--\[(?P<lceq>=*)\[.*?\](?P=lceq)\])
-    | (?P<badlongcomment>--\[=*\[)
-    | (?P<comment>--[^\n]*)
-    | (?P<number>0[xX](?:[0-9a-fA-F]+(?:\.[0-9a-fA-F]*)?|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?
-                |(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+    r"""[ \t\r\n\f\v]*+(?:
+      (?P<field>  # the common case in one match: `[Key =] scalar-or-flat-integer-table [,]`
+        (?:(?P<fkey>[A-Za-z_][A-Za-z0-9_]*)WS*=(?!=)WS*)?
+        (?:(?P<fint>-?[0-9]+)(?![A-Za-z0-9_.])
+          |(?P<ffloat>-?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|-?[0-9]+[eE][+-]?[0-9]+)(?![A-Za-z0-9_.])
+          |(?P<fstr>"[^"\\\n]*")
+          |(?P<fword>true|false|nil)(?![A-Za-z0-9_])
+          |(?P<fints>\{WS*(?:-?[0-9]+WS*,WS*)*(?:-?[0-9]+WS*)?\})
+        )
+        WS*(?P<fsep>[,;])?
+      )
+    | (?P<key>[A-Za-z_][A-Za-z0-9_]*)WS*=(?!=)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<hex>0[xX](?:[0-9a-fA-F]+(?:\.[0-9a-fA-F]*)?|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)(?![A-Za-z0-9_.])
+    | (?P<float>(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+)(?![A-Za-z0-9_.])
+    | (?P<int>[0-9]+)(?![A-Za-z0-9_.])
+    | (?P<badnumber>\.?[0-9][A-Za-z0-9_.]*)
+    | (?P<punct>[{},;=\]])
     | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
     | (?P<longstring>\[(?P<lseq>=*)\[.*?\](?P=lseq)\])
     | (?P<badlongstring>\[=*\[)
-    | (?P<punct>[{}\[\]=,;-])
+    | (?P<open>\[)
+    | (?P<longcomment>--\[(?P<lceq>=*)\[.*?\](?P=lceq)\])
+    | (?P<badlongcomment>--\[=*\[)
+    | (?P<comment>--[^\n]*)
+    | (?P<minus>-)
     | (?P<badstring>["'])
     | (?P<bad>.)
-    )""",
+    )""".replace("WS", _WS),
     re.VERBOSE | re.DOTALL,
 )
-# A numeral glued to a letter or another numeral (`3abc`, `0x`, `1e`, `1..2`) is malformed in Lua.
-_GLUED = re.compile(r"[A-Za-z0-9_.]")
+_G = _TOKEN.groupindex
+_FIELDTOKEN = _G["field"]
+_FIELD_PARTS = tuple(_G[name] for name in ("fkey", "fint", "ffloat", "fstr", "fword", "fints", "fsep"))
+_KEY, _NAME, _HEX, _FLOAT, _INT, _BADNUMBER = _G["key"], _G["name"], _G["hex"], _G["float"], _G["int"], _G["badnumber"]
+_PUNCT, _STRING, _LONGSTRING, _OPEN, _MINUS = _G["punct"], _G["string"], _G["longstring"], _G["open"], _G["minus"]
+_COMMENTS = frozenset((_G["longcomment"], _G["comment"]))
+_ERRORS = {_BADNUMBER: "malformed number", _G["badlongstring"]: "unfinished long string",
+           _G["badlongcomment"]: "unfinished long comment", _G["badstring"]: "unfinished string"}
+_LITERAL_NAMES = {"true": True, "false": False, "nil": None}
 
 _SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
                    "\\": "\\", '"': '"', "'": "'", "\n": "\n"}
 _ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|([0-9]{1,3})|u\{([0-9a-fA-F]+)\}|z[ \t\r\n\f\v]*|(.))", re.DOTALL)
 
-_EOF = "<eof>"
+# What the parser expects next.
+_START, _VALUE, _FIELD, _NAME_EQUALS, _SEPARATOR, _KEY_CLOSE, _KEY_EQUALS, _END = range(8)
+_BRACKETED = object()  # in a frame's key slot: the value being read is a `[key]`, not a field's value
+_EXPECTED = {_START: "a value", _VALUE: "a value", _FIELD: "a table field or '}'", _NAME_EQUALS: "'='",
+             _SEPARATOR: "',' or '}' after a table field", _KEY_CLOSE: "']'", _KEY_EQUALS: "'='",
+             _END: "the end of input after the value"}
 
 
 class LuaSyntaxError(ValueError):
@@ -116,173 +146,173 @@ def _unescape(body: str, start: int) -> str:
     return "".join(out)
 
 
-def _number(text: str, position: int) -> int | float:
-    lowered = text.lower()
-    if lowered.startswith("0x"):
-        if "." in lowered or "p" in lowered:
-            return float.fromhex(text)
-        return int(text, 16)
-    if "." in text or "e" in lowered:
-        return float(text)
-    return int(text)
+def _long_string(token: str, level: int) -> str:
+    body = token[level + 2:-(level + 2)]
+    # Lua drops a newline right after the opening bracket.
+    if body[:2] in ("\r\n", "\n\r"):
+        return body[2:]
+    if body[:1] in ("\n", "\r"):
+        return body[1:]
+    return body
 
 
-def _tokenize(text: str) -> tuple[list[str], list[Any], list[int]]:
-    """Token kinds (punctuation is its own kind), their values and their offsets, ending with an <eof> token."""
-    kinds: list[str] = []
-    values: list[Any] = []
-    positions: list[int] = []
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        start = m.start(kind)
-        token = m.group(kind)
-        if kind == "punct":
-            kinds.append(token)
-            values.append(None)
-        elif kind == "name":
-            kinds.append("name")
-            values.append(token)
-        elif kind == "number":
-            end = m.end()
-            if end < len(text) and _GLUED.match(text, end):
-                raise LuaSyntaxError(f"malformed number near {text[start:end + 1]!r}", start)
-            kinds.append("value")
-            values.append(_number(token, start))
-        elif kind == "string":
-            kinds.append("value")
-            values.append(_unescape(token[1:-1], start + 1))
-        elif kind == "longstring":
-            level = len(m.group("lseq"))
-            body = token[level + 2:-(level + 2)]
-            # Lua drops a newline right after the opening bracket.
-            if body.startswith("\r\n"):
-                body = body[2:]
-            elif body[:1] in ("\n", "\r"):
-                body = body[1:]
-            kinds.append("value")
-            values.append(body)
-        elif kind in ("comment", "longcomment"):
-            continue
-        elif kind == "badlongcomment":
-            raise LuaSyntaxError("unfinished long comment", start)
-        elif kind == "badlongstring":
-            raise LuaSyntaxError("unfinished long string", start)
-        elif kind == "badstring":
-            raise LuaSyntaxError("unfinished string", start)
-        else:
-            raise LuaSyntaxError(f"unexpected character {token!r}", start)
-        positions.append(start)
-    kinds.append(_EOF)
-    values.append(None)
-    positions.append(len(text))
-    return kinds, values, positions
+def _finish_table(fields: dict, count: int, keyed: bool) -> list | dict:
+    if not keyed and len(fields) == count:
+        return list(fields.values())  # inserted in the order 1..n
+    if fields and all(type(k) is int for k in fields) and sorted(fields) == list(range(1, len(fields) + 1)):
+        return [fields[k] for k in range(1, len(fields) + 1)]
+    return fields or []
 
 
-class _Parser:
-    def __init__(self, text: str, max_depth: int) -> None:
-        self.kinds, self.values, self.positions = _tokenize(text)
-        self.i = 0
-        self.max_depth = max_depth
-
-    def error(self, message: str) -> LuaSyntaxError:
-        kind = self.kinds[self.i]
-        found = "end of input" if kind == _EOF else (repr(self.values[self.i]) if kind in ("name", "value") else f"'{kind}'")
-        return LuaSyntaxError(f"{message}, found {found}", self.positions[self.i])
-
-    def expect(self, kind: str) -> None:
-        if self.kinds[self.i] != kind:
-            raise self.error(f"expected '{kind}'")
-        self.i += 1
-
-    def value(self, depth: int) -> LuaValue:
-        kind = self.kinds[self.i]
-        if kind == "value":
-            self.i += 1
-            return self.values[self.i - 1]
-        if kind == "{":
-            return self.table(depth + 1)
-        if kind == "name":
-            word = self.values[self.i]
-            if word == "true":
-                self.i += 1
-                return True
-            if word == "false":
-                self.i += 1
-                return False
-            if word == "nil":
-                self.i += 1
-                return None
-            raise self.error("expected a value (a literal, not a variable)")
-        if kind == "-":
-            # Unary minus: Lua allows it on numbers only in a literal (`- -1` is 1).
-            self.i += 1
-            operand = self.value(depth)
-            if isinstance(operand, bool) or not isinstance(operand, (int, float)):
-                self.i -= 1
-                raise self.error("expected a number after '-'")
-            return -operand
-        raise self.error("expected a value")
-
-    def table(self, depth: int) -> list | dict:
-        if depth > self.max_depth:
-            raise LuaSyntaxError(f"tables nested deeper than {self.max_depth}", self.positions[self.i])
-        self.i += 1  # the '{'
-        kinds, values = self.kinds, self.values
-        result: dict[Any, Any] = {}
-        count = 0  # positional entries so far
-        keyed = False  # any explicit key or nil: the result may not be a plain list
-        while kinds[self.i] != "}":
-            kind = kinds[self.i]
-            if kind == "name" and kinds[self.i + 1] == "=" and values[self.i] not in _KEYWORDS:
-                key: Any = values[self.i]
-                self.i += 2
-                keyed = True
-            elif kind == "[":
-                self.i += 1
-                key_position = self.positions[self.i]
-                key = self.value(depth)
-                self.expect("]")
-                self.expect("=")
-                if key is None:
-                    raise LuaSyntaxError("table index is nil", key_position)
-                if isinstance(key, float):
-                    if math.isnan(key):
-                        raise LuaSyntaxError("table index is NaN", key_position)
-                    if key.is_integer():
-                        key = int(key)
-                keyed = True
-            else:
-                count += 1
-                key = count
-            item = self.value(depth)
-            if item is None:
-                result.pop(key, None)
-                keyed = True
-            else:
-                result[key] = item
-            if kinds[self.i] in (",", ";"):
-                self.i += 1
-            elif kinds[self.i] != "}":
-                raise self.error("expected ',' or '}' after a table field")
-        self.i += 1  # the '}'
-        if not keyed and len(result) == count:
-            return list(result.values())  # inserted in order 1..n
-        if result and all(type(k) is int for k in result) and sorted(result) == list(range(1, len(result) + 1)):
-            return [result[k] for k in range(1, len(result) + 1)]
-        return result or []
+def _table_key(key: Any, position: int) -> Any:
+    if key is None:
+        raise LuaSyntaxError("table index is nil", position)
+    if isinstance(key, float):
+        if math.isnan(key):
+            raise LuaSyntaxError("table index is NaN", position)
+        if key.is_integer():
+            return int(key)  # Lua 5.3: t[2.0] is t[2]
+    return key
 
 
 def loads(text: str, *, max_depth: int = MAX_DEPTH) -> LuaValue:
     """The value of a Lua literal such as Lightroom's `s = { ... }` (the assignment's name is dropped)."""
     if not isinstance(text, str):
         raise TypeError(f"expected str, not {type(text).__name__}")
-    parser = _Parser(text, max_depth)
-    kinds = parser.kinds
-    if kinds[0] == "name" and kinds[1] == "=" and parser.values[0] not in _KEYWORDS:
-        parser.i = 2
-    result = parser.value(0)
-    if kinds[parser.i] != _EOF:
-        raise parser.error("expected the end of input after the value")
+    # One pass, one loop iteration per token, no recursion: develop texts are ~400 tokens and a catalog has
+    # 100,000s of them, so this loop is the reader's hot path. Each open table is a frame on `stack`:
+    # [fields, positional count, keyed (not a plain list), key for the value being read, key's position].
+    stack: list[list] = []
+    state = _START
+    negate = 0  # unary minus signs in front of the coming number
+    result: LuaValue = None
+    for m in _TOKEN.finditer(text):
+        kind = m.lastindex
+        if kind in _COMMENTS:
+            continue
+        value: Any
+        if state == _FIELD:
+            if kind == _KEY:
+                key = m.group(_KEY)
+                if key in _KEYWORDS:
+                    raise LuaSyntaxError(f"{key!r} cannot name a field", m.start(kind))
+                frame = stack[-1]
+                frame[2] = True
+                frame[3] = key
+                state = _VALUE
+                continue
+            if kind == _PUNCT and m.group(_PUNCT) == "}":
+                fields, count, keyed = stack.pop()[:3]
+                value = _finish_table(fields, count, keyed)
+                # fall through to storing the finished table as a value
+            elif kind == _OPEN:
+                frame = stack[-1]
+                frame[2] = True
+                frame[3] = _BRACKETED  # the value being read is a bracketed key
+                frame[4] = m.start(kind)
+                state = _VALUE
+                continue
+            elif kind == _NAME and m.group(_NAME) not in _LITERAL_NAMES:
+                # `name` then `=` with a comment between them (the key token covers plain whitespace only).
+                frame = stack[-1]
+                frame[2] = True
+                frame[3] = m.group(_NAME)
+                state = _NAME_EQUALS
+                continue
+            else:
+                frame = stack[-1]
+                frame[1] += 1
+                frame[3] = frame[1]
+                state = _VALUE
+        if state == _VALUE or state == _START:
+            if kind == _INT:
+                value = int(m.group(_INT))
+            elif kind == _FLOAT:
+                value = float(m.group(_FLOAT))
+            elif kind == _STRING:
+                token = m.group(_STRING)
+                value = _unescape(token[1:-1], m.start(kind) + 1) if "\\" in token else token[1:-1]
+            elif kind == _NAME and m.group(_NAME) in _LITERAL_NAMES:
+                value = _LITERAL_NAMES[m.group(_NAME)]
+            elif kind == _PUNCT and m.group(_PUNCT) == "{":
+                if negate:
+                    raise LuaSyntaxError("expected a number after '-'", m.start(kind))
+                if len(stack) >= max_depth:
+                    raise LuaSyntaxError(f"tables nested deeper than {max_depth}", m.start(kind))
+                stack.append([{}, 0, False, None, 0])
+                state = _FIELD
+                continue
+            elif kind == _MINUS:
+                negate += 1
+                continue
+            elif kind == _HEX:
+                token = m.group(_HEX)
+                lowered = token.lower()
+                value = float.fromhex(token) if "." in lowered or "p" in lowered else int(token, 16)
+            elif kind == _LONGSTRING:
+                value = _long_string(m.group(_LONGSTRING), len(m.group("lseq")))
+            elif kind == _KEY and state == _START and m.group(_KEY) not in _KEYWORDS:
+                state = _VALUE  # the leading `s =` of Lightroom's text
+                continue
+            elif kind in _ERRORS:
+                raise LuaSyntaxError(_ERRORS[kind], m.start(kind))
+            elif kind == _NAME:
+                raise LuaSyntaxError(f"expected a value, found the variable {m.group(_NAME)!r}", m.start(kind))
+            else:
+                raise LuaSyntaxError(f"expected a value, found {m.group(kind)!r}", m.start(kind))
+            if negate:
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise LuaSyntaxError("expected a number after '-'", m.start(kind))
+                if negate % 2:
+                    value = -value
+                negate = 0
+        elif state == _SEPARATOR:
+            if kind == _PUNCT:
+                punct = m.group(_PUNCT)
+                if punct == "," or punct == ";":
+                    state = _FIELD
+                    continue
+                if punct == "}":
+                    fields, count, keyed = stack.pop()[:3]
+                    value = _finish_table(fields, count, keyed)
+                else:
+                    raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {punct!r}", m.start(kind))
+            elif kind in _ERRORS:
+                raise LuaSyntaxError(_ERRORS[kind], m.start(kind))
+            else:
+                raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {m.group(kind)!r}", m.start(kind))
+        elif state == _FIELD:
+            pass  # a finished table from the '}' branch above
+        elif (state == _NAME_EQUALS or state == _KEY_EQUALS) and kind == _PUNCT and m.group(_PUNCT) == "=":
+            state = _VALUE
+            continue
+        elif state == _KEY_CLOSE and kind == _PUNCT and m.group(_PUNCT) == "]":
+            state = _KEY_EQUALS
+            continue
+        elif kind in _ERRORS:
+            raise LuaSyntaxError(_ERRORS[kind], m.start(kind))
+        else:
+            raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {m.group(kind).strip()!r}", m.start(kind))
+
+        # A complete value: it belongs to the enclosing table (as a value or as a bracketed key) or is the result.
+        if not stack:
+            result = value
+            state = _END
+            continue
+        frame = stack[-1]
+        key = frame[3]
+        if key is _BRACKETED:
+            frame[3] = _table_key(value, frame[4])
+            state = _KEY_CLOSE
+            continue
+        if value is None:
+            frame[0].pop(key, None)
+            frame[2] = True
+        else:
+            frame[0][key] = value
+        state = _SEPARATOR
+    if state != _END:
+        raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found end of input", len(text))
     return result
 
 

@@ -1,0 +1,599 @@
+"""Lightroom Classic catalogs (`.lrcat`, SQLite): read every photo's crop, and write small catalogs for tests.
+
+Lightroom keeps edits only in its catalog unless "Automatically write changes into XMP" is on, so for most users the
+crops are here (see ../shared/reference/crop-metadata.md, "Lightroom Classic catalog"). What this module relies on:
+
+- `Adobe_images`: one row per photo *and per virtual copy* (`copyName`, `masterImage`); `rootFile` → AgLibraryFile;
+  `orientation` is Lightroom's code for the combined camera + user orientation (ORIENTATION_CODES below);
+  `fileWidth` × `fileHeight` is the **stored** frame (the pixel array before orientation: the real catalog's NEFs
+  read 4256 × 2832, the same as their `tiff:ImageWidth` × `tiff:ImageLength`; documented as "not affected by the
+  image orientation"). That is the frame the Crop* fractions are in, so the two go together.
+- `Adobe_imageDevelopSettings.text`: a Lua table literal (extractor/lua_table.py); a crop exists when Crop* keys do
+  (there is no HasCrop key); missing keys take the defaults L=T=0, R=B=1, angle 0.
+- path = `AgLibraryRootFolder.absolutePath || AgLibraryFolder.pathFromRoot || AgLibraryFile.baseName || '.' ||
+  AgLibraryFile.extension`.
+- `Adobe_AdditionalMetadata.xmp`: the photo's XMP, plain text in Lightroom 5, `4-byte big-endian length + zlib` in
+  Lightroom Classic. Read only for `crs:AlreadyApplied` (a re-imported export).
+
+The catalog is never written: it is copied into a private temporary folder and the copy opened with
+`immutable=1` (see `_private_copy` for the -wal / -journal question).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+import sqlite3
+import struct
+import tempfile
+import uuid
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterator, Sequence
+from urllib.parse import quote
+from xml.parsers import expat
+
+from extractor import lua_table
+from extractor.geometry import Crop, crop_to_rect, displayed_size
+
+# The real Lightroom 5 catalog whose schema `write_catalog` copies (read-only; never modified).
+REFERENCE_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"
+
+# Lightroom's orientation code → EXIF orientation. The letters name the corners of the displayed frame clockwise
+# from its top-left (A top-left, B top-right, C bottom-right, D bottom-left); the code is where the stored image's
+# top-left and top-right corners end up. AB=1, BC=6, CD=3, DA=8 are the reference's; the mirrored codes follow
+# from the same reading: BA (top edge reversed) = 2, DC = 4, AD (top-left fixed, top-right to bottom-left:
+# the transpose) = 5, CB (top-left to bottom-right, top-right fixed: the transverse) = 7.
+ORIENTATION_CODES = {"AB": 1, "BA": 2, "CD": 3, "DC": 4, "AD": 5, "BC": 6, "CB": 7, "DA": 8}
+EXIF_TO_CODE = {exif: code for code, exif in ORIENTATION_CODES.items()}
+
+CROP_KEYS = ("CropLeft", "CropTop", "CropRight", "CropBottom", "CropAngle")
+_CROP_DEFAULTS = {"CropLeft": 0.0, "CropTop": 0.0, "CropRight": 1.0, "CropBottom": 1.0, "CropAngle": 0.0}
+# Perspective settings and the value that means "no transform" (PerspectiveScale is a percentage).
+_PERSPECTIVE_NEUTRAL = {"PerspectiveUpright": 0, "PerspectiveVertical": 0, "PerspectiveHorizontal": 0,
+                        "PerspectiveRotate": 0, "PerspectiveAspect": 0, "PerspectiveX": 0, "PerspectiveY": 0,
+                        "PerspectiveScale": 100}
+
+_CRS = "http://ns.adobe.com/camera-raw-settings/1.0/"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_MAX_XMP_BYTES = 16 << 20  # an XMP packet larger than this after inflating is not Lightroom's: stop inflating
+
+
+class CatalogError(Exception):
+    """The file is not a readable Lightroom catalog (one-line message)."""
+
+
+@dataclass(frozen=True)
+class CatalogPhoto:
+    """One Adobe_images row: a photo or a virtual copy, with its crop in the stored frame."""
+
+    image_id: int  # Adobe_images.id_local
+    path: Path  # after --remap; Path() when the catalog has no file row for the image (then `problem` says so)
+    file_format: str  # RAW, JPG, DNG, TIFF, VIDEO, ...
+    orientation: int | None  # EXIF 1..8; None for a code Lightroom is not known to write
+    width: int | None  # stored frame (before orientation), fileWidth × fileHeight
+    height: int | None
+    copy_name: str | None  # virtual copies only
+    crop: Crop | None  # stored frame; None when the develop settings have no Crop* key
+    problem: str | None  # why the develop settings could not be read (then crop is None)
+    already_applied: bool  # the catalog's XMP says crs:AlreadyApplied: this file is an export
+    perspective: bool  # Upright / perspective correction is on: the crop is not in the plain pixels' frame
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A photo for `write_catalog`."""
+
+    path: Path  # absolute path of the file
+    orientation: int  # EXIF 1..8, written as Lightroom's code
+    width: int  # stored frame (before orientation), as Lightroom's fileWidth × fileHeight
+    height: int
+    crop: Crop | None  # stored frame, as Lightroom keeps it; None: no Crop* keys in the develop text
+    copy_name: str | None = None  # a virtual copy of the latest earlier entry with the same path
+    file_format: str = "JPG"
+    already_applied: bool = False  # an export re-imported into the catalog
+
+
+# --- reading -----------------------------------------------------------------------------------------------------
+
+
+def read_catalog(path: Path, remap: Sequence[tuple[str, str]] = ()) -> Iterator[CatalogPhoto]:
+    """Every photo and virtual copy of the catalog at `path`, in Adobe_images order, streamed.
+
+    `remap` rewrites path prefixes (`("/Users/me/Pictures", "/home/me/Pictures")`); the longest matching prefix
+    wins, and a prefix only matches whole path components. Raises CatalogError at once for a file that is not a
+    Lightroom catalog; a photo whose settings cannot be read comes back with `problem` set instead.
+    """
+    workdir = tempfile.TemporaryDirectory(prefix="cropstyle-lrcat-")
+    try:
+        connection = _open_private_copy(Path(path), Path(workdir.name))
+        query = _photo_query(connection, Path(path))
+    except BaseException:
+        workdir.cleanup()
+        raise
+    rules = _remap_rules(remap)
+    return _photos(connection, query, rules, workdir)
+
+
+def _photos(connection: sqlite3.Connection, query: str, rules: list[tuple[str, str]],
+            workdir: tempfile.TemporaryDirectory) -> Iterator[CatalogPhoto]:
+    try:
+        cursor = connection.execute(query)
+        while rows := cursor.fetchmany(256):  # bounded memory: the cursor streams from the copy
+            for row in rows:
+                yield _photo(row, rules)
+    finally:
+        connection.close()
+        workdir.cleanup()
+
+
+def _open_private_copy(path: Path, workdir: Path) -> sqlite3.Connection:
+    """Copy the catalog into `workdir` and open the copy read-only.
+
+    `immutable=1` makes SQLite skip locking and ignore any -wal and -journal file, so it never fails on a catalog
+    Lightroom holds open in WAL mode (where `mode=ro` needs the -shm file). But committed changes can still sit in
+    the -wal (not yet checkpointed), and a crash can leave a hot -journal: ignoring them would read stale or torn
+    data. So the -wal and -journal are copied with the catalog, and when there is one the *private copy* is opened
+    read-write once to let SQLite replay (WAL) or roll back (journal) them, then checkpointed into the copy; only
+    then is it opened immutable. The original and its side files are only ever read. A catalog Lightroom writes to
+    during the copy may still be caught mid-change: quit Lightroom for a guaranteed-consistent read.
+    """
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(len(_SQLITE_MAGIC))
+    except OSError as error:
+        raise CatalogError(f"cannot read catalog {path}: {error.strerror or error}") from None
+    if magic != _SQLITE_MAGIC:
+        raise CatalogError(f"{path} is not a Lightroom catalog (not an SQLite database)")
+    copy = workdir / "catalog.lrcat"
+    try:
+        shutil.copyfile(path, copy)
+        sidecars = []
+        for suffix in ("-wal", "-journal"):
+            source = path.with_name(path.name + suffix)
+            if source.is_file():
+                shutil.copyfile(source, copy.with_name(copy.name + suffix))
+                sidecars.append(suffix)
+    except OSError as error:
+        raise CatalogError(f"cannot copy catalog {path}: {error.strerror or error}") from None
+    try:
+        if sidecars:
+            recovery = sqlite3.connect(copy)
+            try:
+                recovery.execute("SELECT count(*) FROM sqlite_master").fetchone()  # replays / rolls back
+                recovery.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                recovery.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                recovery.close()
+        connection = sqlite3.connect(f"file:{quote(str(copy))}?immutable=1", uri=True)
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise CatalogError(f"{path} is not a Lightroom catalog ({error})") from None
+    return connection
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+
+
+def _photo_query(connection: sqlite3.Connection, path: Path) -> str:
+    """The one streaming query, naming only the columns it needs so that newer schemas' extra columns don't
+    matter; a missing optional column or table reads as NULL."""
+    tables = {name: _columns(connection, name) for name in (
+        "Adobe_images", "AgLibraryFile", "AgLibraryFolder", "AgLibraryRootFolder",
+        "Adobe_imageDevelopSettings", "Adobe_AdditionalMetadata")}
+    if not tables["Adobe_images"]:
+        raise CatalogError(f"{path} is not a Lightroom catalog (no Adobe_images table)")
+    if "id_local" not in tables["Adobe_images"]:
+        raise CatalogError(f"{path} is not a Lightroom catalog (Adobe_images has no id_local)")
+
+    def column(alias: str, table: str, name: str) -> str:
+        return f"{alias}.{name}" if name in tables[table] else "NULL"
+
+    have_files = all(tables[t] for t in ("AgLibraryFile", "AgLibraryFolder", "AgLibraryRootFolder")) and \
+        "rootFile" in tables["Adobe_images"]
+    joins = ""
+    path_columns = "NULL, NULL, NULL, NULL"
+    if have_files:
+        joins = ("LEFT JOIN AgLibraryFile f ON f.id_local = i.rootFile "
+                 "LEFT JOIN AgLibraryFolder fo ON fo.id_local = f.folder "
+                 "LEFT JOIN AgLibraryRootFolder r ON r.id_local = fo.rootFolder")
+        path_columns = ", ".join((column("r", "AgLibraryRootFolder", "absolutePath"),
+                                  column("fo", "AgLibraryFolder", "pathFromRoot"),
+                                  column("f", "AgLibraryFile", "baseName"),
+                                  column("f", "AgLibraryFile", "extension")))
+
+    def latest(table: str, value: str) -> str:
+        # One value per image even if a catalog holds several rows for it: the newest row.
+        if not {"image", value, "id_local"} <= tables[table]:
+            return "NULL"
+        return (f"(SELECT x.{value} FROM {table} x WHERE x.image = i.id_local "
+                f"ORDER BY x.id_local DESC LIMIT 1)")
+
+    return (
+        "SELECT i.id_local, "
+        + ", ".join(column("i", "Adobe_images", name)
+                    for name in ("fileFormat", "orientation", "fileWidth", "fileHeight", "copyName"))
+        + f", {path_columns}, {latest('Adobe_imageDevelopSettings', 'text')}, "
+        + f"{latest('Adobe_AdditionalMetadata', 'xmp')} FROM Adobe_images i {joins} ORDER BY i.id_local"
+    )
+
+
+def _remap_rules(remap: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    rules = []
+    for old, new in remap:
+        old = old.replace("\\", "/").rstrip("/")
+        rules.append((old, new.rstrip("/").rstrip("\\")))
+    return sorted(rules, key=lambda rule: len(rule[0]), reverse=True)
+
+
+def apply_remap(path: str, rules: Sequence[tuple[str, str]]) -> str:
+    """`path` with the first (longest) matching prefix of `rules` (as from _remap_rules) replaced."""
+    for old, new in rules:
+        if path == old or path.startswith(old + "/") or (old == "" and path.startswith("/")):
+            return new + path[len(old):]
+    return path
+
+
+def _catalog_path(root: Any, folder: Any, base: Any, extension: Any) -> str | None:
+    if root is None or base is None:
+        return None
+    name = f"{base}.{extension}" if extension else str(base)
+    # Lightroom writes "/" separators on every system (C:/Users/...); join as strings, never as local paths.
+    return f"{root}{folder or ''}{name}"
+
+
+def _dimension(value: Any) -> int | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+        return int(round(value))
+    return None
+
+
+def _photo(row: tuple, rules: list[tuple[str, str]]) -> CatalogPhoto:
+    (image_id, file_format, orientation, width, height, copy_name,
+     root, folder, base, extension, text, xmp) = row
+    problem = None
+    location = _catalog_path(root, folder, base, extension)
+    if location is None:
+        problem = "catalog has no file for this image"
+        path = Path()
+    else:
+        path = Path(apply_remap(location, rules))
+    crop, perspective, settings_problem = develop_crop(text)
+    return CatalogPhoto(
+        image_id=int(image_id),
+        path=path,
+        file_format=str(file_format) if file_format is not None else "",
+        orientation=ORIENTATION_CODES.get(orientation) if isinstance(orientation, str) else None,
+        width=_dimension(width),
+        height=_dimension(height),
+        copy_name=str(copy_name) if copy_name not in (None, "") else None,
+        crop=crop,
+        problem=problem or settings_problem,
+        already_applied=xmp_already_applied(xmp),
+        perspective=perspective,
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _lua_type(value: Any) -> str:
+    if value is True or value is False:
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, dict)):
+        return "a table"
+    return type(value).__name__
+
+
+def develop_crop(text: Any) -> tuple[Crop | None, bool, str | None]:
+    """(crop in the stored frame or None, perspective correction on, problem) from a develop-settings text."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None, False, None
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, False, "unreadable develop settings: not UTF-8 text"
+    if not isinstance(text, str):
+        return None, False, f"unreadable develop settings: a {type(text).__name__}, not text"
+    try:
+        settings = lua_table.loads(text)
+    except lua_table.LuaSyntaxError as error:
+        return None, False, f"unreadable develop settings: {error}"
+    if not isinstance(settings, dict):
+        # `s = {  }` parses as an empty list: no settings at all, so no crop.
+        if settings == []:
+            return None, False, None
+        return None, False, f"unreadable develop settings: {_lua_type(settings)}, not a table of settings"
+    perspective = any(_is_number(settings.get(key, neutral)) and settings.get(key, neutral) != neutral
+                      for key, neutral in _PERSPECTIVE_NEUTRAL.items())
+    present = [key for key in CROP_KEYS if key in settings]
+    if not present:
+        return None, perspective, None
+    values = {}
+    for key in CROP_KEYS:
+        value = settings.get(key, _CROP_DEFAULTS[key])
+        if not _is_number(value):
+            return None, perspective, f"unreadable develop settings: {key} is {_lua_type(value)}, not a number"
+        values[key] = float(value)
+    crop = Crop(values["CropLeft"], values["CropTop"], values["CropRight"], values["CropBottom"], values["CropAngle"])
+    return crop, perspective, None
+
+
+# --- XMP -----------------------------------------------------------------------------------------------------------
+
+
+def encode_xmp_blob(xmp: str) -> bytes:
+    """Lightroom Classic's form of Adobe_AdditionalMetadata.xmp: 4-byte big-endian length, then zlib."""
+    data = xmp.encode("utf-8")
+    return struct.pack(">I", len(data)) + zlib.compress(data)
+
+
+def decode_xmp(value: Any) -> str | None:
+    """The XMP text of an Adobe_AdditionalMetadata.xmp value (either form), or None when it is unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        return None
+    data = bytes(value)
+    if len(data) > 4 and data[4:5] == b"\x78":  # zlib streams start with 0x78
+        inflater = zlib.decompressobj()
+        try:
+            inflated = inflater.decompress(data[4:], _MAX_XMP_BYTES)
+        except zlib.error:
+            return None
+        if inflater.unconsumed_tail:
+            return None  # larger than any real XMP packet: refuse rather than inflate a bomb
+        return inflated.decode("utf-8", errors="replace")
+    return data.decode("utf-8", errors="replace")
+
+
+class _Found(Exception):
+    pass
+
+
+def xmp_already_applied(value: Any) -> bool:
+    """True when the catalog's XMP for a photo says crs:AlreadyApplied="True" (attribute or element form).
+    Bad, truncated or hostile XMP reads as False; documents with a DTD are refused (no entity expansion)."""
+    text = decode_xmp(value)
+    if not text or "AlreadyApplied" not in text:  # cheap: most photos are no exports
+        return False
+    parser = expat.ParserCreate(namespace_separator=" ")
+    in_element = False
+    chunks: list[str] = []
+
+    def doctype(*_: Any) -> None:
+        raise ValueError("XMP with a DTD")
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        nonlocal in_element
+        flag = attributes.get(_CRS + " AlreadyApplied")
+        if flag is not None and flag.strip().lower() == "true":
+            raise _Found
+        if name == _CRS + " AlreadyApplied":
+            in_element = True
+            chunks.clear()
+
+    def end(name: str) -> None:
+        nonlocal in_element
+        if in_element and name == _CRS + " AlreadyApplied":
+            in_element = False
+            if "".join(chunks).strip().lower() == "true":
+                raise _Found
+
+    def characters(data: str) -> None:
+        if in_element:
+            chunks.append(data)
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    try:
+        parser.Parse(text, True)
+    except _Found:
+        return True
+    except (expat.ExpatError, ValueError):
+        return False
+    return False
+
+
+# --- writing (tests and the sample library) -------------------------------------------------------------------------
+
+
+def _reference_settings(connection: sqlite3.Connection) -> tuple[dict, dict]:
+    """Develop settings of the reference catalog's raw and JPEG photos, as templates."""
+    raw = jpeg = None
+    for file_format, text in connection.execute(
+            "SELECT i.fileFormat, d.text FROM Adobe_images i JOIN Adobe_imageDevelopSettings d ON d.image = i.id_local "
+            "ORDER BY i.id_local"):
+        settings = lua_table.loads(text)
+        if file_format == "RAW" and raw is None:
+            raw = settings
+        elif file_format != "RAW" and jpeg is None:
+            jpeg = settings
+    assert raw is not None and jpeg is not None, "the reference catalog has a raw and a JPEG photo"
+    return raw, jpeg
+
+
+def _lr_number(value: float) -> float:
+    # Lightroom rounds crop values to 6 decimals in the text.
+    return round(value, 6)
+
+
+def _xmp(entry: CatalogEntry, crop_size: tuple[int, int] | None) -> str:
+    """A compact XMP packet like Lightroom keeps in Adobe_AdditionalMetadata (Lightroom 5: plain text)."""
+    attributes = [
+        f'   tiff:Orientation="{entry.orientation}"',
+        f'   tiff:ImageWidth="{entry.width}"',
+        f'   tiff:ImageLength="{entry.height}"',
+        '   crs:Version="8.2"',
+        '   crs:ProcessVersion="6.7"',
+    ]
+    if entry.already_applied:
+        # An export's XMP: settings already applied to its pixels; Lightroom also writes the derivation.
+        attributes += ['   crs:HasSettings="True"', '   crs:HasCrop="False"', '   crs:AlreadyApplied="True"']
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 5.5-c002 1.148022, 2012/07/15-18:06:45        ">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        '  <rdf:Description rdf:about=""\n'
+        '    xmlns:tiff="http://ns.adobe.com/tiff/1.0/"\n'
+        '    xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"\n'
+        '    xmlns:stEvt="http://ns.adobe.com/xap/1.0/sType/ResourceEvent#"\n'
+        f'    xmlns:crs="{_CRS}"\n'
+        + "\n".join(attributes) + ">\n"
+        + ('   <xmpMM:History>\n    <rdf:Seq>\n     <rdf:li\n      stEvt:action="derived"\n'
+           '      stEvt:parameters="converted from image/x-nikon-nef to image/jpeg, saved to new location"/>\n'
+           '    </rdf:Seq>\n   </xmpMM:History>\n' if entry.already_applied else "")
+        + "  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n"
+    )
+
+
+def _folders(path: PurePosixPath) -> tuple[str, str]:
+    """(root folder absolutePath, folder pathFromRoot) for a file: its grandparent as the root, like an import
+    of a folder of shoots; both end in "/" as Lightroom writes them."""
+    parent = path.parent
+    root = parent.parent if parent.parent != parent else parent
+    absolute = str(root).rstrip("/") + "/"
+    relative = str(parent.relative_to(root))
+    return absolute, ("" if relative == "." else relative + "/")
+
+
+def write_catalog(out_path: Path, entries: Sequence[CatalogEntry]) -> None:
+    """Write a Lightroom 5 catalog at `out_path` holding `entries`: the real catalog's schema (tables, indexes,
+    triggers and catalog settings copied from REFERENCE_CATALOG, read-only) with rows for each entry in
+    Adobe_images, AgLibraryFile, AgLibraryFolder, AgLibraryRootFolder, Adobe_imageDevelopSettings and
+    Adobe_AdditionalMetadata. Used by the tests and by `cropstyle sample-library`.
+
+    Develop texts are the reference photos' settings (raw or JPEG) with the crop written as Lightroom writes it:
+    `CropAngle`, `CropBottom`, `CropLeft`, `CropRight`, `CropTop` (6 decimals) among the other keys, sorted, no
+    HasCrop key. An entry with `copy_name` is a virtual copy of the latest earlier entry with the same path.
+    """
+    out_path = Path(out_path)
+    if out_path.exists():
+        raise FileExistsError(f"{out_path} exists; write_catalog makes a new catalog")
+    source = sqlite3.connect(f"file:{quote(str(REFERENCE_CATALOG))}?immutable=1", uri=True)
+    try:
+        schema = source.execute(
+            "SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, rowid"
+        ).fetchall()
+        variables = source.execute("SELECT * FROM Adobe_variablesTable").fetchall()
+        raw_settings, jpeg_settings = _reference_settings(source)
+        first_id = int(source.execute("SELECT max(id_local) FROM Adobe_images").fetchone()[0] or 0) + 1000
+    finally:
+        source.close()
+
+    catalog = sqlite3.connect(out_path)
+    try:
+        with catalog:
+            for _, sql in schema:
+                catalog.execute(sql)
+            next_id = first_id
+
+            def new_id() -> int:
+                nonlocal next_id
+                next_id += 1
+                return next_id
+
+            roots: dict[str, int] = {}
+            folders: dict[tuple[int, str], int] = {}
+            files: dict[str, int] = {}
+            masters: dict[str, int] = {}
+            for number, entry in enumerate(entries):
+                if entry.orientation not in EXIF_TO_CODE:
+                    raise ValueError(f"EXIF orientation must be 1..8, not {entry.orientation!r}")
+                location = PurePosixPath(Path(entry.path).as_posix())
+                key = str(location)
+                if entry.copy_name is None:
+                    if key in files:
+                        raise ValueError(f"{key} appears twice; give the second a copy_name (a virtual copy)")
+                    absolute, relative = _folders(location)
+                    if absolute not in roots:
+                        roots[absolute] = new_id()
+                        name = PurePosixPath(absolute).name or absolute
+                        catalog.execute(
+                            "INSERT INTO AgLibraryRootFolder (id_local, id_global, absolutePath, name, "
+                            "relativePathFromCatalog) VALUES (?, ?, ?, ?, NULL)",
+                            (roots[absolute], _uuid(), absolute, name))
+                    folder_key = (roots[absolute], relative)
+                    if folder_key not in folders:
+                        folders[folder_key] = new_id()
+                        catalog.execute(
+                            "INSERT INTO AgLibraryFolder (id_local, id_global, pathFromRoot, rootFolder) "
+                            "VALUES (?, ?, ?, ?)", (folders[folder_key], _uuid(), relative, roots[absolute]))
+                    files[key] = new_id()
+                    extension = location.suffix[1:]
+                    catalog.execute(
+                        "INSERT INTO AgLibraryFile (id_local, id_global, baseName, extension, folder, idx_filename, "
+                        "importHash, lc_idx_filename, lc_idx_filenameExtension, originalFilename, sidecarExtensions) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (files[key], _uuid(), location.stem, extension, folders[folder_key], location.name,
+                         f"0:{location.name}:0", location.name.lower(), extension.lower(), location.name,
+                         "xmp" if entry.file_format == "RAW" else ""))
+                    master = None
+                elif key not in masters:
+                    raise ValueError(f"virtual copy {entry.copy_name!r} of {key}, which is not an earlier entry")
+                else:
+                    master = masters[key]
+
+                image_id = new_id()
+                settings_id = new_id()
+                if entry.copy_name is None:
+                    masters[key] = image_id
+                settings = dict(raw_settings if entry.file_format == "RAW" else jpeg_settings)
+                crop_size = None
+                if entry.crop is not None:
+                    for name, value in zip(CROP_KEYS, (entry.crop.left, entry.crop.top, entry.crop.right,
+                                                       entry.crop.bottom, entry.crop.angle)):
+                        settings[name] = _lr_number(value)
+                    settings["CropConstrainToWarp"] = 0
+                    rect = crop_to_rect(entry.crop, entry.width, entry.height)
+                    crop_size = (max(1, round(abs(rect.width))), max(1, round(abs(rect.height))))
+                text = lua_table.dumps(settings) + "\n"
+                shown = displayed_size(*(crop_size or (entry.width, entry.height)), entry.orientation)
+                catalog.execute(
+                    "INSERT INTO Adobe_images (id_local, id_global, aspectRatioCache, bitDepth, captureTime, "
+                    "colorChannels, colorMode, copyName, copyReason, developSettingsIDCache, fileFormat, fileHeight, "
+                    "fileWidth, masterImage, orientation, pick, positionInFolder, pyramidIDCache, rootFile, "
+                    "sidecarStatus, touchCount, touchTime) VALUES (?, ?, ?, ?, ?, 3.0, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "0.0, 'z', 'none', ?, 0.0, 1.0, ?)",
+                    (image_id, _uuid(), shown[0] / shown[1], 16.0 if entry.file_format == "RAW" else 8.0,
+                     f"2024-05-{1 + number % 28:02d}T12:{number // 60 % 60:02d}:{number % 60:02d}.00",
+                     32803.0 if entry.file_format == "RAW" else 2.0, entry.copy_name,
+                     "copy" if entry.copy_name is not None else None, float(settings_id), entry.file_format,
+                     float(entry.height), float(entry.width), master, EXIF_TO_CODE[entry.orientation],
+                     files[key], 700000000.0 + number))
+                catalog.execute(
+                    "INSERT INTO Adobe_imageDevelopSettings (id_local, croppedHeight, croppedWidth, digest, grayscale, "
+                    "hasDevelopAdjustmentsEx, historySettingsID, image, processVersion, settingsID, text, "
+                    "validatedForVersion, whiteBalance) VALUES (?, ?, ?, ?, 0, -1.0, ?, ?, '6.7', ?, ?, 3.0, ?)",
+                    (settings_id,
+                     float(crop_size[1]) if crop_size else None,
+                     float(crop_size[0]) if crop_size else "uncropped",
+                     hashlib.md5(text.encode()).hexdigest(), _uuid(), image_id,
+                     _uuid() if entry.crop is not None else "default", text,
+                     str(settings.get("WhiteBalance", "As Shot"))))
+                catalog.execute(
+                    "INSERT INTO Adobe_AdditionalMetadata (id_local, id_global, embeddedXmp, image, isRawFile, xmp) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (new_id(), _uuid(), 0 if entry.file_format == "RAW" else 1, image_id,
+                     1 if entry.file_format == "RAW" else 0, _xmp(entry, crop_size)))
+
+            catalog.executemany(
+                f"INSERT INTO Adobe_variablesTable VALUES ({', '.join('?' * len(variables[0]))})", variables)
+            catalog.execute("UPDATE Adobe_variablesTable SET value = ? WHERE name = 'Adobe_entityIDCounter'",
+                            (float(next_id + 1),))
+    finally:
+        catalog.close()
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4()).upper()

@@ -1,0 +1,54 @@
+"""Shared fixtures: real exiftool, real photos written to tmp_path, the read-only corpus."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import exiftool
+import numpy as np
+import pytest
+from PIL import Image
+
+PROJECT = Path(__file__).resolve().parents[1]
+CORPUS = PROJECT.parent / "shared" / "corpus"
+
+
+def tree_hash(folder: Path) -> str:
+    """One hash of every file's path and bytes under `folder`: proof that nothing was modified."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.fail(f"the shared corpus is missing at {CORPUS}: clone the project beside ../shared")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def exif_writer():
+    """One exiftool process for all the metadata the tests write."""
+    with exiftool.ExifTool(common_args=["-charset", "filename=utf8"]) as tool:
+        def write(path: Path, *assignments: str) -> None:
+            tool.execute("-overwrite_original", "-q", *assignments, str(path))
+            if not path.exists():
+                raise RuntimeError(f"exiftool lost {path}: {tool.last_stderr}")
+        yield write
+
+
+def scene(width: int, height: int, seed: int = 0) -> Image.Image:
+    """A photo-like test image: gradients and a few shapes, so JPEG sizes and decoding are realistic."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), (x + y) % 256], axis=-1)
+    pixels = pixels + rng.integers(0, 20, pixels.shape)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def crop_tags(left: float, top: float, right: float, bottom: float, angle: float = 0.0) -> list[str]:
+    return ["-XMP-crs:HasCrop=True", f"-XMP-crs:CropLeft={left}", f"-XMP-crs:CropTop={top}",
+            f"-XMP-crs:CropRight={right}", f"-XMP-crs:CropBottom={bottom}", f"-XMP-crs:CropAngle={angle}"]
