@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -42,6 +43,13 @@ class TrainingImage:
     stored_size: tuple[int, int]  # the decoded source's size before orientation
 
 
+def draft_request(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The size to ask of Pillow's draft mode (JPEG decodes at 1/2, 1/4 or 1/8 scale directly) so that the
+    long side still reaches `max_side`: asking (max_side, max_side) would decode a 3:2 photo at twice the scale."""
+    scale = max_side / max(size)
+    return max(1, math.ceil(size[0] * scale)), max(1, math.ceil(size[1] * scale))
+
+
 def open_displayed(source: Path | bytes, orientation: int, max_side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
     """Decode `source` as RGB with `orientation` applied; with `max_side`, decode small (JPEG draft mode)
     and shrink so the long side is at most `max_side`. Returns the image and the stored size."""
@@ -51,7 +59,7 @@ def open_displayed(source: Path | bytes, orientation: int, max_side: int | None 
             with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
                 stored_size = image.size
                 if max_side is not None:
-                    image.draft("RGB", (max_side, max_side))  # JPEG decodes at 1/2, 1/4 or 1/8 scale directly
+                    image.draft("RGB", draft_request(image.size, max_side))
                 rgb = image.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PixelError(f"{reasons.CORRUPT}: declared size is beyond {MAX_PIXELS:,} pixels") from None
@@ -63,7 +71,8 @@ def open_displayed(source: Path | bytes, orientation: int, max_side: int | None 
         rgb = rgb.transpose(ORIENTATION_TRANSPOSE[orientation])
     if max_side is not None and max(rgb.size) > max_side:
         scale = max_side / max(rgb.size)
-        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS)
+        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
+                         Image.Resampling.BICUBIC, reducing_gap=2.0)
     return rgb, stored_size
 
 

@@ -15,11 +15,12 @@ Around the cropped photos the library holds what real libraries hold: every EXIF
 Lightroom user rotations (XMP `tiff:Orientation` ≠ EXIF), TIFF and PNG, raws with sidecars
 (`NAME.xmp` and darktable's `NAME.EXT.xmp`) and real embedded previews, a DNG, exports, uncropped
 photos, a perspective-corrected crop, garbage crop values, broken files, an orphan sidecar, names
-with spaces and accents, and a duplicate. `DIR/truth.csv` says what the extractor should make of
-each file (see TRUTH_COLUMNS).
+with spaces and accents, a duplicate, and a Lightroom catalog (`DIR/catalog/Library.lrcat`) holding
+the crops of a few JPEGs that carry none themselves. `DIR/truth.csv` says what the extractor should
+make of each file (see TRUTH_COLUMNS and KINDS).
 
 All metadata is written by one exiftool process for the whole run. The same seed gives the same
-bytes.
+bytes (except the catalog, whose rows get fresh UUIDs).
 """
 from __future__ import annotations
 
@@ -84,15 +85,20 @@ _MIX_WEIGHTS = {
     "jpeg": 62, "jpeg-user-rotation": 4, "tiff": 2, "png": 2, "cr2-sidecar": 5, "cr2-ext-sidecar": 3,
     "nef-sidecar": 5, "uncropped": 6, "uncropped-no-hascrop": 2, "uncropped-no-xmp": 3, "lrcat": 4,
 }
-# Kinds that are always present once (count permitting), in the order they are kept when count is small.
+# Kinds that are present exactly once in the realistic mix (count permitting).
 _ONCE = ("dng", "duplicate", "export-applied", "export-history", "export-rawfilename", "perspective",
          "garbage-crop", "zero-byte", "truncated", "text-as-jpg", "raw-no-preview", "orphan-sidecar")
 
 TRUTH_COLUMNS = ["file", "kind", "expected", "origin", "orientation", "width", "height",
                  "top", "left", "bottom", "right", "angle"]
 
+# truth.csv: `file` relative to DIR (the raw, not its sidecar); `expected` is LABEL or a skip reason of
+# dataset_format; `origin` for label and no-crop rows (the latter as --include-uncropped labels them);
+# `orientation` the one to apply; `width`,`height` the displayed size of the original (a raw's declared
+# size); the label in the DISPLAYED frame, identity for uncropped rows, empty where there is none.
 # The corpus's metadata-only raw stubs: declared (stored) size as exiftool's Composite:ImageSize reads
-# it, the preview size we embed (the same aspect ratio, exactly) and the tags that hold previews.
+# it, the camera's preview size (the largest we embed; always the declared aspect ratio, exactly) and
+# the tags that hold previews.
 CORPUS_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exiftool-images"
 
 
@@ -107,7 +113,7 @@ class _RawStub:
 
 
 _RAW_STUBS = {
-    # The CR2's IFD0 already declares a 1536×1024 preview: keep that size.
+    # The CR2's IFD0 declares a 1536×1024 preview, the 350D's own size.
     "cr2": _RawStub("CanonRaw.cr2", (3456, 2304), (1536, 1024), ("PreviewImage",), "Canon", "Canon EOS 350D DIGITAL"),
     "nef": _RawStub("Nikon.nef", (3040, 2014), (1520, 1007), ("PreviewImage", "JpgFromRaw"),
                     "NIKON CORPORATION", "NIKON D70"),
@@ -182,13 +188,18 @@ class _Scene:
 
 
 def _render(scene: _Scene, width: int, height: int) -> np.ndarray:
-    """The displayed photo, `height`×`width`×3 uint8. Large sizes are drawn small and resized (Pillow, C speed)."""
+    """The displayed photo as a `height`×`width`×3 uint8 array."""
+    return np.asarray(_render_image(scene, width, height))
+
+
+def _render_image(scene: _Scene, width: int, height: int) -> Image.Image:
+    """The displayed photo. Large sizes are drawn small and resized (Pillow, C speed, no extra array copies)."""
     scale = min(1.0, _RENDER_CAP / max(width, height))
     draw_w, draw_h = max(1, round(width * scale)), max(1, round(height * scale))
-    pixels = _draw(scene, draw_w, draw_h)
+    image = Image.fromarray(_draw(scene, draw_w, draw_h))
     if (draw_w, draw_h) != (width, height):
-        pixels = np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR))
-    return pixels
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    return image
 
 
 def _draw(scene: _Scene, width: int, height: int) -> np.ndarray:
@@ -239,7 +250,7 @@ def _draw(scene: _Scene, width: int, height: int) -> np.ndarray:
             subject_layers = [(r2 < 1, scene.subject_colour), (np.where(r2 < 1, highlight * 0.5, 0), (255, 255, 255))]
 
     # A lens vignette and sensor grain, shared by the channels.
-    vignette = 1 - np.float32(0.35) * ((x / width - 0.5) ** 2 + (y / height - 0.5) ** 2)
+    vignette = (1 - np.float32(0.35) * (y / height - 0.5) ** 2) - np.float32(0.35) * (x / width - 0.5) ** 2
     grain = np.random.default_rng(scene.texture_seed).standard_normal((height, width), dtype=np.float32)
     grain *= np.float32(3.5)
 
@@ -446,6 +457,7 @@ class _Photo:
     truth_crop: Crop | None = None  # displayed label in truth.csv
     copy_of: str | None = None  # duplicate: copy this planned file after its metadata is written
     exif: tuple[str, ...] = ()  # extra exiftool assignments
+    catalog_crop: Crop | None = None  # lrcat: the crop the catalog holds (stored frame)
 
 
 def _seed_words(seed: int, *more: int) -> list[int]:
@@ -466,9 +478,12 @@ def _kind_list(count: int, kinds: Sequence[str] | None, rng: np.random.Generator
             raise ValueError("kind 'lrcat' needs extractor.lrcat.write_catalog, which is not available")
         weights = {k: _MIX_WEIGHTS.get(k, 1) for k in kinds}
         once = []
-    # Every repeatable kind once first (jpeg leads, so small libraries are mostly cropped JPEGs), then the
-    # once-only kinds, then the rest drawn by weight.
-    must = [k for k in weights] + once
+    # Every kind once first, the labelled ones leading (jpeg first), so that small libraries are mostly
+    # cropped photos; then the rest drawn by weight.
+    everything = [*weights, *once]
+    must = [k for k in everything if KINDS[k][0] == LABEL] + [k for k in everything if KINDS[k][0] != LABEL]
+    if "jpeg" in weights:
+        must += ["jpeg"] * 7  # eight cropped JPEGs, one per EXIF orientation (see _plan)
     chosen: list[str] = []
     rows = 0
     for kind in must:
@@ -494,13 +509,12 @@ def _plan(count: int, seed: int, long_side: int, kinds: Sequence[str] | None, wi
     rng = np.random.default_rng(_seed_words(seed, 0))
     kind_list = _kind_list(count, kinds, rng, with_catalog)
     photos: list[_Photo] = []
-    numbers = iter(range(1001, 1001 + 10 * len(kind_list) + 10))
     jpeg_orientations = list(rng.permutation(np.arange(1, 9)))  # all eight appear first
     special_names = iter(["Été à Zürich 01.JPG", "Été à Zürich 02.JPG", "Strand mit Möwe 03.jpeg",
                           "beach day (2).jpg"])
     for index, kind in enumerate(kind_list):
         photo_rng = np.random.default_rng(_seed_words(seed, 1, index))
-        number = next(numbers)
+        number = 1001 + index  # file numbers, like a camera's counter
         folder = _FOLDERS[photo_rng.integers(len(_FOLDERS))]
         if kind in ("jpeg", "truncated", "uncropped", "uncropped-no-hascrop", "uncropped-no-xmp", "perspective",
                     "garbage-crop", "lrcat", "duplicate"):
@@ -528,13 +542,13 @@ def _plan(count: int, seed: int, long_side: int, kinds: Sequence[str] | None, wi
             photos += _plan_embedded(photo_rng, kind, f"Edits/edit_{number:04d}.png", "png", long_side,
                                      orientation, orientation)
         elif kind in ("cr2-sidecar", "cr2-ext-sidecar", "nef-sidecar", "raw-no-preview", "dng"):
-            photos.append(_plan_raw(photo_rng, kind, number))
+            photos.append(_plan_raw(photo_rng, kind, number, long_side))
         elif kind.startswith("export-"):
             photos.append(_plan_export(photo_rng, kind, number, long_side))
         elif kind == "zero-byte":
             photos.append(_Photo(kind, f"Imports/IMG_{number:04d}.jpg", fmt="none"))
         elif kind == "text-as-jpg":
-            photos.append(_Photo(kind, f"{folder}/shopping list.jpg", fmt="none"))
+            photos.append(_Photo(kind, f"{folder}/shopping list {number}.jpg", fmt="none"))
         elif kind == "orphan-sidecar":
             photos.append(_plan_orphan_sidecar(photo_rng, number))
         else:  # pragma: no cover - KINDS and this function must agree
@@ -562,11 +576,19 @@ def _plan_embedded(rng: np.random.Generator, kind: str, file: str, fmt: str, lon
     date = _date(rng)
     crs: dict[str, str] | None = {**_DEVELOP_SETTINGS, **_crop_settings(stored)}
     history = [_saved_event(date)]
-    if kind.startswith("uncropped") or kind == "lrcat":
+    catalog_crop = None
+    if kind == "lrcat":
+        # Lightroom Classic with "Automatically write changes into XMP" off: the crop lives only in the
+        # catalog. Some files keep a stale XMP from before the crop (HasCrop False), most have none.
+        catalog_crop = stored
+        crs = {**_DEVELOP_SETTINGS, **_crop_settings(IDENTITY, has_crop=False)} if rng.uniform() < 0.5 else None
+    elif kind.startswith("uncropped"):
         truth = IDENTITY
-        crs = {**_DEVELOP_SETTINGS, **_crop_settings(None if kind != "uncropped" else IDENTITY, has_crop=False)}
+        crs = {**_DEVELOP_SETTINGS, **_crop_settings(IDENTITY, has_crop=False)}  # as Lightroom writes "no crop"
         if kind == "uncropped-no-hascrop":
-            crs = {**_DEVELOP_SETTINGS}
+            crs = {**_DEVELOP_SETTINGS}  # develop settings, not a word about cropping
+        elif kind == "uncropped-no-xmp":
+            crs = None  # straight from the camera
     elif kind == "perspective":
         crs.update(PerspectiveUpright="2", PerspectiveVertical="-14", CropConstrainToWarp="1")
     elif kind == "garbage-crop":
@@ -574,14 +596,10 @@ def _plan_embedded(rng: np.random.Generator, kind: str, file: str, fmt: str, lon
         stored = Crop(0.81, 0.77, 0.19, 0.12, 1.5)
         crs.update(_crop_settings(stored))
         truth = to_displayed(stored, stored_w, stored_h, orientation)
-    xmp = None
-    if kind not in ("uncropped-no-xmp", "lrcat"):
-        xmp = _xmp_packet(orientation=orientation, crs=crs, history=history, date=date)
-    if kind == "lrcat":
-        truth = crop  # the catalog holds the crop (written later, stored frame), the file none
+    xmp = None if crs is None else _xmp_packet(orientation=orientation, crs=crs, history=history, date=date)
     photo = _Photo(kind, file, fmt=fmt, scene=scene, pixel_size=(stored_w, stored_h), orientation=orientation,
                    exif_orientation=exif_orientation, xmp=xmp, truth_size=(shown_w, shown_h), truth_crop=truth,
-                   exif=_camera_exif(rng))
+                   exif=_camera_exif(rng), catalog_crop=catalog_crop)
     if kind != "duplicate":
         return [photo]
     # The same file copied into a backup folder: two rows, same image, same label.
@@ -590,7 +608,14 @@ def _plan_embedded(rng: np.random.Generator, kind: str, file: str, fmt: str, lon
     return [original, copy]
 
 
-def _plan_raw(rng: np.random.Generator, kind: str, number: int) -> _Photo:
+def _preview_size(stub: _RawStub, long_side: int) -> tuple[int, int]:
+    """The embedded preview's size: the camera's, or smaller for small libraries, always the raw's exact aspect."""
+    unit_w, unit_h = (side // math.gcd(*stub.declared) for side in stub.declared)
+    scale = max(1, min(stub.preview[0], long_side) // unit_w)
+    return unit_w * scale, unit_h * scale
+
+
+def _plan_raw(rng: np.random.Generator, kind: str, number: int, long_side: int) -> _Photo:
     fmt = "nef" if kind.startswith("nef") else "dng" if kind == "dng" else "cr2"
     stub = _RAW_STUBS[fmt]
     orientation = int(rng.choice((1, 1, 6, 8)))
@@ -605,9 +630,9 @@ def _plan_raw(rng: np.random.Generator, kind: str, number: int) -> _Photo:
     folder = "Raw/" + _FOLDERS[rng.integers(len(_FOLDERS))].split("/", 1)[1]
     file = f"{folder}/{prefix}{number:04d}{ext}"
     crs = {**_DEVELOP_SETTINGS, **_crop_settings(stored), "RawFileName": Path(file).name}
-    exif = _camera_exif(rng, stub.make, stub.model)
-    photo = _Photo(kind, file, fmt=fmt, scene=scene, pixel_size=stub.preview, orientation=orientation,
-                   exif_orientation=orientation, truth_size=(shown_w, shown_h), truth_crop=truth, exif=exif)
+    # The stub keeps its own camera EXIF; only its orientation and preview are rewritten.
+    photo = _Photo(kind, file, fmt=fmt, scene=scene, pixel_size=_preview_size(stub, long_side), orientation=orientation,
+                   exif_orientation=orientation, truth_size=(shown_w, shown_h), truth_crop=truth)
     if fmt == "dng":
         # DNG conversion leaves a `derived` history entry: an original all the same (see the reference).
         history = [{"action": "derived", "parameters": "converted from image/x-canon-cr2 to image/dng, saved to new location"},
@@ -628,8 +653,8 @@ def _plan_export(rng: np.random.Generator, kind: str, number: int, long_side: in
     """A developed file: its crop tags describe the ORIGINAL's crop, so they must not label these pixels."""
     original_w, original_h = long_side, round(long_side * 2 / 3)
     _, original_crop = _plan_scene(rng, original_w, original_h)
-    rect_aspect = 16 / 9
-    shown_w, shown_h = long_side, max(2, round(long_side / rect_aspect))
+    export_aspect = 16 / 9  # the crop's, since these pixels are the cropped result
+    shown_w, shown_h = long_side, max(2, round(long_side / export_aspect))
     scene, _ = _plan_scene(rng, shown_w, shown_h)  # the export's own picture (already cropped)
     stored = _rounded(original_crop)
     date = _date(rng)
@@ -671,7 +696,7 @@ def _stored_pixels(photo: _Photo) -> Image.Image:
     """The pixel array as stored: the displayed scene turned by the inverse of the displaying orientation."""
     stored_w, stored_h = photo.pixel_size
     shown_w, shown_h = displayed_size(stored_w, stored_h, photo.orientation)
-    image = Image.fromarray(_render(photo.scene, shown_w, shown_h))
+    image = _render_image(photo.scene, shown_w, shown_h)
     transpose = _INVERSE_TRANSPOSE[photo.orientation]
     return image.transpose(transpose) if transpose is not None else image
 
@@ -752,19 +777,32 @@ def _run_exiftool(jobs: list[list[str]]) -> None:
 
 def _catalog_available() -> bool:
     try:
-        from extractor.lrcat import write_catalog  # noqa: F401  (written by another helper)
+        from extractor.lrcat import CatalogEntry, write_catalog  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 def _write_catalog_part(directory: Path, photos: Sequence[_Photo]) -> Path | None:
-    """TODO: write DIR/catalog/Library.lrcat holding the crops of the `lrcat` photos (their files carry none).
+    """DIR/catalog/Library.lrcat holding the crops of the `lrcat` photos, whose files carry none.
 
-    Needs extractor.lrcat.write_catalog(out_path, entries) and its CatalogEntry; until that exists the
-    realistic mix has no `lrcat` rows and this is not called.
+    Catalogs store absolute paths: the catalog is right for this DIR, and needs --remap once the library moves.
+    Not byte-identical between runs (the catalog writer gives rows fresh UUIDs, as Lightroom does).
     """
-    raise NotImplementedError("extractor.lrcat.write_catalog is not available yet")
+    from extractor.lrcat import CatalogEntry, write_catalog
+
+    entries = [
+        # The extractor walks folders as absolute (not resolved) paths: the same spelling pairs file and catalog row.
+        CatalogEntry(path=(directory / photo.file).absolute(), orientation=photo.orientation,
+                     width=photo.pixel_size[0], height=photo.pixel_size[1], crop=photo.catalog_crop, file_format="JPG")
+        for photo in photos if photo.kind == "lrcat"
+    ]
+    if not entries:
+        return None
+    catalog = directory / "catalog" / "Library.lrcat"
+    catalog.parent.mkdir(parents=True, exist_ok=True)
+    write_catalog(catalog, entries)
+    return catalog
 
 
 def _truth_row(photo: _Photo) -> dict[str, str]:
@@ -778,9 +816,15 @@ def _truth_row(photo: _Photo) -> dict[str, str]:
         row["width"], row["height"] = (str(v) for v in photo.truth_size)
     if photo.truth_crop is not None:
         crop = photo.truth_crop
-        row.update(top=repr(crop.top), left=repr(crop.left), bottom=repr(crop.bottom), right=repr(crop.right),
-                   angle=repr(crop.angle))
+        # 10 decimals: exact far below the 6 Lightroom writes, without float noise like 0.30000000000000004.
+        row.update({name: repr(round(value, 10)) for name, value in
+                    zip(("left", "top", "right", "bottom", "angle"), crop.values())})
     return row
+
+
+def _planned_photos(count: int, seed: int, long_side: int, kinds: Sequence[str] | None) -> list[_Photo]:
+    """The plan make_sample_library writes (tests re-draw scenes from it to check the pixels)."""
+    return _plan(count, seed, long_side, kinds, with_catalog=_catalog_available())
 
 
 def make_sample_library(directory: Path, count: int = 120, seed: int = 0, long_side: int = 640,
@@ -799,8 +843,8 @@ def make_sample_library(directory: Path, count: int = 120, seed: int = 0, long_s
         raise ValueError(f"long_side must be at least 16 pixels, not {long_side}")
     if directory.exists() and any(directory.iterdir()):
         raise ValueError(f"{directory} is not empty: give a new or empty folder for the sample library")
-    with_catalog = False  # TODO: _catalog_available() once _write_catalog_part is written
-    photos = _plan(count, seed, long_side, kinds, with_catalog)
+    photos = _planned_photos(count, seed, long_side, kinds)
+    with_catalog = any(photo.kind == "lrcat" for photo in photos)
 
     directory.mkdir(parents=True, exist_ok=True)
     for photo in photos:
@@ -820,6 +864,8 @@ def make_sample_library(directory: Path, count: int = 120, seed: int = 0, long_s
                 _write_pixels(job)
 
         # Raws start as copies of the corpus stubs (never written in place).
+        if any(photo.fmt in _RAW_STUBS for photo in photos) and not CORPUS_IMAGES.is_dir():
+            raise RuntimeError(f"the raw stubs are missing: expected the shared corpus at {CORPUS_IMAGES}")
         for photo in photos:
             if photo.fmt in _RAW_STUBS:
                 shutil.copyfile(CORPUS_IMAGES / _RAW_STUBS[photo.fmt].name, directory / photo.file)
