@@ -27,6 +27,15 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _aspect(value: str) -> tuple[float, float]:
+    from export.predict import parse_aspect
+
+    try:
+        return parse_aspect(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cropstyle", description="Learn a photographer's crop style.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -45,6 +54,65 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("directory", type=Path, metavar="DIR")
     sample.add_argument("--count", type=_positive_int, default=120)
     sample.add_argument("--seed", type=int, default=0)
+
+    train = commands.add_parser("train", help="datasets → trained crop model (RUN)")
+    train.add_argument("datasets", nargs="+", type=Path, metavar="DATASET", help="one or more, combined")
+    train.add_argument("--out", required=True, type=Path, metavar="RUN")
+    train.add_argument("--epochs", type=_positive_int, default=40)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--image-size", type=_positive_int, default=96, metavar="PX", help="model input side")
+    train.add_argument("--arch", choices=("compact", "mobilenet"), default="compact")
+    train.add_argument("--weights", default="none", metavar="none|imagenet|PATH", help="backbone weights (mobilenet)")
+    train.add_argument("--loss", choices=("l1", "mse"), default="l1", help="value term beside the IoU term")
+    train.add_argument("--val-split", type=float, default=0.2, metavar="F")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--mixed-precision", action="store_true", help="float16 compute on a GPU")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted RUN")
+
+    evaluate = commands.add_parser("evaluate", help="model against baselines on held-out datasets")
+    evaluate.add_argument("run", type=Path, metavar="RUN")
+    evaluate.add_argument("datasets", nargs="+", type=Path, metavar="DATASET")
+    evaluate.add_argument("--out", type=Path, metavar="REPORT", help="metrics.json and index.html here")
+
+    export = commands.add_parser("export", help="trained RUN → TF.js graph model for the browser (parity checked)")
+    export.add_argument("run", type=Path, metavar="RUN")
+    export.add_argument("--out", required=True, type=Path, metavar="WEBMODEL")
+    export.add_argument("--quantize", choices=("none", "float16", "uint8"), default="none")
+
+    predict = commands.add_parser("predict", help="predict the crops of photos (files and folders)")
+    predict.add_argument("run", type=Path, metavar="RUN")
+    predict.add_argument("paths", nargs="+", type=Path, metavar="PHOTO_OR_DIR")
+    predict.add_argument("--aspect", type=_aspect, metavar="W:H",
+                         help="the largest crop of this ratio inside the prediction (4:5, 1:1, 16:9, ...)")
+    predict.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    predict.add_argument("--write-cropped", type=Path, metavar="DIR",
+                         help="write each photo cropped and straightened, full resolution, as DIR/NAME.jpg")
+    predict.add_argument("--batch-size", type=_positive_int, default=32)
+    predict.add_argument("--jobs", type=_positive_int, default=None, help="decoding threads (default: cores)")
+
+    apply = commands.add_parser("apply", help="write predicted crops for Lightroom (XMP sidecars or --in-place)")
+    apply.add_argument("run", type=Path, metavar="RUN")
+    apply.add_argument("paths", nargs="+", type=Path, metavar="PHOTO_OR_DIR")
+    apply.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
+    apply.add_argument("--force", action="store_true", help="replace crops that are already there")
+    apply.add_argument("--in-place", action="store_true",
+                       help="JPEG/TIFF/DNG: write into the file (exiftool keeps FILE_original) instead of a sidecar")
+    apply.add_argument("--batch-size", type=_positive_int, default=32)
+    apply.add_argument("--jobs", type=_positive_int, default=None, help="decoding threads (default: cores)")
+
+    serve = commands.add_parser("serve", help="browser demo and correction collection server")
+    serve.add_argument("--model", type=Path, default=None, metavar="WEBMODEL_OR_RUN")
+    serve.add_argument("--store", type=Path, default=Path("data/corrections"), metavar="DIR")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--token", default=None, help="required to read the collected corrections")
+    serve.add_argument("--rate-limit", type=float, default=60, metavar="N",
+                       help="submissions per minute per client (0: off)")
+
+    collected = commands.add_parser("collected", help="collected corrections → dataset (origin collected)")
+    collected.add_argument("store", type=Path, metavar="STORE")
+    collected.add_argument("--out", required=True, type=Path, metavar="DATASET")
+    collected.add_argument("--size", type=_positive_int, default=512)
     return parser
 
 
@@ -61,6 +129,52 @@ def run(args: argparse.Namespace) -> int:
 
         summary = make_sample_library(args.directory, count=args.count, seed=args.seed)
         print(summary.report())
+        return 0
+    if args.command == "train":
+        from training.train import train
+
+        weights = None if args.weights == "none" else args.weights
+        result = train(args.datasets, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                       image_size=args.image_size, arch=args.arch, weights=weights, val_split=args.val_split,
+                       seed=args.seed, resume=args.resume, loss=args.loss, mixed_precision=args.mixed_precision)
+        print(result.report())
+        return 0
+    if args.command == "evaluate":
+        from training.evaluate import evaluate
+
+        evaluate(args.run, args.datasets, args.out)
+        return 0
+    if args.command == "export":
+        from export.webmodel import export_webmodel
+
+        print(export_webmodel(args.run, args.out, args.quantize).report())
+        return 0
+    if args.command == "predict":
+        from export.predict import format_predictions, predict
+
+        predictions = predict(args.run, args.paths, aspect=args.aspect, write_cropped=args.write_cropped,
+                              batch_size=args.batch_size, jobs=args.jobs)
+        print(format_predictions(predictions, args.format))
+        failed = [p for p in predictions if p.cropped_error]
+        for prediction in failed:
+            print(f"cropstyle: could not write the cropped {prediction.source}: {prediction.cropped_error}", file=sys.stderr)
+        return 1 if failed else 0
+    if args.command == "apply":
+        from export.apply import apply
+
+        summary = apply(args.run, args.paths, dry_run=args.dry_run, force=args.force, in_place=args.in_place,
+                        batch_size=args.batch_size, jobs=args.jobs)
+        print(summary.report())
+        return 1 if summary.counts["failed"] else 0
+    if args.command == "serve":
+        from web.server import serve
+
+        serve(args.model, args.store, host=args.host, port=args.port, token=args.token, rate_per_minute=args.rate_limit)
+        return 0
+    if args.command == "collected":
+        from web.collected import collected
+
+        print(collected(args.store, args.out, size=args.size).report())
         return 0
     raise AssertionError(f"unhandled command {args.command}")
 

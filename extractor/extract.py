@@ -21,14 +21,13 @@ from extractor.dataset import DatasetStore
 from extractor.geometry import IDENTITY, Crop, crop_problem, displayed_size, to_displayed
 from extractor.library import LibraryFile, find_library_files
 from extractor.metadata import (
-    MetadataTool, crop_from_xmp, declared_size, export_reason, has_perspective, is_image, metadata_tool,
-    orientation_from_tags,
+    MetadataTool, crop_from_xmp, crop_xmp, declared_size, export_reason, has_perspective, is_image, metadata_tool,
+    orientation_from_tags, uses_preview,
 )
 from extractor.pixels import PixelError, TrainingImage, render_training_image
 
 CHUNK = 64  # files per exiftool request: large enough to amortise it, small enough to keep decoders busy
 CHECKPOINT_SECONDS = 5.0
-PREVIEW_TYPES = {"DNG"}  # embedded-XMP formats whose pixels, like a raw's, come from the embedded preview
 
 
 @dataclass
@@ -121,10 +120,9 @@ def _pending_from_xmp(candidate: Candidate, tags: dict[Path, dict], include_uncr
     skip = _skip_for_file_tags(file_tags)
     if skip:
         return skip
-    xmp_tags = file_tags
-    # A raw's crop is in its sidecar; any other photo's in its own XMP, unless only its sidecar has one.
-    if candidate.sidecar is not None and (candidate.kind == "raw" or crop_from_xmp(file_tags) is None):
-        xmp_tags = tags[candidate.sidecar]
+    sidecar_tags = tags[candidate.sidecar] if candidate.sidecar is not None else None
+    xmp_tags, origin = crop_xmp(candidate.kind, file_tags, sidecar_tags)
+    if origin == "xmp-sidecar":
         if xmp_tags.get("ExifTool:Error") or xmp_tags.get("File:FileType") != "XMP":
             why = xmp_tags.get('ExifTool:Error') or f"it is {xmp_tags.get('File:FileType', 'unknown')}, not XMP"
             return f"{reasons.UNREADABLE}: sidecar {candidate.sidecar.name}: {why}"
@@ -136,7 +134,6 @@ def _pending_from_xmp(candidate: Candidate, tags: dict[Path, dict], include_uncr
         return reasons.NO_CROP
     if has_perspective(xmp_tags):
         return reasons.PERSPECTIVE
-    origin = "xmp-embedded" if xmp_tags is file_tags else "xmp-sidecar"
     return Pending(candidate, origin, crop or IDENTITY, crop is not None, orientation_from_tags(xmp_tags, file_tags),
                    declared_size(file_tags))
 
@@ -274,7 +271,7 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
 def _pixel_source(tool: MetadataTool, pending: Pending, file_tags: dict) -> Path | bytes | str:
     """The file to decode, a raw's (or DNG's) embedded preview, or the reason there is none."""
     candidate = pending.candidate
-    if candidate.kind == "raw" or str(file_tags.get("File:FileType", "")).upper() in PREVIEW_TYPES or (
+    if uses_preview(candidate.kind, file_tags) or (
             candidate.catalog is not None and candidate.catalog.file_format.upper() in {"RAW", "DNG"}):
         preview = tool.preview(candidate.source)
         if preview is None:

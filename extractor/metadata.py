@@ -53,6 +53,18 @@ class MetadataTool:
             tags[file] = {"ExifTool:Error": _stderr_line_for(self._tool.last_stderr, file) or "exiftool could not read it"}
         return tags
 
+    def execute(self, *params: str) -> str:
+        """Any other exiftool command on the same process (writing crops back: export/apply.py)."""
+        return self._tool.execute(*params)
+
+    @property
+    def last_stderr(self) -> str:
+        return self._tool.last_stderr
+
+    @property
+    def last_status(self) -> int:
+        return self._tool.last_status
+
     def preview(self, raw: Path) -> bytes | None:
         """The largest embedded JPEG preview of a raw, or None when it has none that is a JPEG."""
         for tag in PREVIEW_TAGS:
@@ -110,6 +122,24 @@ def export_reason(tags: dict, file: Path) -> str | None:
     if any(key.startswith("XMP-xmpMM:DerivedFrom") for key in tags) and not is_dng:
         return f"{reasons.EXPORT}: DerivedFrom"
     return None
+
+
+def crop_xmp(kind: str, file_tags: dict, sidecar_tags: dict | None) -> tuple[dict, str]:
+    """Which XMP holds the photo's crop, and the dataset origin that names it.
+
+    A raw's crop is in its sidecar; any other photo's in its own XMP, unless only its sidecar has one.
+    """
+    if sidecar_tags is not None and (kind == "raw" or crop_from_xmp(file_tags) is None):
+        return sidecar_tags, "xmp-sidecar"
+    return file_tags, "xmp-embedded"
+
+
+# Embedded-XMP formats whose main image is raw sensor data: seen, like raws, through their JPEG preview.
+PREVIEW_TYPES = frozenset({"DNG"})
+
+
+def uses_preview(kind: str, file_tags: dict) -> bool:
+    return kind == "raw" or str(file_tags.get("File:FileType", "")).upper() in PREVIEW_TYPES
 
 
 def has_perspective(tags: dict) -> bool:

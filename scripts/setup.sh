@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Installs what cropstyle needs on a Debian machine, idempotently: system packages (as root, or a
-# one-line hint otherwise), then .venv with the pinned Python packages. `make demo` and `make test` run it.
+# Installs what cropstyle needs on a Debian machine, idempotently: Debian packages (as root; otherwise a
+# one-line hint), .venv with the pinned Python packages, and the browser's npm packages in web/node_modules.
+# `make demo` and `make test` run it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-# Debian packages: the tool, and the command that provides it.
-declare -A NEEDED=(
-  [exiftool]=libimage-exiftool-perl
-)
+# Debian package ← the check that says it is missing.
 missing=()
-for command in "${!NEEDED[@]}"; do
-  command -v "$command" >/dev/null 2>&1 || missing+=("${NEEDED[$command]}")
-done
+command -v exiftool >/dev/null 2>&1 || missing+=(libimage-exiftool-perl)   # reads and writes the crops
+ldconfig -p 2>/dev/null | grep -q 'libvips.so.42' || missing+=(libvips42)    # the saliency baseline (pyvips)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)                  # the web tests and benchmark
+command -v node >/dev/null 2>&1 || missing+=(nodejs)                        # TF.js parity check of the export
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -27,11 +27,21 @@ fi
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "setup: cropstyle needs Python 3.11 or newer; $PYTHON is $("$PYTHON" --version 2>&1)" >&2; exit 1; }
 
-# The venv is rebuilt when pyproject.toml changes (the stamp records which one it was built from).
+# The venv is (re)installed when pyproject.toml changes: the stamp is the file it was built from.
 stamp=.venv/.installed-from
 if [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
-  echo "setup: installing Python packages into .venv"
+  echo "setup: installing Python packages into .venv (TensorFlow is large: a few minutes the first time)"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  # The TF.js converter without its broken requirements (see export/tfjs_shims.py).
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    tensorflowjs==4.22.0 tf-keras==2.19.0 tensorflow-hub==0.16.1
   cp pyproject.toml "$stamp"
+fi
+
+# The browser's scripts, styles and wasm files, served locally by `cropstyle serve`.
+if [ ! -f web/node_modules/.package-lock.json ] || ! cmp -s web/package-lock.json web/node_modules/.installed-from; then
+  echo "setup: installing the web page's npm packages into web/node_modules"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  cp web/package-lock.json web/node_modules/.installed-from
 fi

@@ -1,0 +1,81 @@
+// Run an exported TF.js graph model in node, as the browser will: @tensorflow/tfjs with the wasm backend.
+//
+//   node export/parity.mjs WEBMODEL INPUTS.json
+//
+// INPUTS.json: {"image": {"shape": [B, S, S, 3], "file": "image.f32"}, "aspect": {"shape": [B, 1], "file": "aspect.f32"}}
+// (files: little-endian float32, relative to INPUTS.json). Prints one JSON object on stdout:
+// {"backend", "tfjs_version", "inputs": [names as model.inputs sees them], "outputs": [names of model.outputs],
+//  "shape": [B, 5], "result": [[...], ...]}.
+// Packages come from web/node_modules (web/package.json), the ones the page serves.
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const webRequire = createRequire(join(here, "..", "web", "package.json"));
+const tf = webRequire("@tensorflow/tfjs");
+const wasm = webRequire("@tensorflow/tfjs-backend-wasm");
+
+const [modelDir, inputsPath] = process.argv.slice(2);
+if (!modelDir || !inputsPath) {
+  console.error("usage: node export/parity.mjs WEBMODEL INPUTS.json");
+  process.exit(2);
+}
+
+// tf.loadGraphModel's file:// handler lives in tfjs-node, which cannot be installed: read the files here.
+function fileHandler(dir) {
+  return {
+    async load() {
+      const model = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
+      const weightSpecs = [];
+      const buffers = [];
+      for (const group of model.weightsManifest) {
+        weightSpecs.push(...group.weights);
+        for (const path of group.paths) buffers.push(readFileSync(join(dir, path)));
+      }
+      const all = Buffer.concat(buffers);
+      return {
+        modelTopology: model.modelTopology,
+        format: model.format,
+        generatedBy: model.generatedBy,
+        convertedBy: model.convertedBy,
+        signature: model.signature,
+        userDefinedMetadata: model.userDefinedMetadata,
+        modelInitializer: model.modelInitializer,
+        weightSpecs,
+        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+      };
+    },
+  };
+}
+
+function readInput(spec) {
+  const bytes = readFileSync(resolve(dirname(inputsPath), spec.file));
+  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  return tf.tensor(data, spec.shape, "float32");
+}
+
+wasm.setWasmPaths(join(dirname(webRequire.resolve("@tensorflow/tfjs-backend-wasm")), "/"));
+await tf.setBackend("wasm");
+await tf.ready();
+
+const model = await tf.loadGraphModel(fileHandler(resolve(modelDir)));
+const spec = JSON.parse(readFileSync(inputsPath, "utf8"));
+const feeds = {};
+for (const input of model.inputs) {
+  // model.inputs names are the graph's ("image", "aspect"); the signature keys are the same names.
+  const key = input.name.replace(/:0$/, "");
+  if (!(key in spec)) throw new Error(`INPUTS.json has no entry for the model input ${input.name}`);
+  feeds[input.name] = readInput(spec[key]);
+}
+const output = await model.executeAsync(feeds);
+const tensor = Array.isArray(output) ? output[0] : output;
+process.stdout.write(JSON.stringify({
+  backend: tf.getBackend(),
+  tfjs_version: tf.version.tfjs,
+  inputs: model.inputs.map((t) => t.name),
+  outputs: model.outputs.map((t) => t.name),
+  shape: tensor.shape,
+  result: await tensor.array(),
+}) + "\n");

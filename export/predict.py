@@ -1,0 +1,322 @@
+"""`cropstyle predict RUN PHOTO_OR_DIR... [--aspect W:H] [--format table|csv|json] [--write-cropped DIR]`.
+
+One exiftool process reads the metadata of a chunk of photos while a thread pool decodes the previous
+chunk (as `extract` does) and the model predicts the chunk before that, batch by batch. Crops come out
+in the dataset's label convention (labels.csv: Lightroom corners in the displayed frame, degrees), so
+they compare directly with `labels.csv`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Full, Queue
+
+import numpy as np
+from PIL import Image
+
+from extractor.geometry import Crop, crop_to_rect, largest_with_aspect
+from extractor.pixels import PixelError, open_displayed
+from extractor.metadata import MetadataTool
+from export.inference import CropModel, ModelInput, load_crop_model, load_model_input
+from export.photos import Photo, Skipped, describe, find_photos, pixel_source
+from extractor.metadata import metadata_tool
+
+CHUNK = 64  # photos per exiftool request (as the extractor)
+MIN_BATCH = 8  # the model runs on at least this many photos unless the run ends
+CROPPED_QUALITY = 95
+_ORIENTATION_TAG = 0x0112
+_COLUMNS = ["source", "width", "height", "top", "left", "bottom", "right", "angle", "orientation"]
+
+
+@dataclass
+class Prediction:
+    """One photo's predicted crop in the displayed frame (labels.csv's convention), or why there is none."""
+
+    source: Path
+    crop: Crop | None = None  # the crop to use: the model's, or the largest of --aspect inside it
+    model_crop: Crop | None = None  # the model's own output
+    width: int = 0  # displayed size (labels.csv's width, height)
+    height: int = 0
+    orientation: int = 1
+    skipped: str | None = None  # why no crop was predicted
+    cropped: Path | None = None  # --write-cropped: the file written
+    cropped_error: str | None = None  # --write-cropped: why it could not be written
+    photo: Photo | None = field(default=None, repr=False)  # what the extractor reads for it (used by apply)
+
+    def row(self) -> dict:
+        row = {"source": str(self.source), "width": self.width or "", "height": self.height or ""}
+        for name in ("top", "left", "bottom", "right", "angle"):
+            row[name] = getattr(self.crop, name) if self.crop is not None else ""
+        row["orientation"] = self.orientation if self.crop is not None else ""
+        return row
+
+
+def parse_aspect(text: str) -> tuple[float, float]:
+    """'4:5', '16:9', '1.91:1' → (width, height); both positive."""
+    width, sep, height = text.partition(":")
+    try:
+        value = (float(width), float(height))
+    except ValueError:
+        value = None
+    if not sep or value is None or not all(v > 0 and math.isfinite(v) for v in value):
+        raise ValueError(f"aspect ratio must be W:H with positive numbers (e.g. 4:5, 16:9), not {text!r}")
+    return value
+
+
+def predict(run: Path, paths: Sequence[Path], aspect: tuple[float, float] | None = None,
+            write_cropped: Path | None = None, batch_size: int = 32, jobs: int | None = None,
+            model: CropModel | None = None) -> list[Prediction]:
+    """Predict the crop of every photo under `paths` (files and folders, recursively; raws through their
+    embedded preview, orientation applied). With `aspect` (W, H) each crop is the largest of that ratio
+    inside the prediction, same centre and angle. With `write_cropped`, writes each photo cropped and
+    straightened at full resolution into that folder. Returns one Prediction per photo found, in order."""
+    model = model or load_crop_model(run)
+    with metadata_tool() as tool, ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
+        return predict_with(model, tool, pool, paths, aspect, write_cropped, batch_size)
+
+
+def predict_with(model: CropModel, tool: MetadataTool, pool: ThreadPoolExecutor, paths: Sequence[Path],
+                 aspect: tuple[float, float] | None = None, write_cropped: Path | None = None,
+                 batch_size: int = 32) -> list[Prediction]:
+    """`predict` with the caller's model, exiftool process and decoding threads (`apply` shares them)."""
+    if write_cropped is not None:
+        Path(write_cropped).mkdir(parents=True, exist_ok=True)
+    files, skipped = find_photos(list(paths))
+    predictions: list[Prediction] = [Prediction(s.path, skipped=s.reason) for s in skipped]
+    namer = _CroppedNames(Path(write_cropped), [f.path for f in files]) if write_cropped is not None else None
+    writes: list[tuple[Prediction, Future]] = []
+    for prediction, source in _predict_files(model, tool, files, pool, batch_size):
+        if prediction.crop is not None and aspect is not None:
+            prediction.crop = largest_with_aspect(prediction.model_crop, aspect[0] / aspect[1],
+                                                  prediction.width, prediction.height)
+        if prediction.crop is not None and namer is not None:
+            target = namer.name_for(prediction.source)
+            writes.append((prediction, pool.submit(write_cropped_photo, source, prediction.orientation,
+                                                   prediction.crop, target)))
+        predictions.append(prediction)
+    for prediction, future in writes:
+        try:
+            prediction.cropped = future.result()
+        except (PixelError, OSError, ValueError) as error:
+            prediction.cropped_error = str(error)
+    order = {path: index for index, path in enumerate(f.path for f in files)}
+    predictions.sort(key=lambda p: order.get(p.source, len(order)))
+    return predictions
+
+
+def _chunks(files: list, first: int = 8) -> Iterator[list]:
+    """Small chunks first, so the decoders start early, then CHUNK at a time."""
+    start, size = 0, first
+    while start < len(files):
+        yield files[start:start + size]
+        start, size = start + size, min(CHUNK, size * 2)
+
+
+def _predict_files(model: CropModel, tool: MetadataTool, files: list, pool: ThreadPoolExecutor,
+                   batch_size: int) -> Iterator[tuple[Prediction, Path | bytes | None]]:
+    """(prediction, pixel source) per file, in order. A reader thread drives exiftool (metadata of a chunk at
+    a time, raw previews) and hands each photo to the decoding pool; this thread runs the model on batches
+    of decoded photos as they come, so exiftool, the decoders and the model work at once."""
+    queue: Queue = Queue(maxsize=2 * CHUNK)  # bounds the photos (and raw previews) held in memory
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.2)
+                return True
+            except Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in _chunks(files):
+                tags = tool.read_tags(list(dict.fromkeys([f.path for f in chunk] + [f.sidecar for f in chunk if f.sidecar])))
+                for file in chunk:
+                    photo = describe(file, tags)
+                    source = photo if isinstance(photo, Skipped) else pixel_source(tool, photo)
+                    if isinstance(source, Skipped):
+                        item = (Prediction(file.path, skipped=source.reason), None, None)
+                    else:
+                        future = pool.submit(load_model_input, source, photo.orientation, model.image_size)
+                        item = (Prediction(file.path, orientation=photo.orientation, photo=photo), source, future)
+                    if not put(item):
+                        return
+            put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(_Failed(error))
+
+    reader = threading.Thread(target=read, name="cropstyle-exiftool", daemon=True)
+    reader.start()
+    batch: list[tuple[Prediction, Path | bytes, ModelInput]] = []
+    try:
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                break
+            if isinstance(item, _Failed):
+                raise item.error
+            prediction, source, future = item
+            if future is None:
+                yield prediction, None
+                continue
+            try:
+                batch.append((prediction, source, future.result()))
+            except PixelError as error:
+                prediction.skipped, prediction.photo = str(error), None
+                yield prediction, None
+                continue
+            # A full batch, or a fair one while the next photo is still decoding: the model works meanwhile.
+            if len(batch) >= batch_size or (len(batch) >= MIN_BATCH and not _next_is_ready(queue)):
+                yield from _predict_batch(model, batch)
+                batch = []
+        yield from _predict_batch(model, batch)
+    finally:
+        stop.set()
+        reader.join()
+
+
+_DONE = object()
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+def _next_is_ready(queue: Queue) -> bool:
+    """Whether the next queued photo can be taken without waiting for exiftool or a decoder."""
+    with queue.mutex:
+        if not queue.queue:
+            return False
+        item = queue.queue[0]
+    return not isinstance(item, tuple) or item[2] is None or item[2].done()
+
+
+def _predict_batch(model: CropModel, batch: list) -> Iterator[tuple[Prediction, Path | bytes | None]]:
+    if not batch:
+        return
+    sizes = [prediction.photo.displayed_size(model_input.decoded_size) for prediction, _, model_input in batch]
+    crops = model.predict_arrays(np.stack([model_input.image for _, _, model_input in batch]),
+                                 np.array([w / h for w, h in sizes], np.float32))
+    for (prediction, source, _), (width, height), values in zip(batch, sizes, crops):
+        prediction.width, prediction.height = int(width), int(height)
+        prediction.model_crop = prediction.crop = Crop(*(float(v) for v in values))
+        yield prediction, source
+
+
+class _CroppedNames:
+    """`DIR/<name>.jpg` per photo, unique within the run and never one of the input photos."""
+
+    def __init__(self, folder: Path, inputs: list[Path]):
+        self.folder = folder
+        self.taken = {str(path.resolve()).lower() for path in inputs}
+
+    def name_for(self, source: Path) -> Path:
+        for number in range(1, 1_000_000):
+            name = f"{source.stem}.jpg" if number == 1 else f"{source.stem}-{number}.jpg"
+            target = self.folder / name
+            key = str(target.resolve()).lower()
+            if key not in self.taken:
+                self.taken.add(key)
+                return target
+        raise RuntimeError(f"no free name for {source.stem} in {self.folder}")
+
+
+def write_cropped_photo(source: Path | bytes, orientation: int, crop: Crop, target: Path) -> Path:
+    """The photo at full resolution as displayed, cut to `crop` (displayed frame) and straightened: the
+    crop's rotated rectangle becomes the whole output, turned by −angle. JPEG quality 95 (4:4:4), with the
+    source's EXIF and colour profile, Orientation set to 1 (the pixels are already upright)."""
+    image, _ = open_displayed(source, orientation)
+    rect = crop_to_rect(crop, image.width, image.height)
+    width, height = max(1, round(rect.width)), max(1, round(rect.height))
+    if abs(crop.angle) < 1e-9:
+        left, top = round(rect.cx - width / 2), round(rect.cy - height / 2)
+        out = image.crop((left, top, left + width, top + height))
+    else:
+        # Output pixel (x, y) samples the photo at TL + x·u + y·v: u, v the crop's top and left edge directions.
+        t = math.radians(crop.angle)
+        cos, sin = math.cos(t), math.sin(t)
+        tl_x = rect.cx - width / 2 * cos + height / 2 * sin
+        tl_y = rect.cy - width / 2 * sin - height / 2 * cos
+        out = image.transform((width, height), Image.Transform.AFFINE, (cos, -sin, tl_x, sin, cos, tl_y),
+                              resample=Image.Resampling.BICUBIC)
+    exif, icc = _exif_and_profile(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    save = {"quality": CROPPED_QUALITY, "subsampling": 0, "optimize": True}
+    if exif is not None:
+        save["exif"] = exif
+    if icc:
+        save["icc_profile"] = icc
+    out.save(temporary, "JPEG", **save)
+    os.replace(temporary, target)
+    return target
+
+
+def _exif_and_profile(source: Path | bytes) -> tuple[bytes | None, bytes | None]:
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            icc = image.info.get("icc_profile")
+            exif = image.getexif()  # read while the file is open: TIFF loads it lazily
+            if not exif:
+                return None, icc
+            exif[_ORIENTATION_TAG] = 1
+            return exif.tobytes(), icc
+    except (OSError, ValueError, SyntaxError):
+        return None, None
+
+
+def format_predictions(predictions: list[Prediction], fmt: str = "table") -> str:
+    """`table` for people, `csv` with labels.csv's column names, `json` (a list of objects, same keys)."""
+    extra = [name for name, used in (("cropped", any(p.cropped or p.cropped_error for p in predictions)),
+                                      ("skipped", any(p.skipped for p in predictions))) if used]
+    rows = []
+    for prediction in predictions:
+        row = prediction.row()
+        if "cropped" in extra:
+            row["cropped"] = str(prediction.cropped or "") or (f"error: {prediction.cropped_error}"
+                                                               if prediction.cropped_error else "")
+        if "skipped" in extra:
+            row["skipped"] = prediction.skipped or ""
+        rows.append(row)
+    if fmt == "json":
+        return json.dumps([{k: (None if v == "" else v) for k, v in row.items()} for row in rows], indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=_COLUMNS + extra, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()} for row in rows)
+        return buffer.getvalue().rstrip("\n")
+    if fmt != "table":
+        raise ValueError(f"unknown format {fmt!r}: choose table, csv or json")
+    header = ["photo", "size", "left", "top", "right", "bottom", "angle"] + extra
+    lines = [header]
+    for prediction, row in zip(predictions, rows):
+        values = [_short(prediction.source), f"{row['width']}×{row['height']}" if prediction.crop else ""]
+        values += [f"{row[n]:.4f}" if prediction.crop else "" for n in ("left", "top", "right", "bottom")]
+        values.append(f"{row['angle']:+.2f}°" if prediction.crop else "")
+        values += [str(row[name]) for name in extra]
+        lines.append(values)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(v.ljust(w) if i in (0, 1) or i >= 7 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths))).rstrip()
+            for line in lines]
+    done = sum(p.crop is not None for p in predictions)
+    text.append(f"{done} of {len(predictions)} photos predicted" + (f", {len(predictions) - done} skipped" if done < len(predictions) else ""))
+    return "\n".join(text)
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

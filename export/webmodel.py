@@ -1,0 +1,273 @@
+"""`cropstyle export RUN --out WEBMODEL [--quantize none|float16|uint8]`: the model for the browser.
+
+Keras 3 → SavedModel (`model.export`) → TF.js graph model (the `tensorflowjs` converter, see
+tfjs_shims.py) → WEBMODEL/model.json + weight shards + metadata.json (format: export/README.md).
+The export then checks parity itself: the Keras model and the graph model, run in node by
+`@tensorflow/tfjs` with the wasm backend as the page runs it, on the same inputs, must agree within
+TOLERANCE; otherwise it fails (metadata.json records the figures either way).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from export.inference import (
+    DECODE_LONG_SIDE, OUTPUT_VALUES, CropModel, load_crop_model, load_model_input, model_sha256,
+)
+
+FORMAT = "cropstyle-webmodel"
+FORMAT_VERSION = 1
+QUANTIZATIONS = ("none", "float16", "uint8")
+TOLERANCE = {"none": 1e-4, "float16": 1e-2, "uint8": 1e-2}  # max abs difference, Keras vs TF.js
+PARITY_SCRIPT = Path(__file__).with_name("parity.mjs")
+PROJECT = Path(__file__).resolve().parents[1]
+NODE_MODULES = PROJECT / "web" / "node_modules"
+PARITY_RANDOM = 8  # seeded random inputs in the parity check, besides up to PARITY_PHOTOS real photos
+PARITY_PHOTOS = 8
+
+
+# Weight tensors with at least this many values are quantized by --quantize uint8: the convolution and dense
+# kernels, ~97 % of the bytes; biases, batch-norm offsets, the 5-output head and constants stay float32.
+UINT8_MIN_VALUES = 2048
+PARITY_MEASURE = ("max abs difference over the photos of left, top, right, bottom (fractions of the frame) and "
+                  "angle / 45 (the angle as a fraction of its ±45° range, as the head's tanh computes it)")
+
+
+def parity_difference(by_output: np.ndarray) -> float:
+    """The parity figure (PARITY_MEASURE) from the max abs difference of each output (degrees for the angle)."""
+    return float(max(np.max(by_output[:4]), by_output[4] / 45.0))
+
+
+def _large_weights(model_json: Path) -> list[str]:
+    graph = json.loads(model_json.read_text())
+    return [weight["name"] for group in graph["weightsManifest"] for weight in group["weights"]
+            if weight["dtype"] == "float32" and int(np.prod(weight["shape"])) >= UINT8_MIN_VALUES]
+
+
+class ParityError(RuntimeError):
+    """The TF.js model does not compute what the Keras model computes."""
+
+
+@dataclass
+class ExportReport:
+    out: Path
+    quantize: str
+    files: dict[str, int]
+    total_bytes: int
+    max_abs_diff: float
+    tolerance: float
+    n_inputs: int
+    by_output: dict[str, float] = field(default_factory=dict)  # max abs difference per output (angle in degrees)
+    metadata: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.max_abs_diff <= self.tolerance
+
+    def report(self) -> str:
+        sizes = ", ".join(f"{name} {size / 1e6:.3f} MB" for name, size in self.files.items())
+        return (f"exported to {self.out} ({self.quantize}): {self.total_bytes / 1e6:.3f} MB ({sizes})\n"
+                f"parity with Keras on {self.n_inputs} inputs (TF.js, wasm backend, node): max abs difference "
+                f"{self.max_abs_diff:.2e} (tolerance {self.tolerance:.0e}) {'ok' if self.passed else 'FAILED'}; "
+                f"corners {max(list(self.by_output.values())[:4], default=0):.2e}, "
+                f"angle {self.by_output.get('angle', 0):.2e}°")
+
+
+def export_webmodel(run: Path, out: Path, quantize: str = "none") -> ExportReport:
+    """Export RUN's model to the TF.js graph model folder `out`, with metadata.json; checks parity."""
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}, not {quantize!r}")
+    run, out = Path(run), Path(out)
+    model = load_crop_model(run)
+    _check_node()
+    out.mkdir(parents=True, exist_ok=True)
+    for old in [out / "model.json", out / "metadata.json", *out.glob("group*-shard*of*.bin")]:
+        old.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cropstyle-export-") as scratch_name:
+        scratch = Path(scratch_name)
+        model.keras_model.export(str(scratch / "saved_model"), format="tf_saved_model", verbose=False)
+        from export.tfjs_shims import tfjs_converters
+
+        convert = tfjs_converters().convert_tf_saved_model
+        dtype_map = None
+        if quantize == "float16":
+            dtype_map = {"float16": True}
+        elif quantize == "uint8":
+            # Large kernels only: the converter's names are only known after a first, plain conversion.
+            convert(str(scratch / "saved_model"), str(scratch / "plain"))
+            dtype_map = {"uint8": _large_weights(scratch / "plain" / "model.json")}
+        convert(str(scratch / "saved_model"), str(out), signature_def="serving_default", saved_model_tags="serve",
+                quantization_dtype_map=dtype_map)
+        images, aspects = parity_inputs(model)
+        expected = model.predict_arrays(images, aspects)
+        node = run_tfjs(out, images, aspects, scratch)
+    got = np.asarray(node["result"], dtype=np.float32)
+    if got.shape != expected.shape:
+        raise ParityError(f"TF.js returned shape {got.shape}, Keras {expected.shape}")
+    by_output = np.abs(got.astype(np.float64) - expected.astype(np.float64)).max(axis=0)
+    diff = parity_difference(by_output)
+    files = {path.name: path.stat().st_size for path in sorted(out.iterdir())
+             if path.name == "model.json" or path.suffix == ".bin"}
+    metadata = _metadata(model, out, quantize, node, files, diff, by_output, len(images))
+    (out / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    report = ExportReport(out, quantize, files, sum(files.values()), diff, TOLERANCE[quantize], len(images),
+                          dict(zip(OUTPUT_VALUES, map(float, by_output))), metadata)
+    if not report.passed:
+        raise ParityError(f"the TF.js model differs from the Keras model by {diff:.3g} (tolerance "
+                          f"{TOLERANCE[quantize]:g}); {out} is not usable")
+    return report
+
+
+def _check_node() -> None:
+    if shutil.which("node") is None:
+        raise RuntimeError("node is not installed: the export checks the TF.js model in node (scripts/setup.sh)")
+    if not (NODE_MODULES / "@tensorflow" / "tfjs").is_dir() or not (NODE_MODULES / "@tensorflow" / "tfjs-backend-wasm").is_dir():
+        raise RuntimeError(f"@tensorflow/tfjs is not installed in {NODE_MODULES}: run `cd web && npm install`")
+
+
+def parity_inputs(model: CropModel, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs for the parity check: up to PARITY_PHOTOS validation photos of the RUN (when its datasets
+    are still there), preprocessed as predict does, and PARITY_RANDOM seeded random images (smooth fields
+    with noise, portrait to panorama aspects)."""
+    rng = np.random.default_rng(seed)
+    size = model.image_size
+    images, aspects = [], []
+    for path, aspect in _validation_photos(model.run, PARITY_PHOTOS):
+        images.append(load_model_input(path, 1, size).image)
+        aspects.append(aspect)
+    for _ in range(PARITY_RANDOM):
+        coarse = rng.uniform(0, 1, (4, 4, 3))
+        smooth = np.kron(coarse, np.ones((-(-size // 4), -(-size // 4), 1)))[:size, :size]
+        images.append(np.clip(smooth + rng.normal(0, 0.1, smooth.shape), 0, 1).astype(np.float32))
+        aspects.append(float(np.exp(rng.uniform(np.log(0.5), np.log(2.4)))))
+    return np.stack(images).astype(np.float32), np.array(aspects, np.float32)
+
+
+def _validation_photos(run: Path, limit: int) -> list[tuple[Path, float]]:
+    try:
+        config = json.loads((run / "config.json").read_text())
+        names = set(json.loads((run / "split.json").read_text())["val"])
+        found = []
+        for dataset in config["datasets"]:
+            frame = pd.read_csv(Path(dataset["path"]) / "labels.csv", usecols=["image", "width", "height"])
+            for image, width, height in frame.itertuples(index=False):
+                path = Path(dataset["path"]) / image
+                if image in names and path.is_file():
+                    found.append((path, float(width) / float(height)))
+        return found[:limit]
+    except (OSError, KeyError, ValueError):
+        return []  # the datasets moved: random inputs only
+
+
+def run_tfjs(webmodel: Path, images: np.ndarray, aspects: np.ndarray, scratch: Path | None = None) -> dict:
+    """Run the graph model in node (export/parity.mjs, @tensorflow/tfjs + wasm backend) on these inputs."""
+    with tempfile.TemporaryDirectory(prefix="cropstyle-parity-", dir=scratch) as folder_name:
+        folder = Path(folder_name)
+        images.astype("<f4").tofile(folder / "image.f32")
+        aspects.reshape(-1, 1).astype("<f4").tofile(folder / "aspect.f32")
+        (folder / "inputs.json").write_text(json.dumps({
+            "image": {"shape": list(images.shape), "file": "image.f32"},
+            "aspect": {"shape": [len(aspects), 1], "file": "aspect.f32"},
+        }))
+        done = subprocess.run(["node", str(PARITY_SCRIPT), str(Path(webmodel).resolve()), str(folder / "inputs.json")],
+                              capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise ParityError(f"running the TF.js model in node failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _validation_metrics(run: Path, config: dict) -> dict:
+    metrics: dict = {"source": "RUN/history.csv, the epoch with the best val_crop_iou",
+                     "n_train": config.get("split", {}).get("train"), "n_val": config.get("split", {}).get("val")}
+    try:
+        history = pd.read_csv(run / "history.csv")
+        best = history.loc[history["val_crop_iou"].idxmax()]
+        metrics["epoch"] = int(best["epoch"])
+        metrics.update({name: float(best[name]) for name in history.columns if name.startswith("val_")})
+    except (OSError, KeyError, ValueError, pd.errors.EmptyDataError):
+        metrics["source"] = "none: RUN/history.csv is missing"
+    evaluation = run / "evaluate" / "metrics.json"
+    metrics["evaluate"] = json.loads(evaluation.read_text()).get("methods", {}).get("model") if evaluation.is_file() else None
+    return metrics
+
+
+def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dict[str, int], diff: float,
+              by_output: np.ndarray, n_inputs: int) -> dict:
+    graph = json.loads((out / "model.json").read_text())
+    signature = graph["signature"]
+    size = model.image_size
+    config = model.config
+    sha = model_sha256(model.run)
+
+    def tensor(spec: dict, name: str) -> dict:
+        return {"name": name, "dtype": "float32", "shape": [int(d["size"]) for d in spec["tensorShape"]["dim"]]}
+
+    inputs = {key: tensor(signature["inputs"][key], name)
+              for key, name in zip(("image", "aspect"), _ordered_inputs(signature, node["inputs"]))}
+    (output_key, output_spec), = signature["outputs"].items()
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_version": sha[:16],
+        "model_sha256": sha,
+        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "cropstyle_commit": config.get("versions", {}).get("cropstyle_commit", ""),
+        "converter": graph.get("convertedBy", ""),
+        "graph_model": "model.json",
+        "arch": config.get("model", {}).get("arch"),
+        "parameters": config.get("model", {}).get("parameters"),
+        "quantization": quantize,
+        "image_size": size,
+        "inputs": inputs,
+        "outputs": {"crop": tensor(output_spec, node["outputs"][0])},
+        "preprocessing": {
+            "orientation": "apply the EXIF orientation first: the model sees the photo as displayed",
+            "decode_long_side": DECODE_LONG_SIDE,
+            "decode_resample": "lanczos",
+            "resize": {"method": "bilinear", "size": [size, size], "keep_aspect_ratio": False,
+                       "half_pixel_centers": True, "align_corners": False, "antialias": False},
+            "channel_order": "RGB",
+            "layout": "NHWC",
+            "dtype": "float32",
+            "scale": 1 / 255,
+            "value_range": [0, 1],
+            "aspect": "displayed width / displayed height of the whole photo (after orientation, before any resize)",
+            "tfjs": f"tf.image.resizeBilinear(tf.browser.fromPixels(canvas), [{size}, {size}], false, true)"
+                    ".div(255).expandDims(0)",
+            "training": config.get("preprocessing"),
+        },
+        "output": {
+            "values": list(OUTPUT_VALUES),
+            "frame": "displayed",
+            "convention": "lightroom-corners",
+            "units": {"left": "fraction of displayed width", "top": "fraction of displayed height",
+                      "right": "fraction of displayed width", "bottom": "fraction of displayed height",
+                      "angle": "degrees, positive turns the crop box clockwise, within [-45, 45]"},
+            "definition": "extractor/geometry.py (web/static/geometry.js mirrors it)",
+        },
+        "validation": _validation_metrics(model.run, config),
+        "parity": {"runtime": f"@tensorflow/tfjs {node.get('tfjs_version')}, {node.get('backend')} backend, node",
+                   "inputs": n_inputs, "max_abs_diff": diff, "tolerance": TOLERANCE[quantize],
+                   "passed": diff <= TOLERANCE[quantize],
+                   "max_abs_diff_by_output": dict(zip(OUTPUT_VALUES, map(float, by_output))),
+                   "measure": PARITY_MEASURE},
+        "files": files,
+        "total_bytes": sum(files.values()),
+    }
+
+
+def _ordered_inputs(signature: dict, node_inputs: list[str]) -> list[str]:
+    """The TF.js input names for ("image", "aspect"): node's model.inputs names, matched to the signature."""
+    names = {}
+    for key, spec in signature["inputs"].items():
+        graph_name = spec["name"].removesuffix(":0")
+        names[key] = graph_name if graph_name in node_inputs else key
+    return [names["image"], names["aspect"]]

@@ -1,0 +1,139 @@
+"""`cropstyle export`: Keras → SavedModel → TF.js graph model, metadata.json, and parity in node (wasm)."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export import inference, webmodel
+from export.inference import load_model_input, preprocess
+from tests.test_export_support import IMAGE_SIZE, crop_model, exported, trained_run
+from training import pipeline
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return trained_run(tmp_path_factory)
+
+
+@pytest.mark.parametrize("quantize", ["none", "float16", "uint8"])
+def test_export_parity_and_files(tmp_path_factory, quantize):
+    report = exported(tmp_path_factory, quantize)
+    out = report.out
+    assert (out / "model.json").is_file() and (out / "metadata.json").is_file()
+    shards = sorted(out.glob("group*-shard*of*.bin"))
+    assert shards and report.files == {p.name: p.stat().st_size for p in [out / "model.json", *shards]}
+    assert report.total_bytes == sum(report.files.values())
+    tolerance = {"none": 1e-4, "float16": 1e-2, "uint8": 1e-2}[quantize]
+    assert report.passed and report.max_abs_diff <= tolerance
+    assert report.n_inputs >= webmodel.PARITY_RANDOM + 1  # random inputs and the RUN's validation photos
+    if quantize == "none":  # unquantized, every output in its own unit, the angle in degrees included
+        assert max(report.by_output.values()) <= 1e-4
+
+
+def test_quantized_sizes(tmp_path_factory):
+    sizes = {q: exported(tmp_path_factory, q).total_bytes for q in ("none", "float16", "uint8")}
+    weights = crop_model(tmp_path_factory).keras_model.count_params() * 4
+    assert sizes["none"] > weights  # float32 weights + model.json
+    assert sizes["float16"] < 0.6 * sizes["none"]
+    assert sizes["uint8"] < 0.35 * sizes["none"]
+
+
+def test_metadata(tmp_path_factory, run):
+    report = exported(tmp_path_factory, "uint8")
+    metadata = json.loads((report.out / "metadata.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    assert metadata["format"] == "cropstyle-webmodel" and metadata["format_version"] == 1
+    assert metadata["model_sha256"] == inference.model_sha256(run)
+    assert metadata["model_version"] == metadata["model_sha256"][:16]
+    assert metadata["quantization"] == "uint8" and metadata["image_size"] == IMAGE_SIZE
+    # The names TF.js gives the graph's tensors (checked in node by the export).
+    assert metadata["inputs"] == {
+        "image": {"name": "image", "dtype": "float32", "shape": [-1, IMAGE_SIZE, IMAGE_SIZE, 3]},
+        "aspect": {"name": "aspect", "dtype": "float32", "shape": [-1, 1]},
+    }
+    assert metadata["outputs"]["crop"]["shape"] == [-1, 5] and metadata["outputs"]["crop"]["name"]
+    prep = metadata["preprocessing"]
+    assert prep["training"] == config["preprocessing"]
+    assert prep["resize"] == {"method": "bilinear", "size": [IMAGE_SIZE, IMAGE_SIZE], "keep_aspect_ratio": False,
+                              "half_pixel_centers": True, "align_corners": False, "antialias": False}
+    assert prep["scale"] == 1 / 255 and prep["value_range"] == [0, 1] and prep["channel_order"] == "RGB"
+    assert prep["decode_long_side"] == inference.DECODE_LONG_SIDE
+    assert metadata["output"]["values"] == ["left", "top", "right", "bottom", "angle"]
+    assert metadata["output"]["frame"] == "displayed" and metadata["output"]["convention"] == "lightroom-corners"
+    validation = metadata["validation"]
+    assert 0 <= validation["val_crop_iou"] <= 1 and validation["epoch"] == 0
+    assert validation["n_val"] == config["split"]["val"]
+    assert metadata["parity"]["passed"] and metadata["parity"]["max_abs_diff"] == report.max_abs_diff
+    assert "wasm" in metadata["parity"]["runtime"]
+    assert metadata["files"] == report.files and metadata["total_bytes"] == report.total_bytes
+    graph = json.loads((report.out / "model.json").read_text())
+    assert graph["format"] == "graph-model"
+    quantized = [w for g in graph["weightsManifest"] for w in g["weights"] if "quantization" in w]
+    assert quantized and all(w["quantization"]["dtype"] == "uint8" for w in quantized)
+
+
+def test_tfjs_runs_what_keras_runs_on_real_photos(tmp_path_factory, tmp_path):
+    """Node + wasm on fresh inputs, batch and single photo, against the shared inference function."""
+    report = exported(tmp_path_factory, "none")
+    model = crop_model(tmp_path_factory)
+    rng = np.random.default_rng(42)
+    images = rng.uniform(0, 1, (3, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
+    aspects = np.array([0.5, 1.0, 2.5], np.float32)
+    node = webmodel.run_tfjs(report.out, images, aspects, tmp_path)
+    assert node["backend"] == "wasm" and node["tfjs_version"] == "4.22.0"
+    assert node["inputs"] == ["image", "aspect"]
+    np.testing.assert_allclose(node["result"], model.predict_arrays(images, aspects), atol=1e-4)
+    single = webmodel.run_tfjs(report.out, images[1:2], aspects[1:2], tmp_path)
+    np.testing.assert_allclose(single["result"], node["result"][1:2], atol=1e-5)
+
+
+def test_parity_difference_scales_the_angle():
+    assert webmodel.parity_difference(np.array([1e-3, 0, 0, 0, 0.45])) == pytest.approx(1e-2)
+    assert webmodel.parity_difference(np.array([2e-3, 0, 0, 0, 0.045])) == pytest.approx(2e-3)
+
+
+def test_preprocessing_is_the_training_pipelines(tmp_path_factory, run):
+    """predict's preprocessing gives exactly training/pipeline.load_image's input for a dataset image."""
+    config = json.loads((run / "config.json").read_text())
+    dataset = config["datasets"][0]["path"]
+    image_path = sorted((Path(dataset) / "images").glob("*.jpg"))[0]
+    expected = pipeline.load_image(tf.constant(str(image_path)), IMAGE_SIZE).numpy()
+    decoded = tf.io.decode_jpeg(tf.io.read_file(str(image_path)), channels=3).numpy()
+    np.testing.assert_array_equal(preprocess(decoded, IMAGE_SIZE), expected)
+    # Pillow's JPEG decoder (predict's, as the extractor's) against TF's (training's): a few levels apart at
+    # most (different IDCT and chroma upsampling), nothing else.
+    via_pillow = load_model_input(image_path, 1, IMAGE_SIZE).image
+    assert np.abs(via_pillow - expected).max() <= 5 / 255
+    assert np.abs(via_pillow - expected).mean() <= 1 / 255
+
+
+def test_bad_quantize_and_missing_run(tmp_path):
+    with pytest.raises(ValueError, match="--quantize"):
+        webmodel.export_webmodel(tmp_path, tmp_path / "out", "int4")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        webmodel.export_webmodel(tmp_path, tmp_path / "out")
+
+
+def test_tfjs_shims_leave_keras_alone():
+    """The converter imports in a fresh process; afterwards no stub is visible and Keras still works."""
+    code = textwrap.dedent("""
+        import sys
+        from export.tfjs_shims import tfjs_converters
+        converters = tfjs_converters()
+        assert callable(converters.convert_tf_saved_model)
+        assert "tensorflow_decision_forests" not in sys.modules
+        assert "jax" not in sys.modules
+        import keras.callbacks, keras.src.callbacks.orbax_checkpoint
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=str(webmodel.PROJECT))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")
