@@ -1,0 +1,261 @@
+"""The page in a real browser (Debian's chromium driven by Playwright) against a real server and model.
+
+A small model is trained and exported once (training.synthetic, export.webmodel); the server runs as its
+own process. The page must: honour EXIF orientation, suggest what `cropstyle predict` suggests, leak no
+tensors, apply aspect presets, follow adjustments in #crop-values, submit the adjusted label, download the
+straightened crop at full resolution, show a known rotated crop the right way round, and load nothing
+from anywhere but the server.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, largest_with_aspect, rect_to_crop
+from web.store import CorrectionStore
+from web.testing import HOST, ServerProcess, photo_bytes
+
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+TOKEN = "page-token"
+KEYS = ("left", "top", "right", "bottom", "angle")
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A RUN with a few epochs on a synthetic dataset, exported to RUN/web (what `--model RUN` serves)."""
+    from export.webmodel import export_webmodel
+    from training.synthetic import write_dataset
+    from training.train import train
+
+    root = tmp_path_factory.mktemp("model")
+    dataset = write_dataset(root / "dataset", 64, seed=0)
+    train([dataset], root / "run", epochs=3, batch_size=16, image_size=64, verbose=0)
+    export_webmodel(root / "run", root / "run" / "web")
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def server(run, tmp_path_factory):
+    with ServerProcess(tmp_path_factory.mktemp("page") / "store", model=run, token=TOKEN, rate_limit=0) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 960}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.requests, page.errors = [], []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("body[data-state=ready]")
+    yield page
+    assert page.errors == []
+    local = (f"http://{HOST}:{server.port}/", "blob:", "data:")
+    assert [url for url in page.requests if not url.startswith(local)] == [], "the page fetched something from outside"
+    context.close()
+
+
+def crop_values(page) -> Crop:
+    data = page.eval_on_selector("#crop-values", "element => ({...element.dataset})")
+    assert data["problem"] == ""
+    return Crop(*(float(data[key]) for key in KEYS))
+
+
+def open_photo(page, path: Path) -> Crop:
+    page.set_input_files("#file", str(path))
+    page.wait_for_selector("body[data-state=suggested]")
+    return crop_values(page)
+
+
+def max_corner_distance(a: Crop, b: Crop, width: int, height: int) -> float:
+    return float(np.abs(crop_corners(a, width, height) - crop_corners(b, width, height)).max())
+
+
+def test_suggest_adjust_submit_download(page, server, run, tmp_path):
+    from export.predict import predict
+
+    photo = tmp_path / "portrait.jpg"
+    photo.write_bytes(photo_bytes(1600, 1200, seed=5, orientation=6))  # stored 1600×1200, displayed 1200×1600
+    width, height = 1200, 1600
+    expected = predict(run, [photo])[0]
+    assert (expected.width, expected.height) == (width, height)
+
+    suggestion = open_photo(page, photo)
+    assert page.evaluate("[window.cropstyle.state.width, window.cropstyle.state.height]") == [width, height]
+    # Same as `cropstyle predict` within 1 % of the image size (the browser shrinks the photo with its own filter).
+    for key, size in zip(KEYS[:4], (width, height, width, height)):
+        assert getattr(suggestion, key) == pytest.approx(getattr(expected.crop, key), abs=0.01), key
+    assert max_corner_distance(suggestion, expected.crop, width, height) <= 0.01 * max(width, height)
+    assert suggestion.angle == pytest.approx(expected.crop.angle, abs=0.5)
+
+    # No tensor leaks over 50 predictions, on the wasm backend.
+    leak = page.evaluate("window.cropstyle.leakCheck(50)")
+    assert leak["after"] == leak["before"], leak
+    assert page.evaluate("window.cropstyle.state.model.backend") == "wasm"
+
+    # Aspect presets: the learned crop constrained to the ratio (as `predict --aspect`), then back.
+    page.click("#presets button[data-aspect='4:5']")
+    four_five = crop_values(page)
+    target = largest_with_aspect(suggestion, 4 / 5, width, height)
+    assert four_five.values() == pytest.approx(target.values(), abs=1e-6)
+    rect = crop_to_rect(four_five, width, height)
+    assert rect.width / rect.height == pytest.approx(0.8, rel=1e-6)
+    page.click("#presets button[data-aspect='free']")
+    page.click("#reset")
+    assert crop_values(page).values() == pytest.approx(suggestion.values(), abs=1e-6)
+
+    # Adjust: drag the bottom-right handle with the mouse, then straighten by typing an angle.
+    handle = page.locator(".cropper-point.point-se").bounding_box()
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 60, y - 45, steps=6)
+    page.mouse.up()
+    dragged = crop_values(page)
+    assert crop_to_rect(dragged, width, height).width < crop_to_rect(suggestion, width, height).width - 20
+    assert dragged.angle == pytest.approx(suggestion.angle, abs=1e-9)
+    page.fill("#angle-number", "-4.5")
+    page.dispatch_event("#angle-number", "change")
+    adjusted = crop_values(page)
+    assert adjusted.angle == pytest.approx(-4.5, abs=1e-9)
+    assert adjusted != suggestion
+
+    # A smaller window re-lays cropper out; the crop stays the same.
+    page.set_viewport_size({"width": 900, "height": 760})
+    page.wait_for_timeout(500)
+    assert crop_values(page).values() == pytest.approx(adjusted.values(), abs=1e-9)
+    assert page.locator(".cropper-container").bounding_box()["width"] < 900
+    adjusted = crop_values(page)  # what the page shows now, to the last bit
+
+    # Submit: the stored row holds the adjusted label in the uploaded (≤ 1024 px) photo's frame.
+    page.click("#submit")
+    page.wait_for_selector("#status[data-code='201']")
+    identifier = page.get_attribute("#status", "data-id")
+    assert identifier in page.text_content("#status")
+    with CorrectionStore(server.store) as store:
+        row = store.get(identifier)
+        stored_photo = store.photo_path(row)
+        assert row.crop == adjusted  # exact: the numbers travel as JSON
+        assert (row.width, row.height, row.orientation) == (768, 1024, 1)
+        assert Crop(**json.loads(row.predicted)).values() == pytest.approx(suggestion.values(), abs=1e-9)
+        assert row.model == page.evaluate("window.cropstyle.state.model.version")
+        with Image.open(stored_photo) as uploaded:
+            assert uploaded.format == "JPEG" and uploaded.size == (768, 1024)
+    listing = httpx.get(f"{server.url}/api/corrections", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert identifier in {r["id"] for r in listing["corrections"]}
+
+    # Download: the straightened crop at full resolution, as `predict --write-cropped` sizes it.
+    with page.expect_download() as download:
+        page.click("#download")
+    saved = tmp_path / "download.jpg"
+    download.value.save_as(saved)
+    rect = crop_to_rect(adjusted, width, height)
+    with Image.open(saved) as image:
+        assert image.format == "JPEG"
+        assert image.size == (round(rect.width), round(rect.height))
+
+
+def _sign_photo(path: Path, width: int, height: int, crop: Crop) -> None:
+    """Blue background, the crop's rotated rectangle red, its own top-left quarter green."""
+    image = Image.new("RGB", (width, height), (20, 40, 230))
+    draw = ImageDraw.Draw(image)
+    draw.polygon([tuple(p) for p in crop_corners(crop, width, height)], fill=(230, 30, 30))
+    rect = crop_to_rect(crop, width, height)
+    quarter = RotatedRect(0, 0, rect.width * 0.3, rect.height * 0.3, rect.angle)
+    corner = crop_corners(crop, width, height)[0]
+    t = np.radians(rect.angle)
+    u, v = np.array([np.cos(t), np.sin(t)]), np.array([-np.sin(t), np.cos(t)])
+    centre = corner + u * quarter.width / 2 + v * quarter.height / 2
+    marker = rect_to_crop(RotatedRect(*centre, quarter.width, quarter.height, rect.angle), width, height)
+    draw.polygon([tuple(p) for p in crop_corners(marker, width, height)], fill=(30, 220, 40))
+    image.save(path, "PNG")
+
+
+def _colour_fractions(image: Image.Image) -> dict[str, float]:
+    pixels = np.asarray(image.convert("RGB")).astype(int)
+    inner = pixels[3:-3, 3:-3]  # edges are anti-aliased
+    blue = (inner[..., 2] > 150) & (inner[..., 0] < 100)
+    return {"blue": float(blue.mean())}
+
+
+@pytest.mark.parametrize("angle", [12.0, -20.0])
+def test_rotated_crop_on_real_pixels(page, tmp_path, angle):
+    """A photo painted with a known rotated crop: cropper shows exactly it (sign and position), and
+    Download writes the same pixels as `predict --write-cropped` would."""
+    from export.predict import write_cropped_photo
+
+    width, height = 900, 600
+    crop = rect_to_crop(RotatedRect(470, 290, 520, 330, angle), width, height)
+    photo = tmp_path / "sign.png"
+    _sign_photo(photo, width, height, crop)
+    open_photo(page, photo)
+    page.evaluate("(crop) => window.cropstyle.applyCrop(crop)", dict(zip(KEYS, crop.values())))
+    shown = crop_values(page)
+    assert shown.values() == pytest.approx(crop.values(), abs=1e-9)  # cropper round-trips our label
+
+    # cropper's own rendering of its box (its rotate and x, y from geometry.js): red, green top-left, no blue.
+    data_url = page.evaluate("window.cropstyle.state.cropper.getCroppedCanvas().toDataURL('image/png')")
+    cropped = Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB")
+    rect = crop_to_rect(crop, width, height)
+    assert abs(cropped.width - rect.width) <= 2 and abs(cropped.height - rect.height) <= 2
+    assert _colour_fractions(cropped)["blue"] < 0.01
+    w, h = cropped.size
+    r, g, b = cropped.getpixel((int(0.1 * w), int(0.1 * h)))
+    assert g > 150 and r < 100, "the crop's own top-left corner is not where cropper shows it"
+    for point in ((0.9, 0.1), (0.1, 0.9), (0.9, 0.9), (0.5, 0.5)):
+        r, g, b = cropped.getpixel((int(point[0] * w), int(point[1] * h)))
+        assert r > 150 and g < 100 and b < 100, point
+
+    # Download: the same straightened pixels as the Python writer.
+    with page.expect_download() as download:
+        page.click("#download")
+    saved = tmp_path / "download.jpg"
+    download.value.save_as(saved)
+    reference = write_cropped_photo(photo, 1, crop, tmp_path / "reference.jpg")
+    with Image.open(saved) as mine, Image.open(reference) as theirs:
+        assert mine.size == theirs.size == (round(rect.width), round(rect.height))
+        difference = np.abs(np.asarray(mine.convert("RGB"), float) - np.asarray(theirs.convert("RGB"), float))
+        assert difference[3:-3, 3:-3].mean() < 4, difference.mean()
+        assert _colour_fractions(mine)["blue"] < 0.01
+
+
+def test_drop_a_png_and_refuse_a_non_image(page):
+    """Dropping works like choosing; a file that is not a photo is refused with a message."""
+    png = base64.b64encode(photo_bytes(640, 480, seed=3, fmt="PNG")).decode()
+    drop = """([b64, name, type]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], name, { type }));
+        document.querySelector("#stage").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }"""
+    page.evaluate(drop, [png, "dropped.png", "image/png"])
+    page.wait_for_selector("body[data-state=suggested]")
+    assert page.evaluate("[window.cropstyle.state.width, window.cropstyle.state.height]") == [640, 480]
+    crop_values(page)
+    page.evaluate(drop, [base64.b64encode(b"just text").decode(), "notes.txt", "text/plain"])
+    assert "choose a JPEG, PNG or WebP" in page.text_content("#status")
+    assert page.get_attribute("#status", "class") == "error"

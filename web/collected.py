@@ -1,0 +1,86 @@
+"""`cropstyle collected STORE --out DATASET`: the collected corrections as a dataset in the standard format.
+
+Each correction becomes one labels.csv row with origin `collected`: its photo rendered by the extractor's
+own `render_training_image` (orientation applied, long side at most --size, named by content) and its label
+as submitted (displayed frame of the uploaded photo, Lightroom corners). `source` is the stored photo's
+absolute path: when the same photo was corrected more than once, its latest correction is the label.
+Incremental like `extract`: rows are keyed by source and fingerprinted by correction id, so a re-run
+renders only new corrections, and rows from other origins in DATASET are kept.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from extractor import dataset_format as reasons
+from extractor.dataset import DatasetStore
+from extractor.geometry import crop_problem
+from extractor.pixels import PixelError, render_training_image
+from web.store import DATABASE, CorrectionStore
+
+DEFAULT_SIZE = 512  # the extractor's default --size
+
+
+@dataclass
+class Summary:
+    corrections: int = 0  # rows in the store
+    written: int = 0  # labels (re)written in this run
+    unchanged: int = 0  # already in DATASET from an earlier run
+    superseded: int = 0  # older corrections of a photo corrected again later
+    skipped: Counter = field(default_factory=Counter)
+    labels_total: int = 0
+    out: Path | None = None
+
+    def report(self) -> str:
+        lines = [f"{self.corrections} corrections: {self.written} written, {self.unchanged} unchanged since the last run, "
+                 f"{self.superseded} superseded by a later correction of the same photo, "
+                 f"{sum(self.skipped.values())} skipped"]
+        lines += [f"  skipped, {reason}: {count}" for reason, count in self.skipped.most_common()]
+        lines.append(f"{self.out}/labels.csv now holds {self.labels_total} examples")
+        return "\n".join(lines)
+
+
+def collected(store: Path, out: Path, size: int = DEFAULT_SIZE) -> Summary:
+    """Write the corrections of the collection store `store` into DATASET `out` (created or updated)."""
+    store, out = Path(store), Path(out)
+    if not (store / DATABASE).is_file():
+        raise FileNotFoundError(f"{store} is not a collection store: it has no {DATABASE} (see `cropstyle serve --store`)")
+    summary = Summary(out=out)
+    with CorrectionStore(store) as corrections:
+        rows = corrections.all()
+        summary.corrections = len(rows)
+        latest = {}
+        for row in rows:  # ordered by submission time: a later correction of the same photo wins
+            latest[row.photo] = row
+        summary.superseded = len(rows) - len(latest)
+        dataset = DatasetStore(out)
+        for row in latest.values():
+            photo = corrections.photo_path(row).resolve()
+            source, fingerprint = str(photo), f"collected:{row.id}"
+            if dataset.unchanged((source, ""), fingerprint):
+                summary.unchanged += 1
+                continue
+            problem = crop_problem(row.crop, row.width, row.height)
+            if problem:
+                dataset.add_skipped(source, f"{reasons.INVALID_CROP}: {problem}", fingerprint)
+                summary.skipped[reasons.INVALID_CROP] += 1
+                continue
+            try:
+                image = render_training_image(photo, row.orientation, size, dataset.images)
+            except (PixelError, OSError) as error:
+                reason = str(error) if isinstance(error, PixelError) else f"{reasons.MISSING_FILE}: {error}"
+                dataset.add_skipped(source, reason, fingerprint)
+                summary.skipped[reason.split(":")[0]] += 1
+                continue
+            dataset.add_label({
+                "image": f"images/{image.name}", "source": source, "origin": "collected",
+                "width": row.width, "height": row.height, "has_crop": True,
+                "top": repr(row.top), "left": repr(row.left), "bottom": repr(row.bottom), "right": repr(row.right),
+                "angle": repr(row.angle),
+                "orientation": row.orientation, "catalog_image_id": "", "copy_name": "", "fingerprint": fingerprint,
+            })
+            summary.written += 1
+        dataset.save()
+        summary.labels_total = len(dataset.labels)
+    return summary
