@@ -144,10 +144,6 @@ def _pending_from_catalog(candidate: Candidate, tags: dict[Path, dict], include_
     skip = _skip_for_file_tags(file_tags)
     if skip:
         return skip
-    if photo.problem:
-        return f"{reasons.INVALID_CROP}: {photo.problem}"
-    if photo.already_applied:
-        return f"{reasons.EXPORT}: AlreadyApplied (catalog)"
     reason = export_reason(file_tags, candidate.source)
     if reason:
         return reason
@@ -212,7 +208,13 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
 
     todo: list[Candidate] = []
     for candidate in candidates:
-        if candidate.kind == "catalog-photo" and not candidate.source.exists():
+        if candidate.catalog is not None and candidate.catalog.problem:
+            skip(candidate, f"{reasons.INVALID_CROP}: {candidate.catalog.problem}")
+            continue
+        if candidate.catalog is not None and candidate.catalog.already_applied:
+            skip(candidate, f"{reasons.EXPORT}: AlreadyApplied (catalog)")  # known without the file
+            continue
+        if candidate.catalog is not None and not candidate.source.is_file():
             skip(candidate, reasons.MISSING_FILE)
             summary.foreign_missing += 1
             continue

@@ -30,9 +30,9 @@ LuaValue = Union[None, bool, int, float, str, list, dict]
 
 MAX_DEPTH = 100  # Lightroom nests 4-5 deep (masks in corrections); well below Python's recursion limit.
 
-_KEYWORDS = frozenset(
-    "and break do else elseif end false for function goto if in local nil not or repeat return then true until while".split()
-)
+_KEYWORDS = frozenset((
+    "and break do else elseif end false for function goto if in local nil not or repeat return then true until while"
+).split())
 
 # One token per match, whitespace in front of it skipped (possessively: trailing whitespace matches nothing).
 # The most frequent tokens come first because the engine tries the alternatives in order; after that the order
@@ -59,7 +59,7 @@ _TOKEN = re.compile(
     | (?P<int>[0-9]+)(?![A-Za-z0-9_.])
     | (?P<badnumber>\.?[0-9][A-Za-z0-9_.]*)
     | (?P<punct>[{},;=\]])
-    | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    | (?P<string>"(?:[^"\\\n]|\\zWS*|\\.)*"|'(?:[^'\\\n]|\\zWS*|\\.)*')
     | (?P<longstring>\[(?P<lseq>=*)\[.*?\](?P=lseq)\])
     | (?P<badlongstring>\[=*\[)
     | (?P<open>\[)
@@ -101,6 +101,12 @@ class LuaSyntaxError(ValueError):
         super().__init__(f"Lua syntax error at {position}: {message}")
         self.position = position
         self.reason = message
+
+
+def _shown(token: str) -> str:
+    """A token for an error message: one line, not too long."""
+    token = token.strip()
+    return repr(token if len(token) <= 40 else token[:40] + "...")
 
 
 def _unescape(body: str, start: int) -> str:
@@ -179,53 +185,93 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH) -> LuaValue:
     """The value of a Lua literal such as Lightroom's `s = { ... }` (the assignment's name is dropped)."""
     if not isinstance(text, str):
         raise TypeError(f"expected str, not {type(text).__name__}")
-    # One pass, one loop iteration per token, no recursion: develop texts are ~400 tokens and a catalog has
-    # 100,000s of them, so this loop is the reader's hot path. Each open table is a frame on `stack`:
-    # [fields, positional count, keyed (not a plain list), key for the value being read, key's position].
+    # One pass, one loop iteration per token, no recursion: a catalog has 100,000s of develop texts, so this loop
+    # is the reader's hot path (the `field` token reads most of Lightroom's `Key = value,` lines in one match).
+    # Each open table is a frame on `stack`: [fields, positional count, keyed (not a plain list), key of the value
+    # being read (or _BRACKETED while reading a `[key]`), position of that `[`].
     stack: list[list] = []
     state = _START
     negate = 0  # unary minus signs in front of the coming number
     result: LuaValue = None
     for m in _TOKEN.finditer(text):
         kind = m.lastindex
-        if kind in _COMMENTS:
-            continue
         value: Any
-        if state == _FIELD:
-            if kind == _KEY:
-                key = m.group(_KEY)
-                if key in _KEYWORDS:
-                    raise LuaSyntaxError(f"{key!r} cannot name a field", m.start(kind))
+        separator = None
+        if kind == _FIELDTOKEN:
+            fkey, fint, ffloat, fstr, fword, fints, separator = m.group(*_FIELD_PARTS)
+            if state == _FIELD and fkey is not None and separator is not None and fints is None and fword != "nil" \
+                    and fkey not in _KEYWORDS:
+                # The bulk of Lightroom's text, `Key = scalar,` inside a table: store it and read on.
                 frame = stack[-1]
+                frame[0][fkey] = (int(fint) if fint is not None else float(ffloat) if ffloat is not None else
+                                  fstr[1:-1] if fstr is not None else fword == "true")
                 frame[2] = True
-                frame[3] = key
-                state = _VALUE
                 continue
-            if kind == _PUNCT and m.group(_PUNCT) == "}":
-                fields, count, keyed = stack.pop()[:3]
-                value = _finish_table(fields, count, keyed)
-                # fall through to storing the finished table as a value
-            elif kind == _OPEN:
-                frame = stack[-1]
-                frame[2] = True
-                frame[3] = _BRACKETED  # the value being read is a bracketed key
-                frame[4] = m.start(kind)
-                state = _VALUE
-                continue
-            elif kind == _NAME and m.group(_NAME) not in _LITERAL_NAMES:
-                # `name` then `=` with a comment between them (the key token covers plain whitespace only).
-                frame = stack[-1]
-                frame[2] = True
-                frame[3] = m.group(_NAME)
-                state = _NAME_EQUALS
-                continue
-            else:
+            if fkey is not None:
+                if state == _FIELD and fkey not in _KEYWORDS:
+                    frame = stack[-1]
+                    frame[2] = True
+                    frame[3] = fkey
+                elif state != _START or fkey in _KEYWORDS:  # at the start: an assignment such as `s = 5`
+                    raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {_shown(fkey)}", m.start(kind))
+            elif state == _FIELD:
                 frame = stack[-1]
                 frame[1] += 1
                 frame[3] = frame[1]
-                state = _VALUE
-        if state == _VALUE or state == _START:
-            if kind == _INT:
+            elif state != _VALUE and state != _START:
+                raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {_shown(m.group(kind))}", m.start(kind))
+            if fint is not None:
+                value = int(fint)
+            elif ffloat is not None:
+                value = float(ffloat)
+            elif fstr is not None:
+                value = fstr[1:-1]
+            elif fword is not None:
+                value = _LITERAL_NAMES[fword]
+            else:
+                if len(stack) >= max_depth:
+                    raise LuaSyntaxError(f"tables nested deeper than {max_depth}", m.start(_FIELD_PARTS[5]))
+                value = [int(item) for item in fints[1:-1].split(",") if item and not item.isspace()]
+            if negate and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise LuaSyntaxError("expected a number after '-'", m.start(kind))
+        elif kind in _COMMENTS:
+            continue
+        elif state == _VALUE or state == _START or state == _FIELD:
+            if state == _FIELD:
+                if kind == _PUNCT and m.group(_PUNCT) == "}":
+                    fields, count, keyed = stack.pop()[:3]
+                    value = _finish_table(fields, count, keyed)
+                    kind = 0  # handled: store the finished table below
+                elif kind == _KEY:
+                    key = m.group(_KEY)
+                    if key in _KEYWORDS:
+                        raise LuaSyntaxError(f"{_shown(key)} cannot name a field", m.start(kind))
+                    frame = stack[-1]
+                    frame[2] = True
+                    frame[3] = key
+                    state = _VALUE
+                    continue
+                elif kind == _OPEN:
+                    frame = stack[-1]
+                    frame[2] = True
+                    frame[3] = _BRACKETED
+                    frame[4] = m.start(kind)
+                    state = _VALUE
+                    continue
+                elif kind == _NAME and m.group(_NAME) not in _LITERAL_NAMES:
+                    # `name` then `=` with a comment between them (the key token covers plain whitespace only).
+                    frame = stack[-1]
+                    frame[2] = True
+                    frame[3] = m.group(_NAME)
+                    state = _NAME_EQUALS
+                    continue
+                else:
+                    frame = stack[-1]
+                    frame[1] += 1
+                    frame[3] = frame[1]
+            if kind == 0:
+                pass
+            elif kind == _INT:
                 value = int(m.group(_INT))
             elif kind == _FLOAT:
                 value = float(m.group(_FLOAT))
@@ -244,6 +290,7 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH) -> LuaValue:
                 continue
             elif kind == _MINUS:
                 negate += 1
+                state = _VALUE
                 continue
             elif kind == _HEX:
                 token = m.group(_HEX)
@@ -257,32 +304,25 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH) -> LuaValue:
             elif kind in _ERRORS:
                 raise LuaSyntaxError(_ERRORS[kind], m.start(kind))
             elif kind == _NAME:
-                raise LuaSyntaxError(f"expected a value, found the variable {m.group(_NAME)!r}", m.start(kind))
+                raise LuaSyntaxError(f"expected a value, found the variable {_shown(m.group(_NAME))}", m.start(kind))
             else:
-                raise LuaSyntaxError(f"expected a value, found {m.group(kind)!r}", m.start(kind))
-            if negate:
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise LuaSyntaxError("expected a number after '-'", m.start(kind))
-                if negate % 2:
-                    value = -value
-                negate = 0
+                raise LuaSyntaxError(f"expected a value, found {_shown(m.group(kind))}", m.start(kind))
+            if negate and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise LuaSyntaxError("expected a number after '-'", m.start(kind))
         elif state == _SEPARATOR:
             if kind == _PUNCT:
                 punct = m.group(_PUNCT)
                 if punct == "," or punct == ";":
                     state = _FIELD
                     continue
-                if punct == "}":
-                    fields, count, keyed = stack.pop()[:3]
-                    value = _finish_table(fields, count, keyed)
-                else:
+                if punct != "}":
                     raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {punct!r}", m.start(kind))
+                fields, count, keyed = stack.pop()[:3]
+                value = _finish_table(fields, count, keyed)
             elif kind in _ERRORS:
                 raise LuaSyntaxError(_ERRORS[kind], m.start(kind))
             else:
-                raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {m.group(kind)!r}", m.start(kind))
-        elif state == _FIELD:
-            pass  # a finished table from the '}' branch above
+                raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {_shown(m.group(kind))}", m.start(kind))
         elif (state == _NAME_EQUALS or state == _KEY_EQUALS) and kind == _PUNCT and m.group(_PUNCT) == "=":
             state = _VALUE
             continue
@@ -292,25 +332,32 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH) -> LuaValue:
         elif kind in _ERRORS:
             raise LuaSyntaxError(_ERRORS[kind], m.start(kind))
         else:
-            raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {m.group(kind).strip()!r}", m.start(kind))
+            raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {_shown(m.group(kind))}", m.start(kind))
 
-        # A complete value: it belongs to the enclosing table (as a value or as a bracketed key) or is the result.
+        if negate:
+            if negate % 2:
+                value = -value
+            negate = 0
+        # A complete value: the result, a bracketed key, or the value of the innermost table's current field.
         if not stack:
             result = value
             state = _END
-            continue
-        frame = stack[-1]
-        key = frame[3]
-        if key is _BRACKETED:
+        elif stack[-1][3] is _BRACKETED:
+            frame = stack[-1]
             frame[3] = _table_key(value, frame[4])
             state = _KEY_CLOSE
-            continue
-        if value is None:
-            frame[0].pop(key, None)
-            frame[2] = True
         else:
-            frame[0][key] = value
-        state = _SEPARATOR
+            frame = stack[-1]
+            if value is None:
+                frame[0].pop(frame[3], None)
+                frame[2] = True
+            else:
+                frame[0][frame[3]] = value
+            state = _SEPARATOR
+        if separator is not None:
+            if state != _SEPARATOR:
+                raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found {separator!r}", m.start(_FIELD_PARTS[6]))
+            state = _FIELD
     if state != _END:
         raise LuaSyntaxError(f"expected {_EXPECTED[state]}, found end of input", len(text))
     return result
