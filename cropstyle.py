@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", default=None, help="required to read the collected corrections")
     serve.add_argument("--rate-limit", type=float, default=60, metavar="N",
                        help="submissions per minute per client (0: off)")
+    serve.add_argument("--quiet", action="store_true", help="log warnings only")
 
     collected = commands.add_parser("collected", help="collected corrections → dataset (origin collected)")
     collected.add_argument("store", type=Path, metavar="STORE")
@@ -169,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from web.server import serve
 
-        serve(args.model, args.store, host=args.host, port=args.port, token=args.token, rate_per_minute=args.rate_limit)
+        serve(args.model, args.store, host=args.host, port=args.port, token=args.token, rate_per_minute=args.rate_limit,
+              log_level="warning" if args.quiet else "info")
         return 0
     if args.command == "collected":
         from web.collected import collected

@@ -1,7 +1,7 @@
 """Benchmark the browser demo and the collection server (issue 6).
 
 1. In-browser inference latency: Debian's chromium (headless, Playwright) opens the page served by
-   `python -m web.server`, chooses one photo, and times 20 suggestions after 3 warm-up runs on the wasm
+   `cropstyle serve`, chooses one photo, and times 20 suggestions after 3 warm-up runs on the wasm
    backend (the whole path: the photo drawn at the model's decode size, tf.browser.fromPixels, resize,
    the graph, reading the 5 numbers back; and, separately, from the photo already drawn at that size)
    against smartcrop.js (npm `smartcrop`) cropping the same photo in the same page. Medians for both.

@@ -14,7 +14,6 @@ Every rejection is a 4xx with {"error": "…"} and stores nothing.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import io
@@ -417,21 +416,6 @@ def serve(model: Path | None, store: Path, host: str = "127.0.0.1", port: int = 
     app = create_app(model, store, token, rate_per_minute=rate_per_minute)
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         print(f"cropstyle serve: listening on {host} without --token: anyone who reaches it can read the corrections")
+    print(f"cropstyle serve: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/ (Ctrl-C stops)",
+          flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m web.server", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=None, metavar="WEBMODEL_OR_RUN")
-    parser.add_argument("--store", type=Path, default=Path("data/corrections"), metavar="DIR")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--token", default=None)
-    parser.add_argument("--rate-limit", type=float, default=60, help="submissions per minute per client (0: off)")
-    parser.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
-    serve(args.model, args.store, args.host, args.port, args.token, args.rate_limit, args.log_level)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Helpers shared by the web tests and bench/web.py: a real server process, generated photos, a load run.
 
-Nothing here is a mock: `ServerProcess` runs `python -m web.server` (uvicorn) on 127.0.0.1 and can be
+Nothing here is a mock: `ServerProcess` runs `cropstyle serve` (uvicorn) on 127.0.0.1 and can be
 killed with SIGKILL; `run_load` sends real multipart submissions from concurrent clients over TCP.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`python -m web.server` in its own process on 127.0.0.1 (a free port), stopped or killed at will."""
+    """`cropstyle serve` in its own process on 127.0.0.1 (a free port), stopped or killed at will."""
 
     def __init__(self, store: Path, model: Path | None = None, token: str | None = None, rate_limit: float = 0,
                  log: Path | None = None, port: int | None = None):
@@ -45,8 +45,8 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> ServerProcess:
-        command = [sys.executable, "-m", "web.server", "--store", str(self.store), "--host", HOST,
-                   "--port", str(self.port), "--rate-limit", str(self.rate_limit), "--log-level", "warning"]
+        command = [sys.executable, str(PROJECT / "cropstyle.py"), "serve", "--store", str(self.store), "--host", HOST,
+                   "--port", str(self.port), "--rate-limit", str(self.rate_limit), "--quiet"]
         if self.model is not None:
             command += ["--model", str(self.model)]
         if self.token:
