@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from extractor.lrcat import (  # noqa: E402
-    REFERENCE_CATALOG, cores, _open_private_copy, _photo_query, encode_xmp_blob, read_catalog)
+    cores, _open_private_copy, _photo_query, encode_xmp_blob, read_catalog)
+
+REFERENCE_CATALOG = ROOT.parent / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"  # read only
 
 STRIDE = 100  # the real catalog's ids are below 100: copy k of row id is id + k * STRIDE
 

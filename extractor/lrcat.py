@@ -42,8 +42,11 @@ from xml.parsers import expat
 from extractor import lua_table
 from extractor.geometry import Crop, crop_to_rect, displayed_size
 
-# The real Lightroom 5 catalog whose schema `write_catalog` copies (read-only; never modified).
-REFERENCE_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"
+# What `write_catalog` builds every catalog from: a real Lightroom 5 catalog's schema, catalog settings and two
+# develop texts, as an SQL script shipped with the package (tests/test_lrcat.py keeps it equal to the real one).
+CATALOG_TEMPLATE = Path(__file__).with_name("lrcat_template.sql")
+# Ids of the rows write_catalog adds start after this (the real catalog's largest image id + 1000, as always).
+_FIRST_ID = 1078
 
 # Lightroom's orientation code → EXIF orientation. The letters name the corners of the displayed frame clockwise
 # from its top-left (A top-left, B top-right, C bottom-right, D bottom-left); the code is where the stored image's
@@ -510,19 +513,9 @@ def xmp_already_applied(value: Any) -> bool:
 # --- writing (tests and the sample library) -------------------------------------------------------------------------
 
 
-def _reference_settings(connection: sqlite3.Connection) -> tuple[dict, dict]:
-    """Develop settings of the reference catalog's raw and JPEG photos, as templates."""
-    raw = jpeg = None
-    for file_format, text in connection.execute(
-            "SELECT i.fileFormat, d.text FROM Adobe_images i JOIN Adobe_imageDevelopSettings d ON d.image = i.id_local "
-            "ORDER BY i.id_local"):
-        settings = lua_table.loads(text)
-        if file_format == "RAW" and raw is None:
-            raw = settings
-        elif file_format != "RAW" and jpeg is None:
-            jpeg = settings
-    assert raw is not None and jpeg is not None, "the reference catalog has a raw and a JPEG photo"
-    return raw, jpeg
+@functools.cache
+def _template() -> str:
+    return CATALOG_TEMPLATE.read_text(encoding="utf-8")
 
 
 def _lr_number(value: float) -> float:
@@ -569,37 +562,27 @@ def _folders(path: PurePosixPath) -> tuple[str, str]:
 
 
 def write_catalog(out_path: Path, entries: Sequence[CatalogEntry]) -> None:
-    """Write a Lightroom 5 catalog at `out_path` holding `entries`: the real catalog's schema (tables, indexes,
-    triggers and catalog settings copied from REFERENCE_CATALOG, read-only) with rows for each entry in
+    """Write a Lightroom 5 catalog at `out_path` holding `entries`: a real catalog's schema (tables, indexes,
+    triggers) and catalog settings, from CATALOG_TEMPLATE, with rows for each entry in
     Adobe_images, AgLibraryFile, AgLibraryFolder, AgLibraryRootFolder, Adobe_imageDevelopSettings and
     Adobe_AdditionalMetadata. Used by the tests and by `cropstyle sample-library`.
 
-    Develop texts are the reference photos' settings (raw or JPEG) with the crop written as Lightroom writes it:
+    Develop texts are the template's settings (a real raw or JPEG photo's) with the crop written as Lightroom writes it:
     `CropAngle`, `CropBottom`, `CropLeft`, `CropRight`, `CropTop` (6 decimals) among the other keys, sorted, no
     HasCrop key. An entry with `copy_name` is a virtual copy of the latest earlier entry with the same path.
     """
     out_path = Path(out_path)
     if out_path.exists():
         raise FileExistsError(f"{out_path} exists; write_catalog makes a new catalog")
-    source = sqlite3.connect(f"file:{quote(str(REFERENCE_CATALOG))}?immutable=1", uri=True)
-    try:
-        schema = source.execute(
-            "SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, rowid"
-        ).fetchall()
-        variables = source.execute("SELECT * FROM Adobe_variablesTable").fetchall()
-        raw_settings, jpeg_settings = _reference_settings(source)
-        first_id = int(source.execute("SELECT max(id_local) FROM Adobe_images").fetchone()[0] or 0) + 1000
-    finally:
-        source.close()
-
-    # One explicit transaction: SQLite would otherwise commit (and sync) after each of the schema's ~150 statements.
+    template = _template()
+    # One explicit transaction: SQLite would otherwise commit (and sync) after each of the template's ~300 statements.
     catalog = sqlite3.connect(out_path, isolation_level=None)
     try:
-        catalog.execute("BEGIN")
-        for _, sql in schema:
-            catalog.execute(sql)
-        next_id = first_id
+        catalog.executescript("BEGIN;\n" + template)  # the schema, Adobe_variablesTable and temp.develop_template
+        texts = dict(catalog.execute("SELECT fileFormat, text FROM temp.develop_template"))
+        catalog.execute("DROP TABLE temp.develop_template")
+        raw_settings, jpeg_settings = lua_table.loads(texts["RAW"]), lua_table.loads(texts["JPG"])
+        next_id = _FIRST_ID
 
         def new_id() -> int:
             nonlocal next_id
@@ -690,8 +673,6 @@ def write_catalog(out_path: Path, entries: Sequence[CatalogEntry]) -> None:
                 (new_id(), _uuid(), 0 if entry.file_format == "RAW" else 1, image_id,
                  1 if entry.file_format == "RAW" else 0, _xmp(entry)))
 
-        catalog.executemany(
-            f"INSERT INTO Adobe_variablesTable VALUES ({', '.join('?' * len(variables[0]))})", variables)
         catalog.execute("UPDATE Adobe_variablesTable SET value = ? WHERE name = 'Adobe_entityIDCounter'",
                         (float(next_id + 1),))
         catalog.execute("COMMIT")

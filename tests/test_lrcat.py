@@ -1,14 +1,21 @@
 """Reading crops from Lightroom catalogs (extractor/lrcat.py), on copies of the real Lightroom 5 catalog."""
+import contextlib
 import hashlib
+import math
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from PIL import Image
 
 from extractor.geometry import Crop
 from extractor.lrcat import (
+    CATALOG_TEMPLATE,
     CatalogEntry,
     CatalogError,
     CatalogPhoto,
@@ -469,3 +476,119 @@ def test_parallel_reading_gives_the_same_photos_in_order(tmp_path, monkeypatch):
     parallel = list(read_catalog(out, [("/photos", "/elsewhere")], workers=2))
     assert parallel == sequential
     assert len(parallel) == 23 and str(parallel[5].path) == "/elsewhere/shoot2/p5.jpg"
+
+
+# --- the catalog template write_catalog starts from (extractor/lrcat_template.sql) ----------------------------------
+
+# Which rows of the real catalog the template copies; `python -m tests.test_lrcat` rewrites the template from them.
+SCHEMA = ("SELECT type, name, tbl_name, sql FROM sqlite_master "
+          "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ")
+SCHEMA_QUERY = (SCHEMA + "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, "
+                "rowid")
+VARIABLES_QUERY = "SELECT * FROM Adobe_variablesTable ORDER BY rowid"
+DEVELOP_QUERY = ("SELECT i.fileFormat, i.id_local, d.text FROM Adobe_images i "
+                 "JOIN Adobe_imageDevelopSettings d ON d.image = i.id_local ORDER BY i.id_local")
+
+
+def open_real() -> sqlite3.Connection:
+    """The real catalog, read-only: no locks, no side files, never written."""
+    return sqlite3.connect(f"file:{quote(str(REAL_CATALOG))}?immutable=1", uri=True)
+
+
+def develop_templates(connection: sqlite3.Connection) -> dict[str, tuple[int, str]]:
+    """The develop texts of the first raw and the first non-raw photo: {"RAW": (image, text), "JPG": ...}."""
+    templates: dict[str, tuple[int, str]] = {}
+    for file_format, image, text in connection.execute(DEVELOP_QUERY):
+        templates.setdefault("RAW" if file_format == "RAW" else "JPG", (image, text))
+    assert set(templates) == {"RAW", "JPG"}
+    return templates
+
+
+def typed(rows: list[tuple]) -> list[tuple]:
+    """Rows with each value's type, so that 95.0 and 95 (or text and blob) differ."""
+    return [tuple((type(value).__name__, value) for value in row) for row in rows]
+
+
+def sql_literal(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        assert math.isfinite(value)
+        return repr(value)  # always has a "." or an exponent: SQLite reads it back as a REAL
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    text = bytes(value).decode("utf-8", errors="replace")
+    if text.encode("utf-8") == bytes(value) and "\0" not in text:
+        return f"CAST({sql_literal(text)} AS BLOB)"  # a blob holding text: readable
+    return f"X'{bytes(value).hex()}'"
+
+
+def render_template(connection: sqlite3.Connection) -> str:
+    """The text of extractor/lrcat_template.sql, from the real catalog."""
+    licence = REAL_CATALOG.with_name("LICENSE-MIT").read_text(encoding="utf-8")
+    parts = [
+        "-- What extractor.lrcat.write_catalog builds every catalog from, copied from a real Lightroom 5 catalog\n"
+        "-- (../shared/corpus/lightroom/test_catalog_1.lrcat) by tests/test_lrcat.py: `python -m tests.test_lrcat`\n"
+        "-- rewrites this file, and the tests check that it still matches that catalog. Run as one script.\n--\n",
+        "".join(f"-- {line}".rstrip() + "\n" for line in licence.splitlines()),
+        "\n\n-- 1. The schema: every table, then every index, then every trigger, each in the catalog's own order."
+        "\n\n"]
+    for _, _, _, sql in connection.execute(SCHEMA_QUERY):
+        parts.append(f"{sql};\n\n")
+    parts.append("\n-- 2. The catalog settings (write_catalog then moves Adobe_entityIDCounter past the ids it uses)."
+                 "\n\n")
+    for row in connection.execute(VARIABLES_QUERY):
+        parts.append(f"INSERT INTO Adobe_variablesTable VALUES ({', '.join(map(sql_literal, row))});\n")
+    parts.append(
+        "\n\n-- 3. Develop settings templates: the develop text of the catalog's first raw photo (RAW) and of its\n"
+        "-- first JPEG (JPG); write_catalog sets the crop in a copy of one of them. A TEMP table: not part of the\n"
+        "-- catalog.\n\n"
+        "CREATE TEMP TABLE develop_template (fileFormat TEXT PRIMARY KEY, text TEXT NOT NULL);\n")
+    for file_format, (image, text) in develop_templates(connection).items():
+        parts.append(f"\n-- Adobe_imageDevelopSettings.text of image {image}\n"
+                     f"INSERT INTO develop_template VALUES ({sql_literal(file_format)}, {sql_literal(text)});\n")
+    return "".join(parts)
+
+
+def test_shipped_template_matches_the_real_catalog():
+    template = CATALOG_TEMPLATE.read_text(encoding="utf-8")
+    shipped = sqlite3.connect(":memory:")
+    real = open_real()
+    try:
+        shipped.executescript(template)
+        # The same statements, in the template in the order write_catalog has always run them.
+        assert shipped.execute(SCHEMA + "ORDER BY rowid").fetchall() == real.execute(SCHEMA_QUERY).fetchall()
+        everything = "SELECT type, name, tbl_name FROM sqlite_master ORDER BY name"  # with SQLite's own indexes
+        assert shipped.execute(everything).fetchall() == real.execute(everything).fetchall()
+        assert typed(shipped.execute(VARIABLES_QUERY).fetchall()) == typed(real.execute(VARIABLES_QUERY).fetchall())
+        assert dict(shipped.execute("SELECT fileFormat, text FROM develop_template")) == \
+            {file_format: text for file_format, (_, text) in develop_templates(real).items()}
+        assert template == render_template(real), "rewrite extractor/lrcat_template.sql: python -m tests.test_lrcat"
+    finally:
+        shipped.close()
+        real.close()
+
+
+def test_write_catalog_needs_only_the_installed_package(tmp_path):
+    """As on a user's machine: the extractor package alone, with no ../shared beside it."""
+    site = tmp_path / "site"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "extractor", site / "extractor",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    script = ("import sys; from pathlib import Path; import extractor.lrcat as lrcat; "
+              "from extractor.geometry import Crop; "
+              "assert Path(lrcat.__file__).is_relative_to(sys.argv[1]); "
+              "lrcat.write_catalog(Path('out.lrcat'), "
+              "[lrcat.CatalogEntry(Path('/p/a/x.jpg'), 6, 600, 400, Crop(0.1, 0.2, 0.9, 0.8, 3.0))]); "
+              "print([(str(p.path), p.orientation, p.crop) for p in lrcat.read_catalog(Path('out.lrcat'))])")
+    result = subprocess.run([sys.executable, "-c", script, str(site)], cwd=tmp_path, capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(site)}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[('/p/a/x.jpg', 6, Crop(left=0.1, top=0.2, right=0.9, bottom=0.8, angle=3.0))]"
+
+
+if __name__ == "__main__":
+    with contextlib.closing(open_real()) as reference:
+        CATALOG_TEMPLATE.write_text(render_template(reference), encoding="utf-8")
+    print(f"wrote {CATALOG_TEMPLATE}")
