@@ -6,6 +6,7 @@ decoders work at once. Every source ends as a row of labels.csv or of skipped.cs
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections import Counter
@@ -219,7 +220,8 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
             summary.foreign_missing += 1
             continue
         try:
-            catalog_state = repr(candidate.catalog) if candidate.catalog is not None else ""
+            # A catalog photo also changes when its develop settings do: their digest joins the fingerprint.
+            catalog_state = hashlib.sha256(repr(candidate.catalog).encode()).hexdigest()[:16] if candidate.catalog else ""
             candidate.fingerprint = fingerprint(candidate.source, candidate.sidecar, extra=catalog_state)
         except OSError as error:
             skip(candidate, f"{reasons.UNREADABLE}: {error.strerror}")

@@ -50,23 +50,23 @@ def flip_horizontal(crop: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
 def bounded_crop(raw: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
     """Unbounded network outputs [..., 5] → a crop that lies inside the frame and is never inverted.
 
-    raw = (centre x, centre y, width, height, angle) logits. The centre is a sigmoid fraction of the frame;
-    the angle is 45°·tanh; width and height are sigmoid fractions of the largest upright box around that
-    centre, then both shrink by the one factor that makes the turned box fit (its bounding box is
-    (w cos + h |sin|) × (w |sin| + h cos)). Width and height stay positive, so the corners stay ordered.
+    raw = (centre x, centre y, width, height, angle) logits, read the way a photographer crops: first the
+    angle (45°·tanh) and the size (sigmoid fractions, 2–100 %, of the frame's width and height, both shrunk
+    by the one factor that makes the turned box fit: its bounding box is (w cos + h |sin|) × (w |sin| + h cos)),
+    then the position: a sigmoid fraction of the room that size leaves. Width and height stay positive, so
+    the corners stay ordered, and the bounding box stays inside the frame.
     """
     zx, zy, zw, zh, za = tf.unstack(raw, axis=-1)
-    cx, cy = tf.sigmoid(zx) * aspect, tf.sigmoid(zy)
     angle = MAX_ANGLE * tf.tanh(za)
-    room_x = 2 * tf.minimum(cx, aspect - cx)  # widest upright box centred here
-    room_y = 2 * tf.minimum(cy, 1 - cy)
-    width, height = tf.sigmoid(zw) * room_x, tf.sigmoid(zh) * room_y
     cos, sin = _axes(angle)
     sin = tf.abs(sin)
-    eps = 1e-9
-    scale = tf.minimum(1.0, tf.minimum(room_x / (width * cos + height * sin + eps),
-                                       room_y / (width * sin + height * cos + eps)))
-    return rect_to_crop(tf.stack([cx, cy, width * scale, height * scale, angle], axis=-1), aspect)
+    width, height = (0.02 + 0.98 * tf.sigmoid(zw)) * aspect, 0.02 + 0.98 * tf.sigmoid(zh)
+    scale = tf.minimum(1.0, tf.minimum(aspect / (width * cos + height * sin), 1.0 / (width * sin + height * cos)))
+    width, height = width * scale, height * scale
+    box_x, box_y = width * cos + height * sin, width * sin + height * cos
+    cx = box_x / 2 + tf.sigmoid(zx) * tf.nn.relu(aspect - box_x)
+    cy = box_y / 2 + tf.sigmoid(zy) * tf.nn.relu(1.0 - box_y)
+    return rect_to_crop(tf.stack([cx, cy, width, height, angle], axis=-1), aspect)
 
 
 def corner_box_iou(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:

@@ -1,9 +1,9 @@
 """From labels.csv to tf.data: read the examples, split them by photo, decode, augment, batch.
 
-Preprocessing (PREPROCESSING below, copied into RUN/config.json; the browser repeats it): decode the
-dataset's JPEG (the photo as displayed) to RGB, resize it to image_size×image_size ignoring the aspect
-ratio (bilinear, half-pixel centres, no antialiasing: tf.image.resize, or tf.image.resizeBilinear with
-halfPixelCenters=true in TF.js), scale to float32 in [0, 1]. The model's second input is the displayed
+Preprocessing (PREPROCESSING below, copied into RUN/config.json; the browser repeats it): take the photo
+as displayed at the dataset's long side (512 by default, as the extractor wrote it), decode to RGB, resize
+it to image_size×image_size ignoring the aspect ratio (bilinear, half-pixel centres, no antialiasing:
+tf.image.resize, or tf.image.resizeBilinear with halfPixelCenters=true in TF.js), scale to float32 in [0, 1]. The model's second input is the displayed
 aspect ratio width / height from labels.csv, which the stretched pixels no longer show.
 """
 from __future__ import annotations
@@ -28,7 +28,10 @@ PREPROCESSING = {
         "aspect": "float32 [1], displayed width / height of the photo",
     },
     "steps": [
-        "decode the JPEG as displayed (EXIF orientation already applied by the extractor) to RGB",
+        "start from the photo as displayed (EXIF orientation applied), its long side brought down to source_long_side "
+        "as the extractor does (extractor/pixels.py: Pillow bicubic, reducing_gap=2; in a browser, draw the photo "
+        "onto a canvas of that size): downscaling straight to image_size without antialiasing would alias",
+        "decode it (the dataset's JPEG) to RGB",
         "resize to image_size x image_size ignoring the aspect ratio: bilinear, half-pixel centres, no antialias "
         "(tf.image.resize(method='bilinear', antialias=False); TF.js tf.image.resizeBilinear(img, [s, s], false, true))",
         "cast to float32 and divide by 255",
@@ -129,38 +132,51 @@ def load_image(path: tf.Tensor, image_size: int) -> tf.Tensor:
     return image / 255.0
 
 
-def augment(image: tf.Tensor, aspect: tf.Tensor, label: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Random left-right flip (the label mirrored with it) and mild photometric jitter (labels unchanged).
-    Nothing here moves pixels without moving the label. `seed` is a [2] stateless seed for this example."""
-    seeds = tf.random.experimental.stateless_split(seed, 5)
-    flip = tf.random.stateless_uniform([], seeds[0]) < 0.5
-    image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
-    label = tf.cond(flip, lambda: crop_tf.flip_horizontal(label, aspect[0]), lambda: label)
-    image = tf.image.stateless_random_brightness(image, 0.08, seeds[1])
-    image = tf.image.stateless_random_contrast(image, 0.85, 1.15, seeds[2])
-    image = tf.image.stateless_random_saturation(image, 0.85, 1.15, seeds[3])
-    return tf.clip_by_value(image, 0.0, 1.0), label
+def augment(images: tf.Tensor, aspects: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A batch [B, S, S, 3], its aspect ratios [B, 1] and labels [B, 5] → augmented images and labels.
+
+    Each photo is flipped left-right at random with its label mirrored (crop_tf.flip_horizontal: centre
+    mirrored, angle negated), and gets mild photometric jitter that leaves the label alone: brightness
+    ±0.08, contrast ×0.85–1.15 about the photo's mean, saturation ×0.85–1.15 about its luma. Nothing here
+    moves pixels without moving the label. `seed` is a [2] stateless seed for this batch. Working on
+    whole batches keeps the pipeline cheap beside the model on a small CPU.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    n = tf.shape(images)[0]
+    flip = tf.random.stateless_uniform([n], seeds[0]) < 0.5
+    images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+    labels = tf.where(flip[:, None], crop_tf.flip_horizontal(labels, aspects[:, 0]), labels)
+    brightness = tf.random.stateless_uniform([n, 1, 1, 1], seeds[1], -0.08, 0.08)
+    contrast = tf.random.stateless_uniform([n, 1, 1, 1], seeds[2], 0.85, 1.15)
+    saturation = tf.random.stateless_uniform([n, 1, 1, 1], seeds[3], 0.85, 1.15)
+    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+    images = (images - mean) * contrast + mean + brightness
+    luma = tf.reduce_sum(images * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+    images = luma + (images - luma) * saturation
+    return tf.clip_by_value(images, 0.0, 1.0), labels
 
 
-def _augment_example(example, seed):
-    image, aspect, label = example
-    image, label = augment(image, aspect, label, seed)
-    return image, aspect, label
+def _augmented(batch: tuple[tf.Tensor, tf.Tensor, tf.Tensor], seed: tf.Tensor):
+    images, aspects, labels = batch
+    images, labels = augment(images, aspects, labels, seed)
+    return images, aspects, labels
 
 
 def make_dataset(examples: Examples, image_size: int, batch_size: int, *, training: bool, seed: int = 0,
                  cache: bool = True) -> tf.data.Dataset:
-    """({"image", "aspect"}, label) batches: decoded and resized once (cached), then shuffled and augmented
-    anew each epoch when `training`, in parallel, prefetched."""
+    """({"image", "aspect"}, label) batches: decoded and resized once (cached), then, when `training`,
+    shuffled and augmented anew each epoch, a batch at a time, in parallel; prefetched."""
     data = tf.data.Dataset.from_tensor_slices((examples.paths, examples.aspects[:, None], examples.labels))
     data = data.map(lambda path, aspect, label: (load_image(path, image_size), aspect, label),
                     num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         data = data.cache()
     if training:
-        data = data.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
-        # A fresh, repeatable [2] seed per example and epoch, for the stateless random ops of `augment`.
+        data = data.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+        # A fresh, repeatable [2] seed per batch and epoch, for the stateless random ops of `augment`.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        data = tf.data.Dataset.zip((data, seeds)).map(_augment_example, num_parallel_calls=tf.data.AUTOTUNE)
-    data = data.map(lambda image, aspect, label: ({"image": image, "aspect": aspect}, label))
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        data = tf.data.Dataset.zip((data, seeds)).map(_augmented, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        data = data.batch(batch_size)
+    data = data.map(lambda images, aspects, labels: ({"image": images, "aspect": aspects}, labels))
+    return data.prefetch(tf.data.AUTOTUNE)
