@@ -31,7 +31,7 @@ $(SAMPLE)/truth.csv:
 	rm -rf $(SAMPLE) && $(CROPSTYLE) sample-library $(SAMPLE) --count 600 --seed 1
 
 $(HELD_OUT)/truth.csv:
-	rm -rf $(HELD_OUT) && $(CROPSTYLE) sample-library $(HELD_OUT) --count 150 --seed 2
+	rm -rf $(HELD_OUT) && $(CROPSTYLE) sample-library $(HELD_OUT) --count 300 --seed 2
 
 $(DATA)/dataset/labels.csv: $(SAMPLE)/truth.csv
 	$(CROPSTYLE) extract $(SAMPLE) --out $(DATA)/dataset

@@ -1,0 +1,175 @@
+"""`cropstyle train`: the tf.data pipeline, the split, and real (tiny) training runs end to end."""
+import json
+import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+
+from extractor.geometry import Crop, RotatedRect, crop_corners, rect_to_crop
+from training import pipeline
+from training.evaluate import evaluate
+from training.synthetic import write_dataset
+from training.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Keras 3.15 calls np.array(tensor, copy=False) on TF 2.19 tensors: harmless, and hundreds of lines.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+
+
+def sample_dataset(directory: Path, count: int, seed: int) -> Path:
+    """A sample library (extractor/sample_library.py) run through the extractor: the real path to a dataset."""
+    from extractor.extract import extract
+    from extractor.sample_library import make_sample_library
+
+    make_sample_library(directory / "library", count, seed=seed, long_side=160)
+    extract([directory / "library"], directory / "dataset", size=96, jobs=1)
+    return directory / "dataset"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A 40-photo sample library, trained 2 epochs at 64 px."""
+    base = tmp_path_factory.mktemp("tiny")
+    dataset = sample_dataset(base / "train", 40, seed=0)
+    result = train([dataset], base / "run", epochs=2, batch_size=8, image_size=64, seed=1)
+    return base, dataset, result
+
+
+def test_tiny_end_to_end(tiny_run, tmp_path):
+    base, dataset, result = tiny_run
+    run = result.run
+    assert result.epochs == 2 and result.n_train > result.n_val > 0
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    config = json.loads((run / "config.json").read_text())
+    assert config["preprocessing"]["image_size"] == 64
+    assert config["datasets"][0]["labels_sha256"] == pipeline.file_sha256(dataset / "labels.csv")
+    assert config["arguments"]["seed"] == 1 and config["versions"]["tensorflow"]
+    assert list((run / "logs").rglob("events.out.tfevents.*"))  # TensorBoard, previews included
+    assert not (run / "backup").exists()
+    examples = pipeline.read_examples([dataset])
+    crops = model.predict(pipeline.make_dataset(examples, 64, 8, training=False), verbose=0)
+    assert crops.shape == (len(examples), 5)
+
+    test_dataset = sample_dataset(tmp_path / "test", 12, seed=5)
+    report = tmp_path / "report"
+    metrics = evaluate(run, [test_dataset], report)
+    written = json.loads((report / "metrics.json").read_text())
+    assert written == metrics and written["n"] == len(pipeline.read_examples([test_dataset]))
+    assert set(written["methods"]) == {"model", "full", "mean", "random", "saliency"}
+    for values in written["methods"].values():
+        assert set(values) == {"iou", "bde", "angle_mae"} and 0 <= values["iou"] <= 1
+    assert written["methods"]["full"]["iou"] < 1
+    assert "<figure>" in (report / "index.html").read_text()
+
+
+def test_same_seed_same_numbers(tiny_run):
+    base, dataset, first = tiny_run
+    again = train([dataset], base / "again", epochs=2, batch_size=8, image_size=64, seed=1, verbose=0)
+    assert again.history == first.history
+    a = keras.saving.load_model(first.model_path, compile=False).get_weights()
+    b = keras.saving.load_model(again.model_path, compile=False).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_resume_after_interruption(tmp_path):
+    dataset = write_dataset(tmp_path / "data", 16, seed=3, long_side=64)
+    with pytest.raises(KeyboardInterrupt):
+        train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, callbacks=[Interrupt()], verbose=0)
+    assert (tmp_path / "run" / "backup").exists()
+    result = train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, resume=True, verbose=0)
+    assert list(result.history["loss"]) and len(result.history["loss"]) == 1  # only the second epoch ran
+    assert result.epochs == 2 and result.model_path.exists() and not (tmp_path / "run" / "backup").exists()
+    with pytest.raises(ValueError, match="image_size"):
+        train([dataset], tmp_path / "run", epochs=2, image_size=48, resume=True, verbose=0)
+
+
+def test_split_keeps_copies_and_duplicates_together(tmp_path):
+    dataset = write_dataset(tmp_path / "data", 30, seed=4, long_side=48)
+    frame = pd.read_csv(dataset / "labels.csv")
+    # Virtual copies: more rows of photo 0 (same source, own crop); a duplicate: photo 1's image under another source.
+    copies = frame.iloc[[0, 0]].assign(copy_name=["Copy 1", "Copy 2"], left=0.05)
+    duplicate = frame.iloc[[1]].assign(source="/elsewhere/same.jpg")
+    chain = frame.iloc[[2]].assign(image=frame["image"][3])  # photo 2's source with photo 3's image: one group
+    pd.concat([frame, copies, duplicate, chain]).to_csv(dataset / "labels.csv", index=False)
+    examples = pipeline.read_examples([dataset])
+    for seed in range(20):
+        train_part, val_part = pipeline.split(examples, 0.3, seed)
+        assert len(train_part) + len(val_part) == len(examples)
+        for key in ("source", "image"):
+            assert not set(train_part.frame[key]) & set(val_part.frame[key])
+    groups = pipeline.photo_groups(examples.frame)
+    assert len(set(groups)) == 30 - 1  # photos 2 and 3 joined by the shared image
+
+
+def painted_photo(path: Path, crop: Crop, width: int, height: int) -> None:
+    """A photo whose crop can be read from its pixels: the crop filled white, a red dot at its own top-right corner."""
+    image = Image.new("RGB", (width, height), (30, 30, 30))
+    draw = ImageDraw.Draw(image)
+    corners = crop_corners(crop, width, height)
+    draw.polygon([tuple(p) for p in corners], fill=(255, 255, 255))
+    x, y = corners[1]
+    draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=(255, 0, 0))
+    image.save(path, quality=95)
+
+
+def test_flip_augmentation_keeps_image_and_label_consistent(tmp_path):
+    width, height, size = 150, 100, 100
+    crop = rect_to_crop(RotatedRect(60, 45, 80, 50, 12.0), width, height)
+    (tmp_path / "images").mkdir()
+    painted_photo(tmp_path / "images" / "a.jpg", crop, width, height)
+    pd.DataFrame([{"image": "images/a.jpg", "source": "/a.jpg", "origin": "xmp-embedded", "width": width,
+                   "height": height, "has_crop": True, **dict(zip(["left", "top", "right", "bottom", "angle"], crop.values())),
+                   "orientation": 1, "catalog_image_id": "", "copy_name": "", "fingerprint": ""}]).to_csv(
+        tmp_path / "labels.csv", index=False)
+    data = pipeline.make_dataset(pipeline.read_examples([tmp_path]), size, 1, training=True, seed=0)
+    flips = set()
+    for _ in range(12):  # each epoch draws anew
+        inputs, label = next(iter(data))
+        image, label = inputs["image"][0].numpy(), Crop(*map(float, label[0].numpy()))
+        flipped = abs(label.angle + crop.angle) < 1e-4
+        flips.add(flipped)
+        # The white region is where the label says the crop is (in the stretched size×size input).
+        corners = crop_corners(label, width, height) / [width, height] * size
+        mask = Image.new("L", (size, size))
+        ImageDraw.Draw(mask).polygon([tuple(p) for p in corners], fill=1)
+        drawn = np.asarray(mask, bool)
+        white = image.min(axis=2) > 0.6
+        assert (drawn & white).sum() / (drawn | white).sum() > 0.9
+        # The red dot marks the photographer's top-right corner; mirrored, that corner is the crop's own
+        # top-left (the label must re-pick its corners, not just mirror them).
+        red = (image[..., 0] > 0.5) & (image[..., 1] < 0.35)
+        ys, xs = np.nonzero(red)
+        assert math.dist((xs.mean() + 0.5, ys.mean() + 0.5), corners[0 if flipped else 1]) < 3
+    assert flips == {True, False}
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    dataset = write_dataset(tmp_path / "data", 16, seed=6, long_side=64)
+    script = textwrap.dedent(f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from pathlib import Path
+        from training.train import train
+        result = train([Path({str(dataset)!r})], Path({str(tmp_path / 'run')!r}), epochs=1, batch_size=8,
+                       image_size=32, devices=["/cpu:0", "/cpu:1"], verbose=0)
+        assert len(tf.config.list_logical_devices("CPU")) == 2
+        print("epochs", result.epochs)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "epochs 1" in done.stdout
+    assert (tmp_path / "run" / "model.keras").exists()

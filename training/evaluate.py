@@ -1,0 +1,102 @@
+"""`cropstyle evaluate`: the trained model against the baselines on held-out photos.
+
+Prints a table, and with --out writes REPORT/metrics.json
+    {"n": N, "methods": {"model": {"iou": …, "bde": …, "angle_mae": …}, "full": {…}, "mean": {…}, "random": {…}, "saliency": {…}}}
+and REPORT/index.html, a contact sheet of the photos, worst model IoU first, with the photographer's crop
+(green), the model's (red) and the best baseline's (blue). Metrics: training/metrics.py.
+"""
+from __future__ import annotations
+
+import html
+import json
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from extractor.geometry import Crop
+from training import baselines, drawing, metrics, pipeline
+from training import losses as _losses  # noqa: F401  (registers the custom objects model.keras names)
+from training import model as _model  # noqa: F401
+
+SHEET_LIMIT = 200  # photos on the contact sheet
+
+
+def predict(run: Path, examples: pipeline.Examples, batch_size: int = 32) -> list[Crop]:
+    config = json.loads((Path(run) / "config.json").read_text())
+    model = keras.saving.load_model(Path(run) / "model.keras", compile=False)
+    data = pipeline.make_dataset(examples, config["preprocessing"]["image_size"], batch_size, training=False,
+                                 cache=False)
+    return [Crop(*map(float, row)) for row in model.predict(data, verbose=0)]
+
+
+def _table(n: int, methods: dict[str, dict[str, float]]) -> str:
+    lines = [f"{n} photos", f"{'method':<10} {'IoU':>7} {'BDE':>7} {'angle MAE':>10}"]
+    for name, values in methods.items():
+        lines.append(f"{name:<10} {values['iou']:>7.3f} {values['bde']:>7.3f} {values['angle_mae']:>9.2f}°")
+    return "\n".join(lines)
+
+
+def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, verbose: bool = True) -> dict:
+    """Metrics of the model in RUN and of every baseline on `datasets`; see the module docstring."""
+    run = Path(run)
+    examples = pipeline.read_examples([Path(d) for d in datasets])
+    split = json.loads((run / "split.json").read_text())
+    seen = set(split["train"]) | set(split["val"])
+    overlap = sum(Path(image).stem in {Path(s).stem for s in seen} for image in examples.frame["image"])
+    if overlap:
+        print(f"warning: {overlap} of {len(examples)} photos were used in training or validation", file=sys.stderr)
+    stored = json.loads((run / "baselines.json").read_text())
+    frame = examples.frame
+    sizes = list(zip(frame["width"].astype(float), frame["height"].astype(float)))
+    truth = [Crop(*map(float, row)) for row in examples.labels]
+    crops = {
+        "model": predict(run, examples),
+        "full": baselines.full(len(examples)),
+        "mean": baselines.mean(len(examples), stored["mean"]),
+        "random": baselines.random(sizes, stored["train_crops"]),
+        "saliency": [baselines.saliency(path, true, w, h) for path, true, (w, h) in zip(examples.paths, truth, sizes)],
+    }
+    per_photo = {name: [metrics.crop_metrics(p, t, w, h) for p, t, (w, h) in zip(predicted, truth, sizes)]
+                 for name, predicted in crops.items()}
+    result = {"n": len(examples), "methods": {name: metrics.summarise(values) for name, values in per_photo.items()}}
+    if verbose:
+        print(_table(result["n"], result["methods"]))
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(result, indent=2))
+        _contact_sheet(out, examples, truth, crops, per_photo, result)
+    return result
+
+
+def _contact_sheet(out: Path, examples: pipeline.Examples, truth: list[Crop], crops: dict[str, list[Crop]],
+                   per_photo: dict[str, list[dict]], result: dict) -> None:
+    best = max(baselines.BASELINES, key=lambda name: result["methods"][name]["iou"])
+    (out / "sheet").mkdir(exist_ok=True)
+    order = np.argsort([m["iou"] for m in per_photo["model"]], kind="stable")[:SHEET_LIMIT]
+    cells = []
+    for rank, i in enumerate(order):
+        image = drawing.draw_crops(examples.paths[i], [(truth[i], drawing.TRUE_COLOUR), (crops[best][i], drawing.BASELINE_COLOUR),
+                                                       (crops["model"][i], drawing.MODEL_COLOUR)])
+        name = f"sheet/{rank:04d}.jpg"
+        image.save(out / name, quality=85)
+        model_iou, best_iou = per_photo["model"][i]["iou"], per_photo[best][i]["iou"]
+        cells.append(f'<figure><img src="{name}" alt=""><figcaption>{html.escape(Path(examples.frame["source"][i]).name)}'
+                     f"<br>model IoU {model_iou:.2f} · {best} {best_iou:.2f}</figcaption></figure>")
+    rows = "".join(f"<tr><td>{name}</td><td>{v['iou']:.3f}</td><td>{v['bde']:.3f}</td><td>{v['angle_mae']:.2f}°</td></tr>"
+                   for name, v in result["methods"].items())
+    (out / "index.html").write_text(f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>cropstyle evaluation</title>
+<style>body{{font-family:sans-serif}} figure{{display:inline-block;margin:6px;font-size:12px}}
+img{{max-width:256px;max-height:256px}} td,th{{padding:2px 10px;text-align:right}}</style></head><body>
+<h1>cropstyle evaluation: {result["n"]} photos</h1>
+<table><tr><th>method</th><th>IoU</th><th>BDE</th><th>angle MAE</th></tr>{rows}</table>
+<p>Worst model IoU first{" (the first " + str(SHEET_LIMIT) + ")" if result["n"] > SHEET_LIMIT else ""}.
+<span style="color:rgb{drawing.TRUE_COLOUR}">■ photographer</span>
+<span style="color:rgb{drawing.MODEL_COLOUR}">■ model</span>
+<span style="color:rgb{drawing.BASELINE_COLOUR}">■ {best} (best baseline)</span>; the dot marks each crop's own top-left corner.</p>
+{"".join(cells)}
+</body></html>
+""")

@@ -1,0 +1,54 @@
+"""The training loss and metric.
+
+loss = iou_weight · (1 − corner-box IoU)            shape and overlap (crop_tf.corner_box_iou)
+     + value_weight · mean over left, top, right, bottom of d(pred, true)   fractions of the frame
+     + value_weight · d(pred angle / 45, true angle / 45)                   the angle, on the same scale
+where d is |x| ("l1", default) or x² ("mse"). The IoU term rewards overlap the way evaluation measures it
+and does not fade for small crops; the value term gives a gradient when boxes do not overlap and carries
+the angle, which the corner-box IoU does not see.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from training import crop_tf
+
+VALUE_LOSSES = ("l1", "mse")
+
+
+@keras.saving.register_keras_serializable(package="cropstyle")
+class CropLoss(keras.losses.Loss):
+    def __init__(self, value_loss: str = "l1", iou_weight: float = 1.0, value_weight: float = 1.0,
+                 name: str = "crop_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if value_loss not in VALUE_LOSSES:
+            raise ValueError(f"value loss must be one of {VALUE_LOSSES}, not {value_loss!r}")
+        self.value_loss, self.iou_weight, self.value_weight = value_loss, iou_weight, value_weight
+
+    def call(self, y_true, y_pred):
+        y_true, y_pred = tf.cast(y_true, tf.float32), tf.cast(y_pred, tf.float32)
+        scale = tf.constant([1.0, 1.0, 1.0, 1.0, 1.0 / crop_tf.MAX_ANGLE])
+        diff = (y_pred - y_true) * scale
+        d = tf.abs(diff) if self.value_loss == "l1" else tf.square(diff)
+        values = tf.reduce_mean(d[..., :4], axis=-1) + d[..., 4]
+        return self.iou_weight * (1.0 - crop_tf.corner_box_iou(y_true, y_pred)) + self.value_weight * values
+
+    def get_config(self):
+        return {**super().get_config(), "value_loss": self.value_loss, "iou_weight": self.iou_weight,
+                "value_weight": self.value_weight}
+
+
+@keras.saving.register_keras_serializable(package="cropstyle")
+class CornerBoxIoU(keras.metrics.MeanMetricWrapper):
+    """Mean corner-box IoU (crop_tf.corner_box_iou) for the progress lines; RUN's val_crop_iou is exact."""
+
+    def __init__(self, name: str = "iou", **kwargs):
+        super().__init__(fn=_iou, name=name, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+def _iou(y_true, y_pred):
+    return crop_tf.corner_box_iou(tf.cast(y_true, tf.float32), tf.cast(y_pred, tf.float32))

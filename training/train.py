@@ -1,0 +1,238 @@
+"""`cropstyle train`: fit a crop model on one or more datasets and leave everything in RUN.
+
+RUN/model.keras      the best model (highest exact validation IoU)
+RUN/config.json      what reproduces it: arguments, dataset hashes, split, versions, preprocessing, loss
+RUN/baselines.json   the training crops and their mean, for `cropstyle evaluate`'s mean and random baselines
+RUN/split.json       which images were used for training and for validation
+RUN/history.csv      one line per epoch; RUN/logs/ TensorBoard (losses, metrics, validation previews)
+RUN/backup/          the state --resume continues from after an interruption (removed when training ends)
+"""
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from extractor.geometry import Crop, iou
+from training import drawing, pipeline
+from training.losses import CornerBoxIoU, CropLoss
+from training.model import build_model
+
+MONITOR = "val_crop_iou"  # exact mean IoU of the rotated crops on the validation photos
+PREVIEWS = 6  # validation photos drawn in TensorBoard each epoch
+# Arguments that must be the same to --resume a run.
+_RESUME_KEYS = ("datasets", "batch_size", "image_size", "arch", "weights", "val_split", "seed", "loss")
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    model_path: Path
+    epochs: int  # epochs completed (in this and earlier, resumed sessions)
+    best_val_iou: float
+    n_train: int
+    n_val: int
+    seconds: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+    def report(self) -> str:
+        return (f"trained on {self.n_train} photos, validated on {self.n_val}: {self.epochs} epochs in "
+                f"{self.seconds:.0f} s, best validation IoU {self.best_val_iou:.3f}; model in {self.model_path}")
+
+
+class ValidationCrops(keras.callbacks.Callback):
+    """Each epoch: the exact mean IoU of the validation crops (extractor.geometry.iou in displayed pixels)
+    into the logs as val_crop_iou, for early stopping and checkpoints, and a few validation photos with
+    the photographer's crop (green) and the prediction (red) to TensorBoard."""
+
+    def __init__(self, data: tf.data.Dataset, examples: pipeline.Examples, log_dir: Path):
+        super().__init__()
+        self.data, self.examples = data, examples
+        self.writer = tf.summary.create_file_writer(str(log_dir / "previews"))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        predictions = self.model.predict(self.data, verbose=0)
+        frame = self.examples.frame
+        scores = [iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
+                  for p, t, w, h in zip(predictions, self.examples.labels, frame["width"], frame["height"])]
+        if logs is not None:
+            logs[MONITOR] = float(np.mean(scores))
+        images = [np.asarray(drawing.draw_crops(path, [(Crop(*map(float, t)), drawing.TRUE_COLOUR),
+                                                       (Crop(*map(float, p)), drawing.MODEL_COLOUR)], long_side=256)
+                                .resize((256, 256)))
+                  for path, p, t in list(zip(self.examples.paths, predictions, self.examples.labels))[:PREVIEWS]]
+        with self.writer.as_default():
+            tf.summary.image("validation crops (green: photographer, red: model)", np.stack(images), step=epoch,
+                             max_outputs=PREVIEWS)
+            tf.summary.scalar("crop_iou", logs[MONITOR] if logs else float(np.mean(scores)), step=epoch)
+        self.writer.flush()
+
+
+def _strategy(devices: Sequence[str] | None) -> tf.distribute.Strategy:
+    """Mirrored across `devices`, or across all GPUs when there are several; else the default strategy."""
+    devices = list(devices) if devices else [d.name for d in tf.config.list_logical_devices("GPU")]
+    if len(devices) > 1:
+        return tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.get_strategy()
+
+
+def _versions() -> dict[str, str]:
+    import PIL
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__, "pillow": PIL.__version__, "cropstyle_commit": commit}
+
+
+def _long_side(path: str) -> int:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return max(image.size)
+
+
+def _dataset_record(dataset: Path) -> dict:
+    labels = dataset / "labels.csv"
+    return {"path": str(dataset.resolve()), "labels_sha256": pipeline.file_sha256(labels),
+            "rows": int(len(pd.read_csv(labels, usecols=["image"])))}
+
+
+def _check_resume(out: Path, arguments: dict) -> None:
+    config_path = out / "config.json"
+    if not config_path.exists():
+        raise ValueError(f"nothing to resume in {out}: no config.json")
+    before = json.loads(config_path.read_text())
+    changed = [key for key in _RESUME_KEYS if before["arguments"].get(key) != arguments[key]]
+    if changed:
+        raise ValueError(f"--resume needs the same arguments as the interrupted run; changed: {', '.join(changed)}")
+    hashes = [d["labels_sha256"] for d in before["datasets"]]
+    if hashes != [_dataset_record(Path(d))["labels_sha256"] for d in arguments["datasets"]]:
+        raise ValueError("--resume: a dataset changed since the interrupted run")
+
+
+def train(datasets: list[Path], out: Path, *, epochs: int = 40, batch_size: int = 32, image_size: int = 96,
+          arch: str = "compact", weights: str | None = None, val_split: float = 0.2, seed: int = 0,
+          resume: bool = False, loss: str = "l1", patience: int = 10, learning_rate: float = 2e-3,
+          mixed_precision: bool = False, devices: Sequence[str] | None = None,
+          callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 2) -> TrainResult:
+    """Train `arch` on `datasets` (combined), writing RUN `out` (see the module docstring).
+
+    weights: None (from scratch), "imagenet" or a weights file, for arch "mobilenet". loss: "l1" or "mse"
+    for the value term (training/losses.py). mixed_precision only applies on a GPU. devices: train mirrored
+    across these (default: all GPUs). callbacks: extra Keras callbacks. verbose: Keras fit verbosity
+    (2 = one line per epoch).
+    """
+    started = time.time()
+    out = Path(out)
+    datasets = [Path(d) for d in datasets]
+    if not 0 < val_split < 1:
+        raise ValueError(f"--val-split must be between 0 and 1, not {val_split}")
+    weights = None if weights in (None, "none") else str(weights)
+    arguments = {"datasets": [str(d.resolve()) for d in datasets], "epochs": epochs, "batch_size": batch_size,
+                 "image_size": image_size, "arch": arch, "weights": weights, "val_split": val_split, "seed": seed,
+                 "loss": loss, "patience": patience, "learning_rate": learning_rate,
+                 "mixed_precision": mixed_precision}
+    if resume:
+        _check_resume(out, arguments)
+    else:
+        shutil.rmtree(out / "backup", ignore_errors=True)
+        shutil.rmtree(out / "logs", ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # Repeatable: seeded Python/NumPy/TF generators, deterministic kernels, a seeded split and augmentation.
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+    examples = pipeline.read_examples(datasets)
+    train_examples, val_examples = pipeline.split(examples, val_split, seed)
+    strategy = _strategy(devices)
+    replicas = strategy.num_replicas_in_sync
+    # Keras builds a mirrored model from the first validation batch and fails when it does not split evenly
+    # over the replicas; a smaller validation batch avoids that on tiny validation sets.
+    val_batch = batch_size if len(val_examples) >= batch_size else max(replicas, len(val_examples) // replicas * replicas)
+    train_data = pipeline.make_dataset(train_examples, image_size, batch_size, training=True, seed=seed)
+    val_data = pipeline.make_dataset(val_examples, image_size, val_batch, training=False)
+
+    use_mixed = mixed_precision and bool(tf.config.list_physical_devices("GPU"))
+    keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
+    steps = -(-len(train_examples) // batch_size)
+    with strategy.scope():
+        model = build_model(arch, image_size, weights)
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps), alpha=0.05)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+                      loss=CropLoss(value_loss=loss), metrics=[CornerBoxIoU()])
+    keras.mixed_precision.set_global_policy("float32")
+
+    config = {
+        "arguments": arguments,
+        "datasets": [_dataset_record(d) for d in datasets],
+        "split": {"train": len(train_examples), "val": len(val_examples), "by": "source photo and image hash"},
+        "preprocessing": {**pipeline.PREPROCESSING, "image_size": image_size,
+                          "source_long_side": _long_side(train_examples.paths[0])},
+        "model": {"arch": arch, "parameters": int(model.count_params()), "outputs": pipeline.LABEL_VALUES},
+        "loss": {"name": "CropLoss", "value_loss": loss, "iou_weight": 1.0, "value_weight": 1.0,
+                 "definition": "training/losses.py"},
+        "augmentation": "horizontal flip (label mirrored, angle negated), brightness ±0.08, contrast ×0.85–1.15 "
+                        "about the mean, saturation ×0.85–1.15 about the luma (training/pipeline.py augment)",
+        "versions": _versions(),
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    (out / "baselines.json").write_text(json.dumps({
+        "mean": train_examples.labels.astype(float).mean(axis=0).tolist(),
+        "train_crops": train_examples.labels.astype(float).round(6).tolist(),
+    }))
+    (out / "split.json").write_text(json.dumps({"train": train_examples.frame["image"].tolist(),
+                                                "val": val_examples.frame["image"].tolist()}, indent=0))
+
+    history_path = out / "history.csv"
+    best_so_far = None
+    if resume and history_path.exists() and history_path.stat().st_size:
+        best_so_far = float(pd.read_csv(history_path)[MONITOR].max())
+    best_path = out / "best.keras"
+    fit_callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        ValidationCrops(val_data, val_examples, out / "logs"),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor=MONITOR, mode="max", save_best_only=True,
+                                        initial_value_threshold=best_so_far),
+        keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience),
+        keras.callbacks.CSVLogger(str(history_path), append=resume),
+        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+        *callbacks,
+    ]
+    if verbose:
+        print(f"training {arch} ({model.count_params():,} parameters) on {len(train_examples)} photos, "
+              f"validating on {len(val_examples)}, {image_size} px, batch {batch_size}, up to {epochs} epochs")
+    # shuffle=False: the dataset shuffles itself (seeded); Keras cannot shuffle a tf.data.Dataset.
+    fit = model.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=fit_callbacks, verbose=verbose,
+                    shuffle=False)
+
+    history = pd.read_csv(history_path) if history_path.exists() else pd.DataFrame()
+    if best_path.exists():
+        best_model = keras.saving.load_model(best_path)
+        best_model.save(out / "model.keras")
+        best_path.unlink()
+    elif not (resume and (out / "model.keras").exists()):
+        model.save(out / "model.keras")
+    result = TrainResult(
+        run=out, model_path=out / "model.keras", epochs=int(len(history)),
+        best_val_iou=float(history[MONITOR].max()) if MONITOR in history else float("nan"),
+        n_train=len(train_examples), n_val=len(val_examples), seconds=time.time() - started,
+        history={key: [float(v) for v in values] for key, values in fit.history.items()},
+    )
+    if verbose:
+        print(result.report())
+    return result
