@@ -135,10 +135,10 @@ def run(args: argparse.Namespace) -> int:
         from training.train import train
 
         weights = None if args.weights == "none" else args.weights
-        result = train(args.datasets, args.out, epochs=args.epochs, batch_size=args.batch_size,
-                       image_size=args.image_size, arch=args.arch, weights=weights, val_split=args.val_split,
-                       seed=args.seed, resume=args.resume, loss=args.loss, mixed_precision=args.mixed_precision)
-        return 0 if result.epochs else 1  # train() prints its own summary
+        train(args.datasets, args.out, epochs=args.epochs, batch_size=args.batch_size,
+              image_size=args.image_size, arch=args.arch, weights=weights, val_split=args.val_split,
+              seed=args.seed, resume=args.resume, loss=args.loss, mixed_precision=args.mixed_precision)
+        return 0  # train() prints its own summary
     if args.command == "evaluate":
         from training.evaluate import evaluate
 
