@@ -20,6 +20,7 @@ test: setup
 bench: setup
 	.venv/bin/python bench/extract.py
 	.venv/bin/python bench/lrcat.py
+	.venv/bin/python bench/lrcat_extract.py
 	.venv/bin/python bench/train.py
 	.venv/bin/python bench/predict.py
 	.venv/bin/python bench/web.py
