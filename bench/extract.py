@@ -42,6 +42,18 @@ def floor(photos: list[Path], size: int) -> float:
     return time.perf_counter() - start
 
 
+def jpeg_library(library: Path, count: int, long_side: int) -> list[Path]:
+    """The benchmarks' library of cropped JPEGs (generated unless `library` holds one), in the page cache."""
+    if not (library / "truth.csv").exists():
+        started = time.perf_counter()
+        make_sample_library(library, count=count, seed=7, long_side=long_side, kinds=("jpeg",))
+        print(f"generated {count} photos, long side {long_side}, in {time.perf_counter() - started:.0f} s")
+    photos = sorted(p for p in library.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"})
+    for photo in photos:  # read once, so every contender starts from a warm page cache
+        photo.read_bytes()
+    return photos
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200)
@@ -51,14 +63,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="cropstyle-bench-"))
     library = args.library or work / "library"
-    if not (library / "truth.csv").exists():
-        started = time.perf_counter()
-        make_sample_library(library, count=args.count, seed=7, long_side=args.long_side, kinds=("jpeg",))
-        print(f"generated {args.count} photos, long side {args.long_side}, in {time.perf_counter() - started:.0f} s")
-    photos = sorted(p for p in library.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"})
+    photos = jpeg_library(library, args.count, args.long_side)
     megapixels = sum(w * h for w, h in (Image.open(p).size for p in photos)) / len(photos) / 1e6
-    for photo in photos:  # warm the page cache for both contenders
-        photo.read_bytes()
 
     floor_seconds = floor(photos, 512)
     started = time.perf_counter()

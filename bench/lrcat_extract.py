@@ -21,7 +21,8 @@ sys.path.insert(0, str(PROJECT))
 from extractor.extract import extract  # noqa: E402
 from extractor.lrcat import CatalogEntry, write_catalog  # noqa: E402
 from extractor.metadata import crop_from_xmp, declared_size, metadata_tool, orientation_from_tags  # noqa: E402
-from extractor.sample_library import make_sample_library  # noqa: E402
+sys.path.insert(0, str(PROJECT / "bench"))
+from extract import jpeg_library  # noqa: E402  (bench/extract.py)
 
 
 def main() -> None:
@@ -34,17 +35,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cropstyle-bench-lrcat-") as scratch:
         work = Path(scratch)
         library = args.library or work / "library"
-        if not (library / "truth.csv").exists():
-            make_sample_library(library, count=args.count, seed=7, long_side=args.long_side, kinds=("jpeg",))
-        photos = sorted(p for p in library.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"})
+        photos = jpeg_library(library, args.count, args.long_side)  # bench/extract.py's, page cache warm
         with metadata_tool() as tool:
             tags = tool.read_tags(photos)
         entries = [CatalogEntry(p, orientation_from_tags(tags[p], tags[p]), *declared_size(tags[p]), crop_from_xmp(tags[p]))
                    for p in photos]
         catalog = work / "Catalog.lrcat"
         write_catalog(catalog, entries)
-        for photo in photos:  # warm the page cache for both routes
-            photo.read_bytes()
 
         started = time.perf_counter()
         xmp = extract([library], work / "dataset-xmp", progress=False)

@@ -16,7 +16,6 @@ epoch on a small synthetic dataset: its speed and size are those of any default 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -30,16 +29,10 @@ from PIL import Image
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
+sys.path.insert(0, str(PROJECT / "bench"))
 
-from extractor.sample_library import make_sample_library  # noqa: E402
+import extract as bench_extract  # noqa: E402  (bench/extract.py: the decode floor and the benchmarks' library)
 
-
-def _extract_floor():
-    """bench/extract.py's floor(), the one definition of the decode floor."""
-    spec = importlib.util.spec_from_file_location("bench_extract", PROJECT / "bench" / "extract.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.floor
 
 
 def _cpu_seconds() -> float:
@@ -69,11 +62,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="cropstyle-bench-predict-"))
     library = args.library or work / "library"
-    if not (library / "truth.csv").exists():
-        started = time.perf_counter()
-        make_sample_library(library, count=args.count, seed=7, long_side=args.long_side, kinds=("jpeg",))
-        print(f"generated {args.count} photos, long side {args.long_side}, in {time.perf_counter() - started:.0f} s")
-    photos = sorted(p for p in library.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"})
+    photos = bench_extract.jpeg_library(library, args.count, args.long_side)
     megapixels = sum(w * h for w, h in (Image.open(p).size for p in photos)) / len(photos) / 1e6
 
     run = args.run or default_run(work)
@@ -84,11 +73,9 @@ def main() -> None:
     model = load_crop_model(run)
     load_seconds = time.perf_counter() - started
     predict(run, photos[:2], model=model)  # first call traces the model's predict function
-    for photo in photos:  # warm the page cache for both contenders
-        photo.read_bytes()
 
     load_before = os.getloadavg()[0]
-    floor = _extract_floor()
+    floor = bench_extract.floor
     floor_runs, predict_runs = [], []  # (wall, cpu) per round, alternating, so both see the same machine
     for _ in range(args.rounds):
         cpu, started = _cpu_seconds(), time.perf_counter()

@@ -36,10 +36,11 @@ class Candidate:
     """One source that will end as one row: a photo file, a catalog entry, or a stray sidecar."""
 
     source: Path
-    kind: str  # "file" | "raw" | "orphan-sidecar" | "catalog-photo"
+    kind: str  # "file" | "raw" | "orphan-sidecar" | "catalog-photo" | "catalog" (one that cannot be read)
     sidecar: Path | None = None
     catalog: object | None = None  # extractor.lrcat.CatalogPhoto for catalog entries
     fingerprint: str = ""
+    problem: str | None = None  # known before reading anything more: the skip reason
 
     @property
     def catalog_image_id(self) -> str:
@@ -92,9 +93,13 @@ def _candidates(files: list[LibraryFile], remap: Sequence[tuple[str, str]]) -> l
     catalog_photos: list[Candidate] = []
     for file in files:
         if file.kind == "catalog":
-            from extractor.lrcat import read_catalog  # only catalogs need it
+            from extractor.lrcat import CatalogError, read_catalog  # only catalogs need it
 
-            catalog_photos += [Candidate(photo.path, "catalog-photo", catalog=photo) for photo in read_catalog(file.path, remap)]
+            try:
+                catalog_photos += [Candidate(photo.path, "catalog-photo", catalog=photo)
+                                   for photo in read_catalog(file.path, remap)]
+            except CatalogError as error:  # one bad .lrcat is reported; the rest of the run goes on
+                catalog_photos.append(Candidate(file.path, "catalog", problem=f"{reasons.UNREADABLE}: {error}"))
     in_catalog = {candidate.source for candidate in catalog_photos}
     # A photo both in a catalog and found by the walk: the catalog wins, its sidecar can be stale.
     walked = [Candidate(file.path, file.kind, file.sidecar)
@@ -229,6 +234,8 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
         if store.unchanged((str(candidate.source), candidate.catalog_image_id), candidate.fingerprint):
             summary.unchanged += 1
             bar.update()
+        elif candidate.problem:
+            skip(candidate, candidate.problem)
         elif candidate.kind == "orphan-sidecar":
             skip(candidate, reasons.ORPHAN_SIDECAR)
         else:

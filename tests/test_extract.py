@@ -77,6 +77,15 @@ def bad_library(tmp_path, exif_writer) -> Path:
     exif_writer(outside, *crop_tags(0.0, 0.0, 1.0, 1.0, 20))  # full frame turned 20°: corners leave the image
 
     (library / "dangling.jpg").symlink_to(library / "gone.jpg")
+    (library / "old catalog.lrcat").write_text("not a catalog\n")
+
+    # A header that declares 60000×60000 pixels (3.6 gigapixels) for a small photo: refused, not decoded.
+    huge = library / "huge.jpg"
+    shutil.copy(good, huge)
+    data = bytearray(huge.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (60000).to_bytes(2, "big") * 2  # height, width
+    huge.write_bytes(bytes(data))
 
     # An XML entity bomb beside a raw: must not expand, hang or crash.
     raw = library / "bomb.nef"
@@ -97,6 +106,8 @@ def bad_library(tmp_path, exif_writer) -> Path:
     ("garbage values.jpg", "invalid crop: crop values are not finite numbers"),
     ("outside.jpg", "invalid crop: crop reaches outside the image"),
     ("dangling.jpg", "unreadable file: No such file or directory"),
+    ("old catalog.lrcat", "unreadable file: "),
+    ("huge.jpg", "corrupt image: declared size is beyond 250,000,000 pixels"),
     ("bomb.nef", "unreadable file: sidecar bomb.xmp: it is TXT, not XMP"),
 ])
 def test_bad_inputs_give_reasons(bad_library, tmp_path, name, reason):
