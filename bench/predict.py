@@ -10,7 +10,7 @@ uint8) with its parity check; target ≤ 1.2 MB for the default model with uint8
 
     .venv/bin/python bench/predict.py [--count 200] [--long-side 4240] [--library DIR] [--run RUN]
 
-Without --run, a default model (compact, 128 px, as `cropstyle train` makes by default) is trained for one
+Without --run, a default model (compact, 96 px, as `cropstyle train` makes by default) is trained for one
 epoch on a small synthetic dataset: its speed and size are those of any default model.
 """
 from __future__ import annotations
@@ -114,7 +114,8 @@ def main() -> None:
             report = export_webmodel(run, work / f"webmodel-{quantize}", quantize)
             print(report.report())
             figures["export"][quantize] = {"total_bytes": report.total_bytes, "max_abs_diff": report.max_abs_diff,
-                                           "by_output": {k: float(f"{v:.3g}") for k, v in report.by_output.items()}}
+                                           "by_output": {k: float(f"{v:.3g}") for k, v in report.by_output.items()},
+                                           "uint16_tensors": len(report.uint16)}
         print(f"uint8 export {figures['export']['uint8']['total_bytes'] / 1e6:.3f} MB (target ≤ 1.2 MB)")
     print(json.dumps(figures))
     shutil.rmtree(work)  # the run and exports, and the library unless --library kept it elsewhere

@@ -1,9 +1,9 @@
-// Run an exported TF.js graph model in node, as the browser will: @tensorflow/tfjs with the wasm backend.
+// Run exported TF.js graph models in node, as the browser will: @tensorflow/tfjs with the wasm backend.
 //
-//   node export/parity.mjs WEBMODEL INPUTS.json
+//   node export/parity.mjs INPUTS.json WEBMODEL...
 //
 // INPUTS.json: {"image": {"shape": [B, S, S, 3], "file": "image.f32"}, "aspect": {"shape": [B, 1], "file": "aspect.f32"}}
-// (files: little-endian float32, relative to INPUTS.json). Prints one JSON object on stdout:
+// (files: little-endian float32, relative to INPUTS.json). Prints one JSON line per WEBMODEL, in order:
 // {"backend", "tfjs_version", "inputs": [names as model.inputs sees them], "outputs": [names of model.outputs],
 //  "shape": [B, 5], "result": [[...], ...]}.
 // Packages come from web/node_modules (web/package.json), the ones the page serves.
@@ -17,9 +17,9 @@ const webRequire = createRequire(join(here, "..", "web", "package.json"));
 const tf = webRequire("@tensorflow/tfjs");
 const wasm = webRequire("@tensorflow/tfjs-backend-wasm");
 
-const [modelDir, inputsPath] = process.argv.slice(2);
-if (!modelDir || !inputsPath) {
-  console.error("usage: node export/parity.mjs WEBMODEL INPUTS.json");
+const [inputsPath, ...modelDirs] = process.argv.slice(2);
+if (!inputsPath || modelDirs.length === 0) {
+  console.error("usage: node export/parity.mjs INPUTS.json WEBMODEL...");
   process.exit(2);
 }
 
@@ -60,22 +60,26 @@ wasm.setWasmPaths(join(dirname(webRequire.resolve("@tensorflow/tfjs-backend-wasm
 await tf.setBackend("wasm");
 await tf.ready();
 
-const model = await tf.loadGraphModel(fileHandler(resolve(modelDir)));
 const spec = JSON.parse(readFileSync(inputsPath, "utf8"));
-const feeds = {};
-for (const input of model.inputs) {
-  // model.inputs names are the graph's ("image", "aspect"); the signature keys are the same names.
-  const key = input.name.replace(/:0$/, "");
-  if (!(key in spec)) throw new Error(`INPUTS.json has no entry for the model input ${input.name}`);
-  feeds[input.name] = readInput(spec[key]);
+for (const modelDir of modelDirs) {
+  const model = await tf.loadGraphModel(fileHandler(resolve(modelDir)));
+  const feeds = {};
+  for (const input of model.inputs) {
+    // model.inputs names are the graph's ("image", "aspect"); the signature keys are the same names.
+    const key = input.name.replace(/:0$/, "");
+    if (!(key in spec)) throw new Error(`INPUTS.json has no entry for the model input ${input.name}`);
+    feeds[input.name] = readInput(spec[key]);
+  }
+  const output = await model.executeAsync(feeds);
+  const tensor = Array.isArray(output) ? output[0] : output;
+  process.stdout.write(JSON.stringify({
+    backend: tf.getBackend(),
+    tfjs_version: tf.version.tfjs,
+    inputs: model.inputs.map((t) => t.name),
+    outputs: model.outputs.map((t) => t.name),
+    shape: tensor.shape,
+    result: await tensor.array(),
+  }) + "\n");
+  tf.dispose([...Object.values(feeds), output]);
+  model.dispose();
 }
-const output = await model.executeAsync(feeds);
-const tensor = Array.isArray(output) ? output[0] : output;
-process.stdout.write(JSON.stringify({
-  backend: tf.getBackend(),
-  tfjs_version: tf.version.tfjs,
-  inputs: model.inputs.map((t) => t.name),
-  outputs: model.outputs.map((t) => t.name),
-  shape: tensor.shape,
-  result: await tensor.array(),
-}) + "\n");

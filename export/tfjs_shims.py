@@ -61,6 +61,15 @@ def tfjs_converters():
     return converters
 
 
+def tfjs_weight_files():
+    """`tensorflowjs.read_weights` and `tensorflowjs.write_weights`, the converter's own weight reader and
+    writer (the package's `__init__` imports the converter, hence the shims)."""
+    tfjs_converters()
+    from tensorflowjs import read_weights, write_weights
+
+    return read_weights, write_weights
+
+
 def tfjs_version() -> str:
     tfjs_converters()
     import tensorflowjs

@@ -35,21 +35,96 @@ PARITY_PHOTOS = 8
 
 
 # Weight tensors with at least this many values are quantized by --quantize uint8: the convolution and dense
-# kernels, ~97 % of the bytes; biases, batch-norm offsets, the 5-output head and constants stay float32.
+# kernels, ~97 % of the bytes; biases, batch-norm offsets, the 5-output head and small constants stay float32.
 UINT8_MIN_VALUES = 2048
-PARITY_MEASURE = ("max abs difference over the photos of left, top, right, bottom (fractions of the frame) and "
-                  "angle / 45 (the angle as a fraction of its ±45° range, as the head's tanh computes it)")
+PARITY_MEASURE = ("max abs difference over the inputs of each output in its own unit: left, top, right, bottom "
+                  "as fractions of the frame, angle in degrees")
 
 
-def parity_difference(by_output: np.ndarray) -> float:
-    """The parity figure (PARITY_MEASURE) from the max abs difference of each output (degrees for the angle)."""
-    return float(max(np.max(by_output[:4]), by_output[4] / 45.0))
-
-
-def _large_weights(model_json: Path) -> list[str]:
+def _large_weights(model_json: Path) -> dict[str, int]:
+    """{name: number of values} of the float32 weight tensors that uint8 may quantize."""
     graph = json.loads(model_json.read_text())
-    return [weight["name"] for group in graph["weightsManifest"] for weight in group["weights"]
-            if weight["dtype"] == "float32" and int(np.prod(weight["shape"])) >= UINT8_MIN_VALUES]
+    sizes = {weight["name"]: int(np.prod(weight["shape"])) for group in graph["weightsManifest"]
+             for weight in group["weights"] if weight["dtype"] == "float32"}
+    return {name: size for name, size in sizes.items() if size >= UINT8_MIN_VALUES}
+
+
+def write_graph_model(plain: Path, out: Path, dtype_map: dict | None) -> None:
+    """The float32 graph model `plain` as `out`, its weights stored as `dtype_map` (the converter's
+    quantization_dtype_map) says, by the converter's own weight writer, as the converter writes them."""
+    from export.tfjs_shims import tfjs_weight_files
+
+    read_weights, write_weights = tfjs_weight_files()
+    graph = json.loads((plain / "model.json").read_text())
+    groups = read_weights.read_weights(graph["weightsManifest"], str(plain))
+    out.mkdir(parents=True, exist_ok=True)
+    graph["weightsManifest"] = write_weights.write_weights(groups, str(out), write_manifest=False,
+                                                           quantization_dtype_map=dtype_map)
+    (out / "model.json").write_text(json.dumps(graph))
+
+
+@dataclass
+class ParityCheck:
+    """Keras's outputs on the parity inputs, and the max abs difference (PARITY_MEASURE) of graph models
+    from them, run in node as the page runs them."""
+    images: np.ndarray
+    aspects: np.ndarray
+    expected: np.ndarray
+    scratch: Path
+
+    def by_output(self, node: dict) -> np.ndarray:
+        got = np.asarray(node["result"], dtype=np.float64)
+        if got.shape != self.expected.shape:
+            raise ParityError(f"TF.js returned shape {got.shape}, Keras {self.expected.shape}")
+        return np.abs(got - self.expected.astype(np.float64)).max(axis=0)
+
+    def differences(self, plain: Path, dtype_maps: list[dict]) -> list[float]:
+        """The parity figure of `plain` stored as each of `dtype_maps` (one node process for all)."""
+        variants = []
+        for dtype_map in dtype_maps:
+            variant = Path(tempfile.mkdtemp(prefix="variant-", dir=self.scratch))
+            write_graph_model(plain, variant, dtype_map)
+            variants.append(variant)
+        results = run_tfjs(variants, self.images, self.aspects, self.scratch)
+        for variant in variants:
+            shutil.rmtree(variant)
+        return [float(self.by_output(node).max()) for node in results]
+
+
+@dataclass
+class Precision:
+    """How the weights are stored (a quantization_dtype_map), and the measurements that chose it."""
+    dtype_map: dict | None
+    uint16: list[str] = field(default_factory=list)
+    trials: list[dict] = field(default_factory=list)  # {"uint16": [names], "max_abs_diff": figure} per try
+
+
+def choose_uint8_precision(plain: Path, check: ParityCheck, target: float) -> Precision:
+    """uint8 for the large weight tensors, except those that must be uint16 to keep parity within `target`.
+
+    uint8 stores a tensor as 256 levels between its min and max. Its rounding errors add up through the
+    layers (measured: no single tensor dominates), and a model trained longer can sum past the tolerance.
+    So: measure all-uint8 and each tensor alone in uint8; if all-uint8 misses the target, promote tensors to
+    uint16 (256× finer, one byte more per value), largest own uint8 error per byte first, keeping the shortest
+    promotion that reaches the target. Every figure is measured in node, none estimated."""
+    large = _large_weights(plain / "model.json")
+    names = list(large)
+
+    def dtype_map(uint16: list[str]) -> dict:
+        return {"uint8": [name for name in names if name not in uint16], "uint16": list(uint16)}
+
+    all_uint8, *alone = check.differences(plain, [dtype_map([])] + [{"uint8": [name]} for name in names])
+    trials = [{"uint16": [], "max_abs_diff": all_uint8}]
+    if all_uint8 <= target:
+        return Precision(dtype_map([]), [], trials)
+    error_per_byte = dict(zip(names, (error / large[name] for name, error in zip(names, alone))))
+    order = sorted(names, key=error_per_byte.__getitem__, reverse=True)
+    promotions = [order[:count] for count in range(1, len(order) + 1)]
+    for uint16, diff in zip(promotions, check.differences(plain, [dtype_map(p) for p in promotions])):
+        trials.append({"uint16": uint16, "max_abs_diff": diff})
+        if diff <= target:
+            return Precision(dtype_map(uint16), uint16, trials)
+    return Precision(dtype_map(order), order, trials)  # all uint16: the final check decides
 
 
 class ParityError(RuntimeError):
@@ -66,6 +141,7 @@ class ExportReport:
     tolerance: float
     n_inputs: int
     by_output: dict[str, float] = field(default_factory=dict)  # max abs difference per output (angle in degrees)
+    uint16: list[str] = field(default_factory=list)  # tensors uint8 could not keep within the target
     metadata: dict = field(repr=False, default_factory=dict)
 
     @property
@@ -74,18 +150,23 @@ class ExportReport:
 
     def report(self) -> str:
         sizes = ", ".join(f"{name} {size / 1e6:.3f} MB" for name, size in self.files.items())
-        return (f"exported to {self.out} ({self.quantize}): {self.total_bytes / 1e6:.3f} MB ({sizes})\n"
+        promoted = f", {len(self.uint16)} tensors kept in uint16 for parity" if self.uint16 else ""
+        return (f"exported to {self.out} ({self.quantize}{promoted}): {self.total_bytes / 1e6:.3f} MB ({sizes})\n"
                 f"parity with Keras on {self.n_inputs} inputs (TF.js, wasm backend, node): max abs difference "
                 f"{self.max_abs_diff:.2e} (tolerance {self.tolerance:.0e}) {'ok' if self.passed else 'FAILED'}; "
                 f"corners {max(list(self.by_output.values())[:4], default=0):.2e}, "
                 f"angle {self.by_output.get('angle', 0):.2e}°")
 
 
-def export_webmodel(run: Path, out: Path, quantize: str = "none") -> ExportReport:
-    """Export RUN's model to the TF.js graph model folder `out`, with metadata.json; checks parity."""
+def export_webmodel(run: Path, out: Path, quantize: str = "none", target: float | None = None) -> ExportReport:
+    """Export RUN's model to the TF.js graph model folder `out`, with metadata.json; checks parity.
+
+    `target` (default half the tolerance, a margin for photos beyond the parity inputs) is the parity that
+    uint8 must reach on the parity inputs before tensors are promoted to uint16 (choose_uint8_precision)."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}, not {quantize!r}")
     run, out = Path(run), Path(out)
+    target = TOLERANCE[quantize] / 2 if target is None else target
     model = load_crop_model(run)
     _check_node()
     out.mkdir(parents=True, exist_ok=True)
@@ -96,30 +177,25 @@ def export_webmodel(run: Path, out: Path, quantize: str = "none") -> ExportRepor
         model.keras_model.export(str(scratch / "saved_model"), format="tf_saved_model", verbose=False)
         from export.tfjs_shims import tfjs_converters
 
-        convert = tfjs_converters().convert_tf_saved_model
-        dtype_map = None
-        if quantize == "float16":
-            dtype_map = {"float16": True}
-        elif quantize == "uint8":
-            # Large kernels only: the converter's names are only known after a first, plain conversion.
-            convert(str(scratch / "saved_model"), str(scratch / "plain"))
-            dtype_map = {"uint8": _large_weights(scratch / "plain" / "model.json")}
-        convert(str(scratch / "saved_model"), str(out), signature_def="serving_default", saved_model_tags="serve",
-                quantization_dtype_map=dtype_map)
+        plain = scratch / "plain"  # float32; quantization is the converter's weight writer, applied below
+        tfjs_converters().convert_tf_saved_model(str(scratch / "saved_model"), str(plain),
+                                                 signature_def="serving_default", saved_model_tags="serve")
         images, aspects = parity_inputs(model)
-        expected = model.predict_arrays(images, aspects)
-        node = run_tfjs(out, images, aspects, scratch)
-    got = np.asarray(node["result"], dtype=np.float32)
-    if got.shape != expected.shape:
-        raise ParityError(f"TF.js returned shape {got.shape}, Keras {expected.shape}")
-    by_output = np.abs(got.astype(np.float64) - expected.astype(np.float64)).max(axis=0)
-    diff = parity_difference(by_output)
+        check = ParityCheck(images, aspects, model.predict_arrays(images, aspects), scratch)
+        if quantize == "uint8":
+            precision = choose_uint8_precision(plain, check, target)
+        else:
+            precision = Precision({"float16": True} if quantize == "float16" else None)
+        write_graph_model(plain, out, precision.dtype_map)
+        node, = run_tfjs([out], images, aspects, scratch)
+    by_output = check.by_output(node)
+    diff = float(by_output.max())
     files = {path.name: path.stat().st_size for path in sorted(out.iterdir())
              if path.name == "model.json" or path.suffix == ".bin"}
-    metadata = _metadata(model, out, quantize, node, files, diff, by_output, len(images))
+    metadata = _metadata(model, out, quantize, node, files, diff, by_output, len(images), precision, target)
     (out / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     report = ExportReport(out, quantize, files, sum(files.values()), diff, TOLERANCE[quantize], len(images),
-                          dict(zip(OUTPUT_VALUES, map(float, by_output))), metadata)
+                          dict(zip(OUTPUT_VALUES, map(float, by_output))), precision.uint16, metadata)
     if not report.passed:
         raise ParityError(f"the TF.js model differs from the Keras model by {diff:.3g} (tolerance "
                           f"{TOLERANCE[quantize]:g}); {out} is not usable")
@@ -167,8 +243,9 @@ def _validation_photos(run: Path, limit: int) -> list[tuple[Path, float]]:
         return []  # the datasets moved: random inputs only
 
 
-def run_tfjs(webmodel: Path, images: np.ndarray, aspects: np.ndarray, scratch: Path | None = None) -> dict:
-    """Run the graph model in node (export/parity.mjs, @tensorflow/tfjs + wasm backend) on these inputs."""
+def run_tfjs(webmodels: list[Path], images: np.ndarray, aspects: np.ndarray,
+             scratch: Path | None = None) -> list[dict]:
+    """Run each graph model in node (export/parity.mjs, @tensorflow/tfjs + wasm backend) on these inputs."""
     with tempfile.TemporaryDirectory(prefix="cropstyle-parity-", dir=scratch) as folder_name:
         folder = Path(folder_name)
         images.astype("<f4").tofile(folder / "image.f32")
@@ -177,11 +254,15 @@ def run_tfjs(webmodel: Path, images: np.ndarray, aspects: np.ndarray, scratch: P
             "image": {"shape": list(images.shape), "file": "image.f32"},
             "aspect": {"shape": [len(aspects), 1], "file": "aspect.f32"},
         }))
-        done = subprocess.run(["node", str(PARITY_SCRIPT), str(Path(webmodel).resolve()), str(folder / "inputs.json")],
+        done = subprocess.run(["node", str(PARITY_SCRIPT), str(folder / "inputs.json"),
+                               *(str(Path(webmodel).resolve()) for webmodel in webmodels)],
                               capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise ParityError(f"running the TF.js model in node failed: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if len(results) != len(webmodels):
+        raise ParityError(f"node answered for {len(results)} of {len(webmodels)} models")
+    return results
 
 
 def _validation_metrics(run: Path, config: dict) -> dict:
@@ -200,7 +281,7 @@ def _validation_metrics(run: Path, config: dict) -> dict:
 
 
 def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dict[str, int], diff: float,
-              by_output: np.ndarray, n_inputs: int) -> dict:
+              by_output: np.ndarray, n_inputs: int, precision: Precision, target: float) -> dict:
     graph = json.loads((out / "model.json").read_text())
     signature = graph["signature"]
     size = model.image_size
@@ -225,6 +306,7 @@ def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dic
         "arch": config.get("model", {}).get("arch"),
         "parameters": config.get("model", {}).get("parameters"),
         "quantization": quantize,
+        "weights": _weight_storage(graph, precision, target),
         "image_size": size,
         "inputs": inputs,
         "outputs": {"crop": tensor(output_spec, node["outputs"][0])},
@@ -262,6 +344,21 @@ def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dic
         "files": files,
         "total_bytes": sum(files.values()),
     }
+
+
+def _weight_storage(graph: dict, precision: Precision, target: float) -> dict:
+    """How model.json stores its weights: tensors and values per stored dtype, and how uint8 was chosen."""
+    stored: dict[str, dict[str, int]] = {}
+    for weight in (weight for group in graph["weightsManifest"] for weight in group["weights"]):
+        dtype = weight.get("quantization", {}).get("dtype", weight["dtype"])
+        entry = stored.setdefault(dtype, {"tensors": 0, "values": 0})
+        entry["tensors"] += 1
+        entry["values"] += int(np.prod(weight["shape"]))
+    storage: dict = {"by_dtype": stored}
+    if precision.trials:
+        storage["uint8_choice"] = {"target": target, "uint16": precision.uint16, "trials": precision.trials,
+                                   "rule": choose_uint8_precision.__doc__.split("\n")[0]}
+    return storage
 
 
 def _ordered_inputs(signature: dict, node_inputs: list[str]) -> list[str]:
