@@ -37,6 +37,7 @@ PARITY_PHOTOS = 8
 # Weight tensors with at least this many values are quantized by --quantize uint8: the convolution and dense
 # kernels, ~97 % of the bytes; biases, batch-norm offsets, the 5-output head and small constants stay float32.
 UINT8_MIN_VALUES = 2048
+PROMOTION_STEPS = 8  # tensors promoted to uint16 one by one (choose_uint8_precision) before the rest at once
 PARITY_MEASURE = ("max abs difference over the inputs of each output in its own unit: left, top, right, bottom "
                   "as fractions of the frame, angle in degrees")
 
@@ -103,28 +104,30 @@ def choose_uint8_precision(plain: Path, check: ParityCheck, target: float) -> Pr
     """uint8 for the large weight tensors, except those that must be uint16 to keep parity within `target`.
 
     uint8 stores a tensor as 256 levels between its min and max. Its rounding errors add up through the
-    layers (measured: no single tensor dominates), and a model trained longer can sum past the tolerance.
-    So: measure all-uint8 and each tensor alone in uint8; if all-uint8 misses the target, promote tensors to
-    uint16 (256× finer, one byte more per value), largest own uint8 error per byte first, keeping the shortest
-    promotion that reaches the target. Every figure is measured in node, none estimated."""
+    layers (measured: no single tensor dominates, and they partly cancel), so a well-trained model can sum
+    past the tolerance. So: measure plain uint8; while it misses the target, promote to uint16 (256× finer,
+    one byte more per value) the tensor whose promotion lowers the measured parity most per byte, measuring
+    every candidate afresh each step (one node process per step). After PROMOTION_STEPS steps the rest is
+    promoted at once, which bounds the search. Every figure is measured in node, none estimated."""
     large = _large_weights(plain / "model.json")
     names = list(large)
 
     def dtype_map(uint16: list[str]) -> dict:
         return {"uint8": [name for name in names if name not in uint16], "uint16": list(uint16)}
 
-    all_uint8, *alone = check.differences(plain, [dtype_map([])] + [{"uint8": [name]} for name in names])
-    trials = [{"uint16": [], "max_abs_diff": all_uint8}]
-    if all_uint8 <= target:
-        return Precision(dtype_map([]), [], trials)
-    error_per_byte = dict(zip(names, (error / large[name] for name, error in zip(names, alone))))
-    order = sorted(names, key=error_per_byte.__getitem__, reverse=True)
-    promotions = [order[:count] for count in range(1, len(order) + 1)]
-    for uint16, diff in zip(promotions, check.differences(plain, [dtype_map(p) for p in promotions])):
+    uint16: list[str] = []
+    diff, = check.differences(plain, [dtype_map(uint16)])
+    trials = [{"uint16": [], "max_abs_diff": diff}]
+    while diff > target and len(uint16) < len(names):
+        remaining = [name for name in names if name not in uint16]
+        candidates = [remaining] if len(uint16) >= PROMOTION_STEPS else [[name] for name in remaining]
+        diffs = check.differences(plain, [dtype_map(uint16 + candidate) for candidate in candidates])
+        gain_per_byte = [(diff - after) / sum(large[name] for name in candidate)
+                         for candidate, after in zip(candidates, diffs)]
+        best = max(range(len(candidates)), key=gain_per_byte.__getitem__)
+        uint16, diff = uint16 + candidates[best], diffs[best]
         trials.append({"uint16": uint16, "max_abs_diff": diff})
-        if diff <= target:
-            return Precision(dtype_map(uint16), uint16, trials)
-    return Precision(dtype_map(order), order, trials)  # all uint16: the final check decides
+    return Precision(dtype_map(uint16), uint16, trials)
 
 
 class ParityError(RuntimeError):

@@ -90,8 +90,12 @@ def w_values(weight: dict) -> int:
     return int(np.prod(weight["shape"]))
 
 
-def test_uint8_promotes_tensors_to_uint16_until_parity_reaches_the_target(tmp_path_factory, tmp_path):
-    """A target tighter than plain uint8 reaches: the export keeps the tensors it must in uint16, measured."""
+@pytest.mark.parametrize("steps", [webmodel.PROMOTION_STEPS, 1])
+def test_uint8_promotes_tensors_to_uint16_until_parity_reaches_the_target(tmp_path_factory, tmp_path, monkeypatch,
+                                                                          steps):
+    """A target tighter than plain uint8 reaches: the export keeps the tensors it must in uint16, measured;
+    after `steps` single promotions it promotes the rest at once."""
+    monkeypatch.setattr(webmodel, "PROMOTION_STEPS", steps)
     plain_uint8 = exported(tmp_path_factory, "uint8").max_abs_diff
     target = plain_uint8 / 20
     report = webmodel.export_webmodel(trained_run(tmp_path_factory), tmp_path / "webmodel", "uint8", target=target)
@@ -100,11 +104,16 @@ def test_uint8_promotes_tensors_to_uint16_until_parity_reaches_the_target(tmp_pa
     trials = choice["trials"]
     assert trials[0] == {"uint16": [], "max_abs_diff": plain_uint8}  # the same plain uint8 model, measured again
     assert trials[-1] == {"uint16": report.uint16, "max_abs_diff": report.max_abs_diff}
-    assert all(trial["max_abs_diff"] > target for trial in trials[:-1])  # the shortest promotion that reaches it
-    assert [len(trial["uint16"]) for trial in trials] == list(range(len(trials)))
+    assert all(trial["max_abs_diff"] > target for trial in trials[:-1])  # it stops as soon as it reaches it
+    for step, (before, after) in enumerate(zip(trials, trials[1:])):  # the earlier promotions kept
+        assert after["uint16"][:len(before["uint16"])] == before["uint16"]
+        assert len(after["uint16"]) == len(before["uint16"]) + 1 or step == steps  # one tensor per step
     graph = json.loads((report.out / "model.json").read_text())
     stored = {w["name"]: w.get("quantization", {}).get("dtype") for g in graph["weightsManifest"] for w in g["weights"]}
     assert sorted(name for name, dtype in stored.items() if dtype == "uint16") == sorted(report.uint16)
+    assert len(trials) <= steps + 2
+    if len(trials) == steps + 2:  # the last step promoted every tensor left
+        assert "uint8" not in stored.values() and len(trials[-1]["uint16"]) > len(trials[-2]["uint16"]) + 1
     assert report.metadata["weights"]["by_dtype"]["uint16"]["tensors"] == len(report.uint16)
     assert report.total_bytes > exported(tmp_path_factory, "uint8").total_bytes
 
