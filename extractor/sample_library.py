@@ -96,9 +96,9 @@ TRUTH_COLUMNS = ["file", "kind", "expected", "origin", "orientation", "width", "
 # dataset_format; `origin` for label and no-crop rows (the latter as --include-uncropped labels them);
 # `orientation` the one to apply; `width`,`height` the displayed size of the original (a raw's declared
 # size); the label in the DISPLAYED frame, identity for uncropped rows, empty where there is none.
-# The corpus's metadata-only raw stubs: declared (stored) size as exiftool's Composite:ImageSize reads
-# it, the camera's preview size (the largest we embed; always the declared aspect ratio, exactly) and
-# the tags that hold previews.
+# The corpus's metadata-only raw stubs: declared (stored) size as metadata.declared_size reads it
+# (Composite:ImageSize; a DNG's DefaultCropSize), the camera's preview size (the largest we embed; always
+# the declared aspect ratio, exactly) and the tags that hold previews.
 CORPUS_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exiftool-images"
 
 
@@ -117,8 +117,9 @@ _RAW_STUBS = {
     "cr2": _RawStub("CanonRaw.cr2", (3456, 2304), (1536, 1024), ("PreviewImage",), "Canon", "Canon EOS 350D DIGITAL"),
     "nef": _RawStub("Nikon.nef", (3040, 2014), (1520, 1007), ("PreviewImage", "JpgFromRaw"),
                     "NIKON CORPORATION", "NIKON D70"),
-    # ImageSize of the DNG is its full 3516×2328 raw; its DefaultCropSize is 3456×2304 (0.7% apart in aspect).
-    "dng": _RawStub("DNG.dng", (3516, 2328), (1758, 1164), ("PreviewImage", "JpgFromRaw"),
+    # The DNG's frame is its DefaultCropSize, 3456×2304, not its full 3516×2328 raw (ImageSize): its previews
+    # are rendered from the default crop, as a camera's or Adobe's DNG converter's are.
+    "dng": _RawStub("DNG.dng", (3456, 2304), (1728, 1152), ("PreviewImage", "JpgFromRaw"),
                     "Canon", "Canon EOS 350D DIGITAL"),
 }
 

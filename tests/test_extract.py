@@ -15,6 +15,7 @@ from PIL import Image
 
 from extractor.extract import extract
 from extractor.geometry import Crop, to_displayed
+from extractor.metadata import declared_size, metadata_tool
 from tests.conftest import PROJECT, crop_tags, scene, tree_hash
 
 
@@ -25,6 +26,25 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def by_name(rows: list[dict]) -> dict[str, dict]:
     return {Path(row["source"]).name: row for row in rows}
+
+
+@pytest.mark.parametrize("name, size", [
+    ("DNG.dng", (3456, 2304)),  # DefaultCropSize × DefaultScale (1 1), not the raw's 3516×2328 with margins
+    ("CanonRaw.cr2", (3456, 2304)),
+    ("Nikon.nef", (3040, 2014)),
+    ("ExifTool.jpg", (8, 8)),
+])
+def test_declared_size_is_the_frame_of_the_crop(corpus, name, size):
+    with metadata_tool() as tool:
+        tags = tool.read_tags([corpus / "exiftool-images" / name])
+    assert declared_size(next(iter(tags.values()))) == size
+
+
+def test_declared_size_applies_the_dng_default_scale():
+    tags = {"IFD0:DefaultCropSize": "1000 800", "IFD0:DefaultScale": "2 1", "Composite:ImageSize": "1010 804"}
+    assert declared_size(tags) == (2000, 800)
+    assert declared_size({"Composite:ImageSize": "0 0"}) is None
+    assert declared_size({"SubIFD:DefaultCropSize": "garbage"}) is None
 
 
 def test_corpus_is_walked_read_only_and_every_file_is_reported(corpus, tmp_path):

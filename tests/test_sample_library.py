@@ -63,8 +63,16 @@ def tool():
 
 def _read_tags(tool, files: list[Path]) -> dict[str, dict]:
     output = tool.execute("-json", "-n", "-G1", "-XMP-crs:all", "-XMP-tiff:Orientation", "-IFD0:Orientation",
-                          "-XMP-xmpMM:HistoryAction", "-Composite:ImageSize", "-File:FileType", *map(str, files))
+                          "-XMP-xmpMM:HistoryAction", "-Composite:ImageSize", "-SubIFD:DefaultCropSize", "-File:FileType",
+                          *map(str, files))
     return {Path(entry["SourceFile"]).as_posix(): entry for entry in json.loads(output)}
+
+
+def _stored_size(file_tags: dict) -> tuple[int, int]:
+    """The crop's frame: ImageSize, or for the DNG (raw in a SubIFD, DefaultScale 1 1) its DefaultCropSize."""
+    size = file_tags.get("SubIFD:DefaultCropSize") or file_tags["Composite:ImageSize"]
+    width, height = (int(v) for v in str(size).replace("x", " ").split())
+    return width, height
 
 
 def _sidecar_of(library: Path, file: str) -> Path:
@@ -120,7 +128,7 @@ def test_written_crops_convert_to_the_truth(library, truth, tool):
         assert xmp["XMP-crs:HasCrop"] in (True, "True"), row["file"]
         orientation = int(xmp.get("XMP-tiff:Orientation") or file_tags.get("IFD0:Orientation") or 1)
         assert orientation == int(row["orientation"]), row["file"]
-        stored_w, stored_h = (int(v) for v in str(file_tags["Composite:ImageSize"]).replace("x", " ").split())
+        stored_w, stored_h = _stored_size(file_tags)
         assert displayed_size(stored_w, stored_h, orientation) == (int(row["width"]), int(row["height"])), row["file"]
         stored = Crop(*(float(xmp[f"XMP-crs:Crop{name}"]) for name in ("Left", "Top", "Right", "Bottom", "Angle")))
         shown = to_displayed(stored, stored_w, stored_h, orientation)
@@ -184,7 +192,7 @@ def test_raw_previews_decode_with_the_raw_aspect(library, truth, tool):
     tags = _read_tags(tool, [library / row["file"] for row in rows])
     for row in rows:
         raw = library / row["file"]
-        stored_w, stored_h = (int(v) for v in str(tags[raw.as_posix()]["Composite:ImageSize"]).replace("x", " ").split())
+        stored_w, stored_h = _stored_size(tags[raw.as_posix()])
         for tag in ("PreviewImage", "JpgFromRaw") if raw.suffix.lower() != ".cr2" else ("PreviewImage",):
             data = tool.execute("-b", f"-{tag}", str(raw), raw_bytes=True)
             assert data[:2] == b"\xff\xd8", (row["file"], tag)
