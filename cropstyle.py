@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", type=Path, metavar="RUN")
     evaluate.add_argument("datasets", nargs="+", type=Path, metavar="DATASET")
     evaluate.add_argument("--out", type=Path, metavar="REPORT", help="metrics.json and index.html here")
+    evaluate.add_argument("--include-seen", action="store_true",
+                          help="keep photos the RUN trained or validated on (left out by default)")
 
     export = commands.add_parser("export", help="trained RUN → TF.js graph model for the browser (parity checked)")
     export.add_argument("run", type=Path, metavar="RUN")
@@ -142,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         from training.evaluate import evaluate
 
-        evaluate(args.run, args.datasets, args.out)
+        evaluate(args.run, args.datasets, args.out, include_seen=args.include_seen)
         return 0
     if args.command == "export":
         from export.webmodel import export_webmodel

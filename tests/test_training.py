@@ -68,6 +68,17 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
         assert set(values) == {"iou", "bde", "angle_mae"} and 0 <= values["iou"] <= 1
     assert written["methods"]["full"]["iou"] < 1
     assert "<figure>" in (report / "index.html").read_text()
+    assert written["seen"] == {"included": False, "left_out": 0}
+
+    # Photos the run trained or validated on are left out: all of them is an error, some are counted.
+    trained_on = len(pipeline.read_examples([dataset]))
+    with pytest.raises(ValueError, match=f"all {trained_on} photos of {dataset} were used to train or validate"):
+        evaluate(run, [dataset], verbose=False)
+    mixed = evaluate(run, [dataset, test_dataset], verbose=False)
+    assert mixed["n"] == written["n"] and mixed["seen"] == {"included": False, "left_out": trained_on}
+    assert mixed["methods"]["model"] == pytest.approx(written["methods"]["model"])
+    kept = evaluate(run, [dataset, test_dataset], include_seen=True, verbose=False)
+    assert kept["n"] == written["n"] + trained_on and kept["seen"] == {"included": True, "left_out": 0}
 
 
 def test_same_seed_same_numbers(tiny_run):

@@ -38,15 +38,27 @@ def _table(n: int, methods: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, verbose: bool = True) -> dict:
-    """Metrics of the model in RUN and of every baseline on `datasets`; see the module docstring."""
+def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, include_seen: bool = False,
+             verbose: bool = True) -> dict:
+    """Metrics of the model in RUN and of every baseline on `datasets`; see the module docstring.
+
+    Photos RUN trained or validated on (the same image content: images are named by their hash) are left
+    out unless `include_seen`: a model scored on its own training photos says nothing about new ones."""
     run = Path(run)
     examples = pipeline.read_examples([Path(d) for d in datasets])
     split = json.loads((run / "split.json").read_text())
-    seen = set(split["train"]) | set(split["val"])
-    overlap = sum(Path(image).stem in {Path(s).stem for s in seen} for image in examples.frame["image"])
-    if overlap:
-        print(f"warning: {overlap} of {len(examples)} photos were used in training or validation", file=sys.stderr)
+    seen_names = {Path(image).stem for image in split["train"] + split["val"]}
+    seen = np.array([Path(image).stem in seen_names for image in examples.frame["image"]], dtype=bool)
+    if seen.any() and not include_seen:
+        if seen.all():
+            raise ValueError(f"all {len(examples)} photos of {', '.join(map(str, datasets))} were used to train or "
+                             f"validate {run}: evaluate on held-out photos (or pass --include-seen)")
+        print(f"left out {int(seen.sum())} of {len(examples)} photos used to train or validate {run} "
+              "(--include-seen keeps them)", file=sys.stderr)
+        examples = examples.subset(~seen)
+    elif seen.any():
+        print(f"warning: {int(seen.sum())} of {len(examples)} photos were used in training or validation",
+              file=sys.stderr)
     stored = json.loads((run / "baselines.json").read_text())
     frame = examples.frame
     sizes = list(zip(frame["width"].astype(float), frame["height"].astype(float)))
@@ -60,7 +72,8 @@ def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, verbos
     }
     per_photo = {name: [metrics.crop_metrics(p, t, w, h) for p, t, (w, h) in zip(predicted, truth, sizes)]
                  for name, predicted in crops.items()}
-    result = {"n": len(examples), "methods": {name: metrics.summarise(values) for name, values in per_photo.items()}}
+    result = {"n": len(examples), "seen": {"included": bool(include_seen and seen.any()),
+                                            "left_out": 0 if include_seen else int(seen.sum())}, "methods": {name: metrics.summarise(values) for name, values in per_photo.items()}}
     if verbose:
         print(_table(result["n"], result["methods"]))
     if out is not None:
