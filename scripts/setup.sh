@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-python3}
 # Debian package ← the check that says it is missing.
 missing=()
 command -v exiftool >/dev/null 2>&1 || missing+=(libimage-exiftool-perl)   # reads and writes the crops
-ldconfig -p 2>/dev/null | grep -q 'libvips.so.42' || missing+=(libvips42)    # the saliency baseline (pyvips)
+ldconfig -p 2>/dev/null | grep 'libvips.so.42' >/dev/null || missing+=(libvips42)  # saliency baseline (pyvips); no -q: SIGPIPE fails pipefail
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)                  # the web tests and benchmark
 command -v node >/dev/null 2>&1 || missing+=(nodejs)                        # TF.js parity check of the export
 command -v npm >/dev/null 2>&1 || missing+=(npm)
