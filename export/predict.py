@@ -22,7 +22,7 @@ from queue import Full, Queue
 import numpy as np
 from PIL import Image
 
-from extractor.geometry import Crop, crop_to_rect, largest_with_aspect
+from extractor.geometry import Crop, RotatedRect, crop_to_rect, largest_with_aspect, rect_corners
 from extractor.pixels import PixelError, open_displayed
 from extractor.metadata import MetadataTool
 from export.inference import CropModel, ModelInput, load_crop_model, load_model_input
@@ -244,11 +244,9 @@ def write_cropped_photo(source: Path | bytes, orientation: int, crop: Crop, targ
         out = image.crop((left, top, left + width, top + height))
     else:
         # Output pixel (x, y) samples the photo at TL + x·u + y·v: u, v the crop's top and left edge directions.
-        t = math.radians(crop.angle)
-        cos, sin = math.cos(t), math.sin(t)
-        tl_x = rect.cx - width / 2 * cos + height / 2 * sin
-        tl_y = rect.cy - width / 2 * sin - height / 2 * cos
-        out = image.transform((width, height), Image.Transform.AFFINE, (cos, -sin, tl_x, sin, cos, tl_y),
+        tl, tr, _, bl = rect_corners(RotatedRect(rect.cx, rect.cy, width, height, crop.angle))
+        u, v = (tr - tl) / width, (bl - tl) / height
+        out = image.transform((width, height), Image.Transform.AFFINE, (u[0], v[0], tl[0], u[1], v[1], tl[1]),
                               resample=Image.Resampling.BICUBIC)
     exif, icc = _exif_and_profile(source)
     target.parent.mkdir(parents=True, exist_ok=True)

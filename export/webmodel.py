@@ -96,8 +96,12 @@ class ParityCheck:
 class Precision:
     """How the weights are stored (a quantization_dtype_map), and the measurements that chose it."""
     dtype_map: dict | None
-    uint16: list[str] = field(default_factory=list)
     trials: list[dict] = field(default_factory=list)  # {"uint16": [names], "max_abs_diff": figure} per try
+
+    @property
+    def uint16(self) -> list[str]:
+        """The tensors uint8 could not keep within the target."""
+        return list((self.dtype_map or {}).get("uint16", []))
 
 
 def choose_uint8_precision(plain: Path, check: ParityCheck, target: float) -> Precision:
@@ -127,7 +131,7 @@ def choose_uint8_precision(plain: Path, check: ParityCheck, target: float) -> Pr
         best = max(range(len(candidates)), key=gain_per_byte.__getitem__)
         uint16, diff = uint16 + candidates[best], diffs[best]
         trials.append({"uint16": uint16, "max_abs_diff": diff})
-    return Precision(dtype_map(uint16), uint16, trials)
+    return Precision(dtype_map(uint16), trials)
 
 
 class ParityError(RuntimeError):

@@ -47,6 +47,7 @@ from extractor.geometry import (
     RotatedRect,
     crop_problem,
     displayed_size,
+    rect_corners,
     rect_to_crop,
     to_displayed,
     to_stored,
@@ -288,7 +289,7 @@ def _style_crop(rng: np.random.Generator, width: int, height: int, tilt: float) 
     while True:
         h = full_h * scale
         w = h * aspect
-        box_w, box_h = w * math.cos(t) + h * math.sin(t), w * math.sin(t) + h * math.cos(t)
+        box_w, box_h = np.ptp(rect_corners(RotatedRect(0, 0, w, h, tilt)), axis=0)
         cx = box_w / 2 + rng.uniform(0, 1) * (width - box_w)
         cy = box_h / 2 + rng.uniform(0, 1) * (height - box_h)
         rect = RotatedRect(cx, cy, w, h, tilt)
@@ -300,9 +301,9 @@ def _style_crop(rng: np.random.Generator, width: int, height: int, tilt: float) 
 
 def _point_in_rect(rect: RotatedRect, fx: float, fy: float) -> tuple[float, float]:
     """Pixel position of the point (fx, fy) given in fractions of the crop's own width and height."""
-    t = math.radians(rect.angle)
-    u, v = (fx - 0.5) * rect.width, (fy - 0.5) * rect.height
-    return rect.cx + u * math.cos(t) - v * math.sin(t), rect.cy + u * math.sin(t) + v * math.cos(t)
+    tl, tr, _, bl = rect_corners(rect)
+    x, y = tl + fx * (tr - tl) + fy * (bl - tl)
+    return float(x), float(y)
 
 
 def _plan_scene(rng: np.random.Generator, width: int, height: int) -> tuple[_Scene, Crop]:

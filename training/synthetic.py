@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from extractor.dataset_format import LABEL_COLUMNS
-from extractor.geometry import Crop, RotatedRect, crop_problem, rect_to_crop
+from extractor.geometry import Crop, RotatedRect, crop_problem, rect_corners, rect_to_crop
 
 
 def _photo(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Image, Crop]:
@@ -33,8 +32,7 @@ def _photo(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Ima
     w, h = 0.7 * width, 0.7 * height
     cx = sx + (w / 6 if sx < width / 2 else -w / 6)
     cy = sy + (h / 6 if sy < height / 2 else -h / 6)
-    t = math.radians(abs(angle))
-    bw, bh = w * math.cos(t) + h * math.sin(t), w * math.sin(t) + h * math.cos(t)
+    bw, bh = np.ptp(rect_corners(RotatedRect(0, 0, w, h, angle)), axis=0)  # the turned crop's bounding box
     cx, cy = min(max(cx, bw / 2), width - bw / 2), min(max(cy, bh / 2), height - bh / 2)
     return image, rect_to_crop(RotatedRect(cx, cy, w, h, angle), width, height)
 

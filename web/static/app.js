@@ -315,20 +315,18 @@ function croppedCanvas(label) {
   const rect = g.cropToRect(label, state.width, state.height);
   const width = Math.max(1, Math.round(rect.width));
   const height = Math.max(1, Math.round(rect.height));
-  const t = (label.angle * Math.PI) / 180;
-  const cos = Math.cos(t);
-  const sin = Math.sin(t);
-  // Output pixel (x, y) shows the photo at TL + x·u + y·v (u, v: the crop's top and left edges).
-  const tlx = rect.cx - (width / 2) * cos + (height / 2) * sin;
-  const tly = rect.cy - (width / 2) * sin - (height / 2) * cos;
+  // Output pixel (x, y) shows the photo at TL + x·u + y·v (u, v: the crop's top and left edge directions).
+  const [tl, tr, , bl] = g.rectCorners({ cx: rect.cx, cy: rect.cy, width, height, angle: label.angle });
+  const u = [(tr[0] - tl[0]) / width, (tr[1] - tl[1]) / width];
+  const v = [(bl[0] - tl[0]) / height, (bl[1] - tl[1]) / height];
   const canvas = document.createElement("canvas");
   canvas.width = width;
   canvas.height = height;
   const context = canvas.getContext("2d");
   context.imageSmoothingEnabled = true;
   context.imageSmoothingQuality = "high";
-  // photo → output: R(−angle)·(p − TL)
-  context.setTransform(cos, -sin, sin, cos, -(cos * tlx + sin * tly), sin * tlx - cos * tly);
+  // photo → output: (u·(p − TL), v·(p − TL))
+  context.setTransform(u[0], v[0], u[1], v[1], -(u[0] * tl[0] + u[1] * tl[1]), -(v[0] * tl[0] + v[1] * tl[1]));
   context.drawImage(state.bitmap, 0, 0);
   return canvas;
 }
