@@ -5,6 +5,7 @@ Errors reach the user as one line; `--debug` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -196,5 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """The `cropstyle` program. A Ctrl-C during the command exits 130 (main); once it is done, the
+    interpreter's shutdown (about 0.1 s) would swallow a late one and exit 0, so from then on SIGINT
+    ends the process the default way (the shell reports 130 too)."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

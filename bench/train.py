@@ -78,7 +78,8 @@ def main() -> None:
         plain = pipeline.make_dataset(examples, size, batch, training=False, cache=False)
         images = np.concatenate([x["image"].numpy() for x, _ in plain])
         feeds = {
-            "tf.data pipeline": lambda: {"x": pipeline.make_dataset(examples, size, batch, training=True, seed=0)},
+            "tf.data pipeline": lambda: {"x": pipeline.make_dataset(examples, size, batch, training=True, seed=0),
+                                         "steps_per_epoch": -(-n // batch)},
             "in-memory tensors": lambda: {"x": {"image": images, "aspect": examples.aspects[:, None]},
                                           "y": examples.labels, "batch_size": batch, "shuffle": True},
         }

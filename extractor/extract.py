@@ -244,35 +244,40 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
     running: dict[Future, Pending] = {}
     try:
         with metadata_tool() as tool, ThreadPoolExecutor(jobs or os.cpu_count() or 1) as decoders:
-            for start in range(0, len(todo), CHUNK):
-                chunk = todo[start:start + CHUNK]
-                files = [c.source for c in chunk] + [c.sidecar for c in chunk if c.sidecar is not None]
-                tags = tool.read_tags(list(dict.fromkeys(files)))
-                for candidate in chunk:
-                    decide = _pending_from_catalog if candidate.catalog is not None else _pending_from_xmp
-                    pending = decide(candidate, tags, include_uncropped)
-                    if isinstance(pending, str):
-                        skip(candidate, pending)
-                        continue
-                    source = _pixel_source(tool, pending, tags[candidate.source])
-                    if isinstance(source, str):
-                        skip(candidate, source)
-                        continue
-                    running[decoders.submit(render_training_image, source, pending.orientation, size, store.images)] = pending
-                done = [future for future in running if future.done()]
-                for future in done:
-                    finish(running.pop(future), future)
-                if time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
-                    store.save()
-                    last_checkpoint = time.monotonic()
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    finish(running.pop(future), future)
+            try:
+                for start in range(0, len(todo), CHUNK):
+                    chunk = todo[start:start + CHUNK]
+                    files = [c.source for c in chunk] + [c.sidecar for c in chunk if c.sidecar is not None]
+                    tags = tool.read_tags(list(dict.fromkeys(files)))
+                    for candidate in chunk:
+                        decide = _pending_from_catalog if candidate.catalog is not None else _pending_from_xmp
+                        pending = decide(candidate, tags, include_uncropped)
+                        if isinstance(pending, str):
+                            skip(candidate, pending)
+                            continue
+                        source = _pixel_source(tool, pending, tags[candidate.source])
+                        if isinstance(source, str):
+                            skip(candidate, source)
+                            continue
+                        future = decoders.submit(render_training_image, source, pending.orientation, size, store.images)
+                        running[future] = pending
+                    for future in [future for future in running if future.done()]:
+                        finish(running.pop(future), future)
+                    if time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
+                        store.save()
+                        last_checkpoint = time.monotonic()
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        finish(running.pop(future), future)
+            finally:
+                # On Ctrl-C (or an error) too: photos not yet started are dropped, the few being decoded finish,
+                # and every decoded photo is kept, so the next run resumes after it.
+                decoders.shutdown(wait=True, cancel_futures=True)
+                for future, pending in running.items():
+                    if not future.cancelled():
+                        finish(pending, future)
     finally:
-        # Also on Ctrl-C: what finished is kept, and the next run resumes from there.
-        for future in running:
-            future.cancel()
         store.save()
         bar.close()
     summary.labels_total = len(store.labels)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -212,25 +213,66 @@ def _run_cli(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL])
-def test_interrupted_run_leaves_valid_dataset_and_resumes(tmp_path, exif_writer, stop):
+PAUSE_AT = PROJECT / "tests" / "pause_at.py"
+# Where a run is interrupted: the call it is paused in (tests/pause_at.py) while the signal arrives.
+PHASES = {
+    "walking the library": {"call": "extractor.library:_walk", "nth": 1},
+    # With the batch's request sent to exiftool and its answer not yet read (pyexiftool 0.5.6 reads each answer
+    # with _read_fd_endswith: its first two calls are the start-up's `-ver`, stdout and stderr).
+    "in the exiftool batch": {"call": "exiftool.exiftool:_read_fd_endswith", "nth": 3},
+    "decoding": {"call": "extractor.extract:render_training_image", "nth": 10},
+    "writing the CSVs": {"call": "os:replace", "nth": 1, "first_argument_named": ".labels.csv.tmp",
+                         "set": {"extractor.extract:CHECKPOINT_SECONDS": 0}},  # a checkpoint after the first chunk
+}
+
+
+def _interrupted_run(tmp_path: Path, library: Path, dataset: Path, phase: dict, stop: signal.Signals) -> subprocess.Popen:
+    """The CLI paused in `phase`, then sent `stop` as Ctrl-C sends it: to the whole process group (exiftool too)."""
+    ready, release = tmp_path / "ready", tmp_path / "release"
+    plan = {"call": phase["call"], "nth": phase["nth"],
+            "first_argument_named": phase.get("first_argument_named"), "set": phase.get("set", {}),
+            "ready": str(ready), "release": str(release)}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    process = subprocess.Popen([sys.executable, str(PAUSE_AT), str(tmp_path / "plan.json"), "extract", str(library),
+                                "--out", str(dataset), "--jobs", "1"], cwd=PROJECT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert process.poll() is None, f"the run ended before reaching the pause: {process.communicate()[1][-2000:]}"
+    os.killpg(process.pid, stop)
+    release.touch()
+    process.wait(timeout=120)
+    return process
+
+
+# Ctrl-C in every phase; SIGKILL, which cannot be handled, in one: the dataset must survive it too.
+@pytest.mark.parametrize("phase, stop", [pytest.param(phase, stop, id=f"{phase}, {stop.name}") for phase, stop in
+                                         [(phase, signal.SIGINT) for phase in PHASES] + [("decoding", signal.SIGKILL)]])
+def test_interrupted_run_leaves_valid_dataset_and_resumes(tmp_path, exif_writer, phase, stop):
     library = tmp_path / "library"
-    _library_of(library, exif_writer, 60, size=(1600, 1200))
+    _library_of(library, exif_writer, 60, size=(640, 480))
     reference = tmp_path / "reference"
     extract([library], reference, progress=False)
 
     dataset = tmp_path / "dataset"
-    process = _run_cli(["extract", str(library), "--out", str(dataset), "--jobs", "1"])
-    deadline = time.monotonic() + 60
-    while len(list((dataset / "images").glob("*.jpg"))) < 5 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(stop)
-    process.wait(timeout=60)
-    assert process.returncode == (130 if stop == signal.SIGINT else -signal.SIGKILL)
+    process = _interrupted_run(tmp_path, library, dataset, PHASES[phase], stop)
+    stderr = process.stderr.read()
+    if stop == signal.SIGINT:
+        assert process.returncode == 130, stderr[-2000:]
+        assert stderr.strip().splitlines()[-1] == "cropstyle: interrupted"
+    else:
+        assert process.returncode == -signal.SIGKILL
     saved = read_csv(dataset / "labels.csv") if (dataset / "labels.csv").exists() else []
     assert all((dataset / row["image"]).exists() for row in saved)  # what was saved is consistent
     if stop == signal.SIGINT:
-        assert 5 <= len(saved) < 60  # Ctrl-C keeps the photos already done
+        # Ctrl-C keeps every photo already decoded: each image written has its row.
+        images = {f"images/{path.name}" for path in (dataset / "images").glob("*.jpg")} if (dataset / "images").exists() else set()
+        assert {row["image"] for row in saved} == images
+        if phase == "decoding":  # one decoder: 9 done, the 10th finishes, the rest are dropped
+            assert len(saved) == 10
+        elif phase != "writing the CSVs":
+            assert saved == []
 
     resumed = extract([library], dataset, progress=False)
     assert resumed.unchanged == len(saved)

@@ -9,9 +9,6 @@ from extractor.geometry import Crop, RotatedRect, crop_problem, crop_to_rect, fl
 from training import crop_tf
 from training.model import build_model
 
-# Keras 3.15 calls np.array(tensor, copy=False) on TF 2.19 tensors: harmless, and hundreds of lines.
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
-
 
 def random_crops(rng, n):
     """Valid crops of random images: a turned rectangle that fits inside its frame."""

@@ -145,8 +145,9 @@ def test_suggest_adjust_submit_download(page, server, run, tmp_path):
     assert adjusted != suggestion
 
     # A smaller window re-lays cropper out; the crop stays the same.
+    layouts = int(page.evaluate("document.body.dataset.layouts || 0"))
     page.set_viewport_size({"width": 900, "height": 760})
-    page.wait_for_timeout(500)
+    page.wait_for_selector(f"body[data-layouts='{layouts + 1}']")  # the page re-laid itself out
     assert crop_values(page).values() == pytest.approx(adjusted.values(), abs=1e-9)
     assert page.locator(".cropper-container").bounding_box()["width"] < 900
     adjusted = crop_values(page)  # what the page shows now, to the last bit

@@ -165,14 +165,19 @@ def _augmented(batch: tuple[tf.Tensor, tf.Tensor, tf.Tensor], seed: tf.Tensor):
 def make_dataset(examples: Examples, image_size: int, batch_size: int, *, training: bool, seed: int = 0,
                  cache: bool = True) -> tf.data.Dataset:
     """({"image", "aspect"}, label) batches: decoded and resized once (cached), then, when `training`,
-    shuffled and augmented anew each epoch, a batch at a time, in parallel; prefetched."""
+    shuffled, repeated without end in full batches and augmented anew, a batch at a time, in parallel;
+    otherwise every photo once, in order. Prefetched."""
     data = tf.data.Dataset.from_tensor_slices((examples.paths, examples.aspects[:, None], examples.labels))
     data = data.map(lambda path, aspect, label: (load_image(path, image_size), aspect, label),
                     num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         data = data.cache()
     if training:
-        data = data.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+        # Endless and in full batches: each pass over the photos is shuffled anew and batches run on across
+        # passes, so every batch holds batch_size photos (none is short, none is dropped for good); the
+        # caller says how many batches make an epoch.
+        data = data.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True).repeat()
+        data = data.batch(batch_size, drop_remainder=True)
         # A fresh, repeatable [2] seed per batch and epoch, for the stateless random ops of `augment`.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         data = tf.data.Dataset.zip((data, seeds)).map(_augmented, num_parallel_calls=tf.data.AUTOTUNE)

@@ -24,7 +24,7 @@ import pandas as pd
 import tensorflow as tf
 
 from extractor.geometry import Crop, iou
-from training import drawing, pipeline
+from training import crop_tf, drawing, pipeline
 from training.losses import CornerBoxIoU, CropLoss
 from training.model import build_model
 
@@ -51,30 +51,48 @@ class TrainResult:
 
 
 class ValidationCrops(keras.callbacks.Callback):
-    """Each epoch: the exact mean IoU of the validation crops (extractor.geometry.iou in displayed pixels)
-    into the logs as val_crop_iou, for early stopping and checkpoints, and a few validation photos with
-    the photographer's crop (green) and the prediction (red) to TensorBoard."""
+    """Each epoch: the validation figures into the logs (val_loss, val_iou, and val_crop_iou, the exact mean
+    IoU of the rotated crops by extractor.geometry.iou in displayed pixels, for early stopping and
+    checkpoints), and a few validation photos with the photographer's crop (green) and the prediction
+    (red) to TensorBoard.
 
-    def __init__(self, data: tf.data.Dataset, examples: pipeline.Examples, log_dir: Path):
+    It runs the model itself, on every validation photo, outside any distribution strategy: Keras's own
+    distributed evaluation would split the last, short batch across the replicas and hand some of them
+    nothing (a crash in batch normalisation), or need photos dropped to make batches even."""
+
+    def __init__(self, examples: pipeline.Examples, image_size: int, batch_size: int, loss: keras.losses.Loss,
+                 log_dir: Path):
         super().__init__()
-        self.data, self.examples = data, examples
+        self.examples, self.loss = examples, loss
+        self.data = pipeline.make_dataset(examples, image_size, batch_size, training=False)
         self.writer = tf.summary.create_file_writer(str(log_dir / "previews"))
+        self._forward = None
+
+    def predict(self) -> np.ndarray:
+        """The model's crops of all validation photos, in order [n, 5]."""
+        if self._forward is None:
+            self._forward = tf.function(lambda inputs: self.model(inputs, training=False), reduce_retracing=True)
+        return np.concatenate([self._forward(inputs).numpy() for inputs, _ in self.data])
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        predictions = self.model.predict(self.data, verbose=0)
+        predictions = self.predict()
+        labels = self.examples.labels
         frame = self.examples.frame
         scores = [iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
-                  for p, t, w, h in zip(predictions, self.examples.labels, frame["width"], frame["height"])]
+                  for p, t, w, h in zip(predictions, labels, frame["width"], frame["height"])]
+        figures = {"val_loss": float(np.mean(self.loss.call(labels, predictions))),
+                   "val_iou": float(np.mean(crop_tf.corner_box_iou(labels, predictions))),
+                   MONITOR: float(np.mean(scores))}
         if logs is not None:
-            logs[MONITOR] = float(np.mean(scores))
+            logs.update(figures)
         images = [np.asarray(drawing.draw_crops(path, [(Crop(*map(float, t)), drawing.TRUE_COLOUR),
                                                        (Crop(*map(float, p)), drawing.MODEL_COLOUR)], long_side=256)
                                 .resize((256, 256)))
-                  for path, p, t in list(zip(self.examples.paths, predictions, self.examples.labels))[:PREVIEWS]]
+                  for path, p, t in list(zip(self.examples.paths, predictions, labels))[:PREVIEWS]]
         with self.writer.as_default():
             tf.summary.image("validation crops (green: photographer, red: model)", np.stack(images), step=epoch,
                              max_outputs=PREVIEWS)
-            tf.summary.scalar("crop_iou", logs[MONITOR] if logs else float(np.mean(scores)), step=epoch)
+            tf.summary.scalar("crop_iou", figures[MONITOR], step=epoch)
         self.writer.flush()
 
 
@@ -160,27 +178,29 @@ def train(datasets: list[Path], out: Path, *, epochs: int = 40, batch_size: int 
     examples = pipeline.read_examples(datasets)
     train_examples, val_examples = pipeline.split(examples, val_split, seed)
     strategy = _strategy(devices)
+    # Every training batch is full (training=True repeats the shuffled photos) and splits evenly over the
+    # replicas, so none of a distributed fit ever gets a short or empty share (tf.distribute fails on
+    # both); a batch is never larger than the photos there are, rounded down to a multiple of the replicas.
     replicas = strategy.num_replicas_in_sync
-    # Keras builds a mirrored model from the first validation batch and fails when it does not split evenly
-    # over the replicas; a smaller validation batch avoids that on tiny validation sets.
-    val_batch = batch_size if len(val_examples) >= batch_size else max(replicas, len(val_examples) // replicas * replicas)
+    batch_size = replicas * max(1, min(batch_size, len(train_examples)) // replicas)
     train_data = pipeline.make_dataset(train_examples, image_size, batch_size, training=True, seed=seed)
-    val_data = pipeline.make_dataset(val_examples, image_size, val_batch, training=False)
+    steps = -(-len(train_examples) // batch_size)  # an epoch: every photo once, on average
 
     use_mixed = mixed_precision and bool(tf.config.list_physical_devices("GPU"))
     keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
-    steps = -(-len(train_examples) // batch_size)
     with strategy.scope():
         model = build_model(arch, image_size, weights)
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps), alpha=0.05)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-                      loss=CropLoss(value_loss=loss), metrics=[CornerBoxIoU()])
+        crop_loss = CropLoss(value_loss=loss)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=crop_loss,
+                      metrics=[CornerBoxIoU()])
     keras.mixed_precision.set_global_policy("float32")
 
     config = {
         "arguments": arguments,
         "datasets": [_dataset_record(d) for d in datasets],
         "split": {"train": len(train_examples), "val": len(val_examples), "by": "source photo and image hash"},
+        "batch": {"size": batch_size, "steps_per_epoch": steps, "replicas": replicas},
         "preprocessing": {**pipeline.PREPROCESSING, "image_size": image_size,
                           "source_long_side": _long_side(train_examples.paths[0])},
         "model": {"arch": arch, "parameters": int(model.count_params()), "outputs": pipeline.LABEL_VALUES},
@@ -205,7 +225,7 @@ def train(datasets: list[Path], out: Path, *, epochs: int = 40, batch_size: int 
     best_path = out / "best.keras"
     fit_callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
-        ValidationCrops(val_data, val_examples, out / "logs"),
+        ValidationCrops(val_examples, image_size, batch_size, crop_loss, out / "logs"),
         keras.callbacks.ModelCheckpoint(str(best_path), monitor=MONITOR, mode="max", save_best_only=True,
                                         initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience),
@@ -217,7 +237,7 @@ def train(datasets: list[Path], out: Path, *, epochs: int = 40, batch_size: int 
         print(f"training {arch} ({model.count_params():,} parameters) on {len(train_examples)} photos, "
               f"validating on {len(val_examples)}, {image_size} px, batch {batch_size}, up to {epochs} epochs")
     # shuffle=False: the dataset shuffles itself (seeded); Keras cannot shuffle a tf.data.Dataset.
-    fit = model.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=fit_callbacks, verbose=verbose,
+    fit = model.fit(train_data, epochs=epochs, steps_per_epoch=steps, callbacks=fit_callbacks, verbose=verbose,
                     shuffle=False)
 
     history = pd.read_csv(history_path) if history_path.exists() else pd.DataFrame()

@@ -422,6 +422,7 @@ window.addEventListener("resize", () => {
       state.applying = false;
     }
     applyCrop(label);
+    document.body.dataset.layouts = String(Number(document.body.dataset.layouts || 0) + 1);  // a count: tests wait for the re-layout
   }, 150);
 });
 ui.angle.addEventListener("input", () => { ui.angleNumber.value = ui.angle.value; onAngle(ui.angle.value); });
