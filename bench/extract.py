@@ -26,9 +26,9 @@ from PIL import Image
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from extractor.extract import extract  # noqa: E402
-from extractor.pixels import draft_request  # noqa: E402
-from extractor.sample_library import make_sample_library  # noqa: E402
+from cropstyle.extractor.extract import extract  # noqa: E402
+from cropstyle.extractor.pixels import draft_request  # noqa: E402
+from cropstyle.samples.library import make_sample_library  # noqa: E402
 
 
 def floor(photos: list[Path], size: int) -> float:
@@ -76,7 +76,7 @@ def main() -> None:
     assert summary.extracted == len(photos) and rerun.extracted == 0, (summary.report(), rerun.report())
 
     # Peak memory of the command a user runs, exiftool included (the largest of the children).
-    subprocess.run([sys.executable, str(PROJECT / "cropstyle.py"), "extract", str(library), "--out",
+    subprocess.run([sys.executable, "-m", "cropstyle", "extract", str(library), "--out",
                     str(work / "dataset-memory")], check=True, capture_output=True)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 

@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extractor.lrcat import (  # noqa: E402
-    cores, _open_private_copy, _photo_query, encode_xmp_blob, read_catalog)
+from cropstyle.extractor.lrcat import cores, _open_private_copy, _photo_query, read_catalog  # noqa: E402
+from cropstyle.samples.catalog import encode_xmp_blob  # noqa: E402
 
 REFERENCE_CATALOG = ROOT.parent / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"  # read only
 

@@ -18,9 +18,9 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from extractor.extract import extract  # noqa: E402
-from extractor.lrcat import CatalogEntry, write_catalog  # noqa: E402
-from extractor.metadata import crop_from_xmp, declared_size, metadata_tool, orientation_from_tags  # noqa: E402
+from cropstyle.extractor.extract import extract  # noqa: E402
+from cropstyle.samples.catalog import CatalogEntry, write_catalog  # noqa: E402
+from cropstyle.extractor.metadata import crop_from_xmp, declared_size, metadata_tool, orientation_from_tags  # noqa: E402
 sys.path.insert(0, str(PROJECT / "bench"))
 from extract import jpeg_library  # noqa: E402  (bench/extract.py)
 

@@ -42,8 +42,8 @@ def _cpu_seconds() -> float:
 
 
 def default_run(work: Path) -> Path:
-    from training.synthetic import write_dataset
-    from training.train import train
+    from cropstyle.samples.dataset import write_dataset
+    from cropstyle.training.train import train
 
     dataset = write_dataset(work / "synthetic", 48, seed=0, long_side=256)
     return train([dataset], work / "run", epochs=1, batch_size=16, verbose=0).run
@@ -66,8 +66,8 @@ def main() -> None:
     megapixels = sum(w * h for w, h in (Image.open(p).size for p in photos)) / len(photos) / 1e6
 
     run = args.run or default_run(work)
-    from export.inference import load_crop_model
-    from export.predict import predict
+    from cropstyle.export.inference import load_crop_model
+    from cropstyle.export.predict import predict
 
     started = time.perf_counter()
     model = load_crop_model(run)
@@ -107,7 +107,7 @@ def main() -> None:
           "before timing (other work on the machine slows the parallel predict more than the sequential floor)")
 
     if not args.skip_export:
-        from export.webmodel import export_webmodel
+        from cropstyle.export.webmodel import export_webmodel
 
         figures["export"] = {}
         for quantize in ("none", "float16", "uint8"):

@@ -27,16 +27,16 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from web.testing import ServerProcess, make_photos, photo_bytes, run_load  # noqa: E402
+from cropstyle.samples.load import ServerProcess, make_photos, photo_bytes, run_load  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
 def build_model(root: Path, image_size: int) -> Path:
-    from export.webmodel import export_webmodel
-    from training.synthetic import write_dataset
-    from training.train import train
+    from cropstyle.export.webmodel import export_webmodel
+    from cropstyle.samples.dataset import write_dataset
+    from cropstyle.training.train import train
 
     dataset = write_dataset(root / "dataset", 64, seed=0)
     train([dataset], root / "run", epochs=2, batch_size=16, image_size=image_size, verbose=0)

@@ -23,15 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extractor import dataset_format as reasons
-from extractor.geometry import Crop, to_stored
-from extractor.metadata import CROP_TAGS
-from export.inference import CropModel, load_crop_model
-from export.photos import Photo
-from extractor.metadata import metadata_tool
-from export.predict import Prediction, predict_with
-
-DECIMALS = 6  # Lightroom writes crop values with 6 decimals
+from cropstyle.extractor import dataset_format as reasons
+from cropstyle.extractor.geometry import Crop, to_stored
+from cropstyle.extractor import crs
+from cropstyle.export.inference import CropModel, load_crop_model
+from cropstyle.export.photos import Photo
+from cropstyle.extractor.metadata import metadata_tool
+from cropstyle.export.predict import Prediction, predict_with
 
 HAS_CROP = "has a crop (--force replaces it)"
 EMBEDDED_CROP = "its crop is embedded in the file: a sidecar would be ignored (--in-place --force replaces it)"
@@ -55,10 +53,10 @@ class ApplyAction:
     def line(self) -> str:
         if self.stored is None:
             return f"{self.source}: {self.status}, {self.reason}"
-        values = " ".join(f"{name}={value:.{DECIMALS}f}".replace("Crop", "") for name, value in
-                          zip(CROP_TAGS, self.stored.values()))
+        values = " ".join(f"{name.removeprefix('Crop')}={crs.text(value)}" for name, value in
+                          zip(crs.CROP_TAGS, self.stored.values()))
         where = "new sidecar " if self.created else ""
-        replaced = f" (replaces {' '.join(f'{v:.{DECIMALS}f}' for v in self.replaced.values())})" if self.replaced else ""
+        replaced = f" (replaces {' '.join(map(crs.text, self.replaced.values()))})" if self.replaced else ""
         text = f"{self.source}: {self.status} {values} into {where}{self.target}{replaced}"
         return text + (f": {self.reason}" if self.reason else "")
 
@@ -151,13 +149,7 @@ def written_values(crop: Crop) -> Crop:
     """The crop as it is written: corners clamped to the frame (float noise only: predictions lie inside)
     and every value rounded to Lightroom's 6 decimals."""
     left, top, right, bottom = (min(1.0, max(0.0, v)) for v in crop.values()[:4])
-    return Crop(*(round(v, DECIMALS) + 0.0 for v in (left, top, right, bottom, crop.angle)))
-
-
-def crop_assignments(crop: Crop) -> list[str]:
-    """exiftool arguments that set the crop (stored frame) as Lightroom writes it."""
-    return ["-XMP-crs:HasCrop=True"] + [f"-XMP-crs:{name}={value:.{DECIMALS}f}" for name, value in
-                                        zip(CROP_TAGS, crop.values())]
+    return crs.written(Crop(left, top, right, bottom, crop.angle))
 
 
 def _write(tool, action: ApplyAction) -> None:
@@ -167,7 +159,7 @@ def _write(tool, action: ApplyAction) -> None:
     # exiftool would put its own name in x:xmptk; copying the tag onto itself keeps the writer's (Lightroom's).
     keep_toolkit = ["-tagsFromFile", "@", "-XMP-x:XMPToolkit"] if action.target.exists() else []
     try:
-        output = tool.execute(*backup, *keep_toolkit, *crop_assignments(action.stored), str(action.target))
+        output = tool.execute(*backup, *keep_toolkit, *crs.exiftool_assignments(action.stored), str(action.target))
         status, stderr = tool.last_status, (tool.last_stderr or "").strip()
     except Exception as error:  # exiftool died: report this photo, carry on is impossible
         raise RuntimeError(f"exiftool failed writing {action.target}: {error}") from error

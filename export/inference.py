@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from extractor.geometry import Crop
-from extractor.pixels import open_displayed
+from cropstyle.extractor.geometry import Crop
+from cropstyle.extractor.pixels import open_displayed
 
 # The long side of the extractor's training images (`cropstyle extract --size`, default 512): photos are
 # brought to this size first, with the extractor's own decoder, so the model sees what it was trained on.
@@ -95,8 +95,8 @@ def load_crop_model(run: Path) -> CropModel:
         raise FileNotFoundError(f"{run} has no model.keras: training did not finish")
     import keras
 
-    from training import losses as _losses  # noqa: F401  (registers the custom objects model.keras names)
-    from training import model as _model  # noqa: F401
+    from cropstyle.training import losses as _losses  # noqa: F401  (registers the custom objects model.keras names)
+    from cropstyle.training import model as _model  # noqa: F401
 
     model = keras.saving.load_model(run / "model.keras", compile=False)
     return CropModel(run, config, image_size_of(config), model)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from extractor import dataset_format as reasons
-from extractor.geometry import Crop, displayed_size
-from extractor.library import LibraryFile, find_library_files
-from extractor.metadata import (
+from cropstyle.extractor import dataset_format as reasons
+from cropstyle.extractor.geometry import Crop, displayed_size
+from cropstyle.extractor.library import LibraryFile, find_library_files
+from cropstyle.extractor.metadata import (
     MetadataTool, crop_from_xmp, crop_xmp, declared_size, export_reason, has_perspective, is_image,
     orientation_from_tags, uses_preview,
 )

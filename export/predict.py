@@ -22,12 +22,12 @@ from queue import Full, Queue
 import numpy as np
 from PIL import Image
 
-from extractor.geometry import Crop, RotatedRect, crop_to_rect, largest_with_aspect, rect_corners
-from extractor.pixels import PixelError, open_displayed
-from extractor.metadata import MetadataTool
-from export.inference import CropModel, ModelInput, load_crop_model, load_model_input
-from export.photos import Photo, Skipped, describe, find_photos, pixel_source
-from extractor.metadata import metadata_tool
+from cropstyle.extractor.geometry import Crop, RotatedRect, crop_to_rect, largest_with_aspect, rect_corners
+from cropstyle.extractor.pixels import PixelError, open_displayed
+from cropstyle.extractor.metadata import MetadataTool
+from cropstyle.export.inference import CropModel, ModelInput, load_crop_model, load_model_input
+from cropstyle.export.photos import Photo, Skipped, describe, find_photos, pixel_source
+from cropstyle.extractor.metadata import metadata_tool
 
 CHUNK = 64  # photos per exiftool request (as the extractor)
 MIN_BATCH = 8  # the model runs on at least this many photos unless the run ends

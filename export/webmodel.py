@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from export.inference import (
+from cropstyle.export.inference import (
     DECODE_LONG_SIDE, OUTPUT_VALUES, CropModel, load_crop_model, load_model_input, model_sha256,
 )
 
@@ -53,7 +53,7 @@ def _large_weights(model_json: Path) -> dict[str, int]:
 def write_graph_model(plain: Path, out: Path, dtype_map: dict | None) -> None:
     """The float32 graph model `plain` as `out`, its weights stored as `dtype_map` (the converter's
     quantization_dtype_map) says, by the converter's own weight writer, as the converter writes them."""
-    from export.tfjs_shims import tfjs_weight_files
+    from cropstyle.export.tfjs_shims import tfjs_weight_files
 
     read_weights, write_weights = tfjs_weight_files()
     graph = json.loads((plain / "model.json").read_text())
@@ -182,7 +182,7 @@ def export_webmodel(run: Path, out: Path, quantize: str = "none", target: float 
     with tempfile.TemporaryDirectory(prefix="cropstyle-export-") as scratch_name:
         scratch = Path(scratch_name)
         model.keras_model.export(str(scratch / "saved_model"), format="tf_saved_model", verbose=False)
-        from export.tfjs_shims import tfjs_converters
+        from cropstyle.export.tfjs_shims import tfjs_converters
 
         plain = scratch / "plain"  # float32; quantization is the converter's weight writer, applied below
         tfjs_converters().convert_tf_saved_model(str(scratch / "saved_model"), str(plain),

@@ -10,7 +10,7 @@ import csv
 import os
 from pathlib import Path
 
-from extractor.dataset_format import LABEL_COLUMNS, SKIPPED_COLUMNS
+from cropstyle.extractor.dataset_format import LABEL_COLUMNS, SKIPPED_COLUMNS
 
 Key = tuple[str, str]  # (source, catalog_image_id or "")
 

@@ -17,15 +17,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from extractor import dataset_format as reasons
-from extractor.dataset import DatasetStore
-from extractor.geometry import IDENTITY, Crop, crop_problem, displayed_size, to_displayed
-from extractor.library import LibraryFile, find_library_files
-from extractor.metadata import (
+from cropstyle.extractor import dataset_format as reasons
+from cropstyle.extractor.dataset import DatasetStore
+from cropstyle.extractor.geometry import IDENTITY, Crop, crop_problem, displayed_size, to_displayed
+from cropstyle.extractor.library import LibraryFile, find_library_files
+from cropstyle.extractor.metadata import (
     MetadataTool, crop_from_xmp, crop_xmp, declared_size, export_reason, has_perspective, is_image, metadata_tool,
     orientation_from_tags, uses_preview,
 )
-from extractor.pixels import PixelError, TrainingImage, render_training_image
+from cropstyle.extractor.pixels import PixelError, TrainingImage, render_training_image
 
 CHUNK = 64  # files per exiftool request: large enough to amortise it, small enough to keep decoders busy
 CHECKPOINT_SECONDS = 5.0
@@ -93,7 +93,7 @@ def _candidates(files: list[LibraryFile], remap: Sequence[tuple[str, str]]) -> l
     catalog_photos: list[Candidate] = []
     for file in files:
         if file.kind == "catalog":
-            from extractor.lrcat import CatalogError, read_catalog  # only catalogs need it
+            from cropstyle.extractor.lrcat import CatalogError, read_catalog  # only catalogs need it
 
             try:
                 catalog_photos += [Candidate(photo.path, "catalog-photo", catalog=photo)

@@ -9,7 +9,7 @@ the browser mirrors it in web/static/geometry.js, tested against vectors made he
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 
 import numpy as np
 from shapely.geometry import Polygon
@@ -37,6 +37,9 @@ class Crop:
         return astuple(self)
 
 
+# The label's five values in their one order: Crop's fields, the model's outputs, labels.csv's crop columns
+# as read, the API's JSON keys (web/static/geometry.js mirrors it).
+LABEL_VALUES: tuple[str, ...] = tuple(field.name for field in fields(Crop))
 IDENTITY = Crop(0.0, 0.0, 1.0, 1.0, 0.0)
 
 

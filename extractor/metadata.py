@@ -14,20 +14,15 @@ from pathlib import Path
 
 import exiftool
 
-from extractor import dataset_format as reasons
-from extractor.geometry import Crop
+from cropstyle.extractor import dataset_format as reasons
+from cropstyle.extractor import crs
+from cropstyle.extractor.geometry import Crop
 
 EXIFTOOL_INSTALL = "sudo apt-get install libimage-exiftool-perl"
 
-CROP_TAGS = ("CropLeft", "CropTop", "CropRight", "CropBottom", "CropAngle")
-# Each Perspective* slider with its neutral value; any other value means the crop is in a warped frame.
-PERSPECTIVE_NEUTRAL = {
-    "PerspectiveUpright": 0, "PerspectiveVertical": 0, "PerspectiveHorizontal": 0, "PerspectiveRotate": 0,
-    "PerspectiveAspect": 0, "PerspectiveX": 0, "PerspectiveY": 0, "PerspectiveScale": 100,
-}
 TAGS = [
-    "-XMP-crs:HasCrop", *(f"-XMP-crs:{tag}" for tag in CROP_TAGS), "-XMP-crs:AlreadyApplied", "-XMP-crs:RawFileName",
-    *(f"-XMP-crs:{tag}" for tag in PERSPECTIVE_NEUTRAL),
+    *(f"-{crs.EXIFTOOL_GROUP}:{tag}" for tag in ("HasCrop", *crs.CROP_TAGS, "AlreadyApplied", "RawFileName",
+                                                 *crs.PERSPECTIVE_NEUTRAL)),
     "-XMP-xmpMM:HistoryAction", "-XMP-xmpMM:HistoryParameters", "-XMP-xmpMM:DerivedFrom*",
     "-XMP-tiff:Orientation", "-IFD0:Orientation",
     "-File:FileType", "-File:MIMEType", "-Composite:ImageSize", "-DefaultCropSize", "-DefaultScale", "-ExifTool:Error",
@@ -90,14 +85,6 @@ def metadata_tool() -> Iterator[MetadataTool]:
         yield MetadataTool(tool)
 
 
-def _crs(tags: dict, name: str):
-    return tags.get(f"XMP-crs:{name}")
-
-
-def _is_true(value) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
 def _as_list(value) -> list:
     if value is None:
         return []
@@ -110,13 +97,14 @@ def export_reason(tags: dict, file: Path) -> str | None:
     First match wins, as in the reference; DNG conversion also leaves `derived` and DerivedFrom,
     so those two signs count only for files that are not DNG.
     """
-    if _is_true(_crs(tags, "AlreadyApplied")):
+    settings = crs.xmp_settings(tags)
+    if crs.is_true(settings.get("AlreadyApplied")):
         return f"{reasons.EXPORT}: AlreadyApplied"
     is_dng = str(tags.get("File:FileType", "")).upper() == "DNG"
     actions = _as_list(tags.get("XMP-xmpMM:HistoryAction"))
     if actions and str(actions[-1]).lower() == "derived" and not is_dng:
         return f"{reasons.EXPORT}: saved to new location (xmpMM:History)"
-    raw_name = _crs(tags, "RawFileName")
+    raw_name = settings.get("RawFileName")
     if raw_name and str(raw_name).lower() != file.name.lower():
         return f"{reasons.EXPORT}: RawFileName names {raw_name}"
     if any(key.startswith("XMP-xmpMM:DerivedFrom") for key in tags) and not is_dng:
@@ -143,16 +131,7 @@ def uses_preview(kind: str, file_tags: dict) -> bool:
 
 
 def has_perspective(tags: dict) -> bool:
-    for name, neutral in PERSPECTIVE_NEUTRAL.items():
-        value = _crs(tags, name)
-        if value is None:
-            continue
-        try:
-            if float(value) != neutral:
-                return True
-        except (TypeError, ValueError):
-            return True  # a value we cannot read: the frame is unknown, so the crop cannot be trusted
-    return False
+    return crs.has_perspective(crs.xmp_settings(tags))
 
 
 def crop_from_xmp(tags: dict) -> Crop | None:
@@ -161,17 +140,16 @@ def crop_from_xmp(tags: dict) -> Crop | None:
     Missing values take Lightroom's defaults (L=T=0, R=B=1, angle 0); unreadable values become NaN,
     which the geometry's validity check reports.
     """
-    if not _is_true(_crs(tags, "HasCrop")):
+    settings = crs.xmp_settings(tags)
+    if not crs.is_true(settings.get("HasCrop")):
         return None
-    defaults = {"CropLeft": 0.0, "CropTop": 0.0, "CropRight": 1.0, "CropBottom": 1.0, "CropAngle": 0.0}
     values = {}
-    for name, default in defaults.items():
-        raw = _crs(tags, name)
+    for tag in crs.CROP_TAGS:
         try:
-            values[name] = default if raw is None else float(raw)
+            values[tag] = float(settings[tag]) if tag in settings else crs.CROP_DEFAULTS[tag]
         except (TypeError, ValueError):
-            values[name] = math.nan
-    return Crop(values["CropLeft"], values["CropTop"], values["CropRight"], values["CropBottom"], values["CropAngle"])
+            values[tag] = math.nan
+    return crs.crop_from_values(values)
 
 
 def orientation_from_tags(xmp_tags: dict, file_tags: dict) -> int:

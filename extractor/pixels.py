@@ -12,7 +12,7 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image
 
-from extractor import dataset_format as reasons
+from cropstyle.extractor import dataset_format as reasons
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF photos decode through Pillow like the rest
 

@@ -21,8 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def _resolve(name: str) -> tuple[object, str]:
     module, _, attribute = name.partition(":")
@@ -55,9 +53,9 @@ def main() -> None:
         return original(*args, **kwargs)
 
     setattr(owner, attribute, paused)
-    import cropstyle
+    from cropstyle.cli import entry
 
-    cropstyle.entry()
+    entry()
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ import exiftool
 import pandas as pd
 import pytest
 
-from extractor.extract import extract
-from extractor.geometry import Crop, to_stored
-from extractor.metadata import CROP_TAGS, metadata_tool
-from extractor.sample_library import make_sample_library
-from export import apply as apply_module
-from export.apply import EMBEDDED_CROP, HAS_CROP, apply, crop_assignments, written_values
-from export.predict import predict
+from cropstyle.extractor.extract import extract
+from cropstyle.extractor.geometry import Crop, to_stored
+from cropstyle.extractor.crs import CROP_TAGS, exiftool_assignments
+from cropstyle.extractor.metadata import metadata_tool
+from cropstyle.samples.library import make_sample_library
+from cropstyle.export import apply as apply_module
+from cropstyle.export.apply import EMBEDDED_CROP, HAS_CROP, apply, written_values
+from cropstyle.export.predict import predict
 from tests.conftest import crop_tags, tree_hash
 from tests.test_export_support import crop_model, file_hash, oriented_photo, photo_scene, pixel_hash, trained_run
 
@@ -208,7 +209,7 @@ def test_dry_run_writes_nothing(model, run, tmp_path, exif_writer):
 def test_crop_assignments_are_lightroom_tags():
     crop = written_values(Crop(0.1234567891, -1e-17, 1.0000000001, 0.5, -3.14159265))
     assert crop == Crop(0.123457, 0.0, 1.0, 0.5, -3.141593)
-    assert crop_assignments(crop) == [
+    assert exiftool_assignments(crop) == [
         "-XMP-crs:HasCrop=True", "-XMP-crs:CropLeft=0.123457", "-XMP-crs:CropTop=0.000000",
         "-XMP-crs:CropRight=1.000000", "-XMP-crs:CropBottom=0.500000", "-XMP-crs:CropAngle=-3.141593",
     ]

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from extractor.dataset_format import LABEL_COLUMNS
-from extractor.geometry import Crop, RotatedRect, rect_to_crop
-from web.collected import collected
-from web.testing import ServerProcess, photo_bytes, submit
+from cropstyle.extractor.dataset_format import LABEL_COLUMNS
+from cropstyle.extractor.geometry import Crop, RotatedRect, rect_to_crop
+from cropstyle.web.collected import collected
+from cropstyle.samples.load import ServerProcess, photo_bytes, submit
 
 KEYS = ("left", "top", "right", "bottom", "angle")
 
@@ -70,9 +70,9 @@ def test_collected_writes_the_standard_format(store_with_corrections):
 
 def test_training_reads_collected_with_another_dataset(store_with_corrections, tmp_path):
     """`cropstyle train LIBRARY_DATASET COLLECTED_DATASET`: both load as one set of examples and train."""
-    from training import pipeline
-    from training.synthetic import write_dataset
-    from training.train import train
+    from cropstyle.training import pipeline
+    from cropstyle.samples.dataset import write_dataset
+    from cropstyle.training.train import train
 
     root, store, _ = store_with_corrections
     out = tmp_path / "collected"

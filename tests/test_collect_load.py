@@ -12,8 +12,8 @@ import sqlite3
 import httpx
 from PIL import Image
 
-from web.store import DATABASE, CorrectionStore
-from web.testing import ServerProcess, make_photos, run_load
+from cropstyle.web.store import DATABASE, CorrectionStore
+from cropstyle.samples.load import ServerProcess, make_photos, run_load
 
 CLIENTS = 20
 SUBMISSIONS = 500

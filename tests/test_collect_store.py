@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from extractor.geometry import Crop
-from web.store import DATABASE, CorrectionStore
-from web.testing import photo_bytes
+from cropstyle.extractor.geometry import Crop
+from cropstyle.web.store import DATABASE, CorrectionStore
+from cropstyle.samples.load import photo_bytes
 
 CROP = Crop(0.1, 0.1, 0.9, 0.9, 0.0)
 

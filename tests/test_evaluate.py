@@ -4,10 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from extractor.geometry import IDENTITY, Crop, RotatedRect, crop_problem, rect_to_crop
-from training import baselines
-from training.metrics import bde, crop_metrics, summarise
-from training.synthetic import write_dataset
+from cropstyle.extractor.geometry import IDENTITY, Crop, RotatedRect, crop_problem, rect_to_crop
+from cropstyle.training import baselines
+from cropstyle.training.metrics import bde, crop_metrics, summarise
+from cropstyle.samples.dataset import write_dataset
 
 
 def test_identical_crops():

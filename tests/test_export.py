@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import inference, webmodel
-from export.inference import load_model_input, preprocess
+from cropstyle.export import inference, webmodel
+from cropstyle.export.inference import load_model_input, preprocess
 from tests.test_export_support import IMAGE_SIZE, crop_model, exported, trained_run
-from training import pipeline
+from cropstyle.training import pipeline
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_uint8_promotes_tensors_to_uint16_until_parity_reaches_the_target(tmp_pa
 
 def test_quantized_weights_are_written_as_the_converter_writes_them(tmp_path_factory, tmp_path):
     """write_graph_model (plain graph + the converter's weight writer) == the converter run with quantization."""
-    from export.tfjs_shims import tfjs_converters
+    from cropstyle.export.tfjs_shims import tfjs_converters
 
     model = crop_model(tmp_path_factory)
     model.keras_model.export(str(tmp_path / "saved_model"), format="tf_saved_model", verbose=False)
@@ -183,7 +183,7 @@ def test_tfjs_shims_leave_keras_alone():
     """The converter imports in a fresh process; afterwards no stub is visible and Keras still works."""
     code = textwrap.dedent("""
         import sys
-        from export.tfjs_shims import tfjs_converters
+        from cropstyle.export.tfjs_shims import tfjs_converters
         converters = tfjs_converters()
         assert callable(converters.convert_tf_saved_model)
         assert "tensorflow_decision_forests" not in sys.modules

@@ -22,8 +22,8 @@ IMAGE_SIZE = 64
 def trained_run(tmp_path_factory) -> Path:
     """A compact model trained 1 epoch at 64 px on 24 synthetic photos (training/synthetic.py)."""
     if "run" not in _CACHE:
-        from training.synthetic import write_dataset
-        from training.train import train
+        from cropstyle.samples.dataset import write_dataset
+        from cropstyle.training.train import train
 
         base = tmp_path_factory.mktemp("export-run")
         dataset = write_dataset(base / "dataset", 24, seed=3, long_side=96)
@@ -34,7 +34,7 @@ def trained_run(tmp_path_factory) -> Path:
 
 def crop_model(tmp_path_factory):
     if "model" not in _CACHE:
-        from export.inference import load_crop_model
+        from cropstyle.export.inference import load_crop_model
 
         _CACHE["model"] = load_crop_model(trained_run(tmp_path_factory))
     return _CACHE["model"]
@@ -44,7 +44,7 @@ def exported(tmp_path_factory, quantize: str):
     """(ExportReport, WEBMODEL folder) of the trained RUN, exported once per quantization."""
     key = f"export-{quantize}"
     if key not in _CACHE:
-        from export.webmodel import export_webmodel
+        from cropstyle.export.webmodel import export_webmodel
 
         out = tmp_path_factory.mktemp(f"webmodel-{quantize}")
         _CACHE[key] = export_webmodel(trained_run(tmp_path_factory), out, quantize)

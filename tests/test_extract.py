@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from extractor.extract import extract
-from extractor.geometry import Crop, to_displayed
-from extractor.metadata import declared_size, metadata_tool
+from cropstyle.extractor.extract import extract
+from cropstyle.extractor.geometry import Crop, to_displayed
+from cropstyle.extractor.metadata import declared_size, metadata_tool
 from tests.conftest import PROJECT, crop_tags, scene, tree_hash
 
 
@@ -209,20 +209,20 @@ def test_rerun_adds_updates_and_keeps(tmp_path, exif_writer):
 
 
 def _run_cli(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(PROJECT / "cropstyle.py"), *args], cwd=PROJECT,
+    return subprocess.Popen([sys.executable, "-m", "cropstyle", *args], cwd=PROJECT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 PAUSE_AT = PROJECT / "tests" / "pause_at.py"
 # Where a run is interrupted: the call it is paused in (tests/pause_at.py) while the signal arrives.
 PHASES = {
-    "walking the library": {"call": "extractor.library:_walk", "nth": 1},
+    "walking the library": {"call": "cropstyle.extractor.library:_walk", "nth": 1},
     # With the batch's request sent to exiftool and its answer not yet read (pyexiftool 0.5.6 reads each answer
     # with _read_fd_endswith: its first two calls are the start-up's `-ver`, stdout and stderr).
     "in the exiftool batch": {"call": "exiftool.exiftool:_read_fd_endswith", "nth": 3},
-    "decoding": {"call": "extractor.extract:render_training_image", "nth": 10},
+    "decoding": {"call": "cropstyle.extractor.extract:render_training_image", "nth": 10},
     "writing the CSVs": {"call": "os:replace", "nth": 1, "first_argument_named": ".labels.csv.tmp",
-                         "set": {"extractor.extract:CHECKPOINT_SECONDS": 0}},  # a checkpoint after the first chunk
+                         "set": {"cropstyle.extractor.extract:CHECKPOINT_SECONDS": 0}},  # a checkpoint after the first chunk
 }
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from extractor.extract import extract
-from extractor.geometry import Crop, displayed_size, to_displayed
-from extractor.lrcat import CatalogEntry, write_catalog
+from cropstyle.extractor.extract import extract
+from cropstyle.extractor.geometry import Crop, displayed_size, to_displayed
+from cropstyle.samples.catalog import CatalogEntry, write_catalog
 from tests.conftest import crop_tags, scene, tree_hash
 
 LABEL = ["left", "top", "right", "bottom", "angle"]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from extractor.extract import extract
-from extractor.sample_library import make_sample_library
+from cropstyle.extractor.extract import extract
+from cropstyle.samples.library import make_sample_library
 from tests.conftest import tree_hash
 
 LABEL = ["left", "top", "right", "bottom", "angle"]

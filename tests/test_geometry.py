@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from extractor.geometry import (
+from cropstyle.extractor.geometry import (
     Crop,
     RotatedRect,
     crop_corners,

@@ -2,28 +2,17 @@
 import contextlib
 import hashlib
 import math
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from PIL import Image
 
-from extractor.geometry import Crop
-from extractor.lrcat import (
-    CATALOG_TEMPLATE,
-    CatalogEntry,
-    CatalogError,
-    CatalogPhoto,
-    encode_xmp_blob,
-    read_catalog,
-    write_catalog,
-    xmp_already_applied,
-)
+from cropstyle.extractor.geometry import Crop
+from cropstyle.extractor.lrcat import CatalogError, CatalogPhoto, read_catalog, xmp_already_applied
+from cropstyle.samples.catalog import CATALOG_TEMPLATE, CatalogEntry, encode_xmp_blob, write_catalog
 
 REAL_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"
 REAL_SHA256 = "1cc8dbf74ec512bc0e4203ad46d114e4afff17a305ca983e35547cdc1f35030e"
@@ -478,7 +467,7 @@ def test_parallel_reading_gives_the_same_photos_in_order(tmp_path, monkeypatch):
     assert len(parallel) == 23 and str(parallel[5].path) == "/elsewhere/shoot2/p5.jpg"
 
 
-# --- the catalog template write_catalog starts from (extractor/lrcat_template.sql) ----------------------------------
+# --- the catalog template write_catalog starts from (samples/lrcat_template.sql) ----------------------------------
 
 # Which rows of the real catalog the template copies; `python -m tests.test_lrcat` rewrites the template from them.
 SCHEMA = ("SELECT type, name, tbl_name, sql FROM sqlite_master "
@@ -526,10 +515,10 @@ def sql_literal(value) -> str:
 
 
 def render_template(connection: sqlite3.Connection) -> str:
-    """The text of extractor/lrcat_template.sql, from the real catalog."""
+    """The text of samples/lrcat_template.sql, from the real catalog."""
     licence = REAL_CATALOG.with_name("LICENSE-MIT").read_text(encoding="utf-8")
     parts = [
-        "-- What extractor.lrcat.write_catalog builds every catalog from, copied from a real Lightroom 5 catalog\n"
+        "-- What samples.catalog.write_catalog builds every catalog from, copied from a real Lightroom 5 catalog\n"
         "-- (../shared/corpus/lightroom/test_catalog_1.lrcat) by tests/test_lrcat.py: `python -m tests.test_lrcat`\n"
         "-- rewrites this file, and the tests check that it still matches that catalog. Run as one script.\n--\n",
         "".join(f"-- {line}".rstrip() + "\n" for line in licence.splitlines()),
@@ -565,27 +554,10 @@ def test_shipped_template_matches_the_real_catalog():
         assert typed(shipped.execute(VARIABLES_QUERY).fetchall()) == typed(real.execute(VARIABLES_QUERY).fetchall())
         assert dict(shipped.execute("SELECT fileFormat, text FROM develop_template")) == \
             {file_format: text for file_format, (_, text) in develop_templates(real).items()}
-        assert template == render_template(real), "rewrite extractor/lrcat_template.sql: python -m tests.test_lrcat"
+        assert template == render_template(real), "rewrite samples/lrcat_template.sql: python -m tests.test_lrcat"
     finally:
         shipped.close()
         real.close()
-
-
-def test_write_catalog_needs_only_the_installed_package(tmp_path):
-    """As on a user's machine: the extractor package alone, with no ../shared beside it."""
-    site = tmp_path / "site"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "extractor", site / "extractor",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    script = ("import sys; from pathlib import Path; import extractor.lrcat as lrcat; "
-              "from extractor.geometry import Crop; "
-              "assert Path(lrcat.__file__).is_relative_to(sys.argv[1]); "
-              "lrcat.write_catalog(Path('out.lrcat'), "
-              "[lrcat.CatalogEntry(Path('/p/a/x.jpg'), 6, 600, 400, Crop(0.1, 0.2, 0.9, 0.8, 3.0))]); "
-              "print([(str(p.path), p.orientation, p.crop) for p in lrcat.read_catalog(Path('out.lrcat'))])")
-    result = subprocess.run([sys.executable, "-c", script, str(site)], cwd=tmp_path, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": str(site)}, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[('/p/a/x.jpg', 6, Crop(left=0.1, top=0.2, right=0.9, bottom=0.8, angle=3.0))]"
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from extractor.lua_table import MAX_DEPTH, LuaSyntaxError, dumps, loads
+from cropstyle.extractor.lua_table import MAX_DEPTH, LuaSyntaxError, dumps, loads
 
 REAL_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"
 REAL_SHA256 = "1cc8dbf74ec512bc0e4203ad46d114e4afff17a305ca983e35547cdc1f35030e"

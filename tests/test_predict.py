@@ -14,13 +14,13 @@ import pytest
 from PIL import Image
 from shapely.geometry import Polygon
 
-from extractor.extract import extract
-from extractor.geometry import Crop, crop_corners, crop_to_rect, displayed_size
-from extractor.metadata import metadata_tool
-from extractor.pixels import open_displayed
-from extractor.sample_library import make_sample_library
-from export.inference import DECODE_LONG_SIDE, preprocess
-from export.predict import format_predictions, parse_aspect, predict, write_cropped_photo
+from cropstyle.extractor.extract import extract
+from cropstyle.extractor.geometry import Crop, crop_corners, crop_to_rect, displayed_size
+from cropstyle.extractor.metadata import metadata_tool
+from cropstyle.extractor.pixels import open_displayed
+from cropstyle.samples.library import make_sample_library
+from cropstyle.export.inference import DECODE_LONG_SIDE, preprocess
+from cropstyle.export.predict import format_predictions, parse_aspect, predict, write_cropped_photo
 from tests.test_export_support import (
     IMAGE_SIZE, crop_model, file_hash, oriented_photo, photo_scene, trained_run,
 )
@@ -178,19 +178,19 @@ def test_formats(model, run, tmp_path):
 
 
 def test_command_line(run, tmp_path, capsys):
-    """cropstyle.py's predict --aspect --format json and apply --dry-run."""
-    import cropstyle
+    """The command line's predict --aspect --format json and apply --dry-run."""
+    from cropstyle import cli
 
     photo = oriented_photo(tmp_path / "p.jpg", photo_scene(90, 60, 8), 6)
-    args = cropstyle.build_parser().parse_args(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"])
-    assert args.aspect == (4.0, 5.0) and cropstyle.main(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"]) == 0
+    args = cli.build_parser().parse_args(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"])
+    assert args.aspect == (4.0, 5.0) and cli.main(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"]) == 0
     (record,) = json.loads(capsys.readouterr().out)
     assert record["source"] == str(photo) and (record["width"], record["height"], record["orientation"]) == (90, 60, 6)
     rect = crop_to_rect(Crop(*(record[k] for k in ("left", "top", "right", "bottom", "angle"))), 90, 60)
     assert rect.width / rect.height == pytest.approx(0.8)
-    assert cropstyle.main(["apply", str(run), str(photo), "--dry-run"]) == 0
+    assert cli.main(["apply", str(run), str(photo), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would write" in out and "dry run: nothing was written" in out
     assert not (tmp_path / "p.jpg.xmp").exists()
     with pytest.raises(SystemExit):
-        cropstyle.build_parser().parse_args(["predict", str(run), str(photo), "--aspect", "4x5"])
+        cli.build_parser().parse_args(["predict", str(run), str(photo), "--aspect", "4x5"])

@@ -1,4 +1,4 @@
-"""The sample library (extractor/sample_library.py): deterministic, complete, and true to its truth.csv.
+"""The sample library (samples/library.py): deterministic, complete, and true to its truth.csv.
 
 Everything is read back with the real exiftool and Pillow; images are tiny so the module runs in seconds.
 """
@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from extractor import dataset_format as reasons
-from extractor.geometry import Crop, crop_problem, displayed_size, to_displayed
-from extractor.sample_library import KINDS, LABEL, TRUTH_COLUMNS, _planned_photos, _render, make_sample_library
+from cropstyle.extractor import dataset_format as reasons
+from cropstyle.extractor.geometry import Crop, crop_problem, displayed_size, to_displayed
+from cropstyle.samples.library import KINDS, LABEL, TRUTH_COLUMNS, _planned_photos, make_sample_library
+from cropstyle.samples.scenes import render
 
 COUNT, SEED, LONG_SIDE = 40, 7, 120
 CORPUS_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exiftool-images"
@@ -139,7 +140,7 @@ def test_written_crops_convert_to_the_truth(library, truth, tool):
 
 def test_catalog_holds_the_crops(library, truth, tool):
     """lrcat rows: the crop is only in DIR/catalog/Library.lrcat (stored frame), none in the file's XMP."""
-    from extractor.lrcat import read_catalog
+    from cropstyle.extractor.lrcat import read_catalog
 
     rows = {(library / row["file"]).absolute(): row for row in truth if row["kind"] == "lrcat"}
     photos = list(read_catalog(library / "catalog" / "Library.lrcat"))
@@ -179,7 +180,7 @@ def test_pixels_show_the_scene_upright(library, truth):
         shown = np.asarray(shown.convert("RGB"), dtype=np.float32)
         width, height = int(row["width"]), int(row["height"])
         assert shown.shape == (height, width, 3), row["file"]
-        drawn = _render(planned[row["file"]].scene, width, height).astype(np.float32)
+        drawn = render(planned[row["file"]].scene, width, height).astype(np.float32)
         assert np.abs(shown - drawn).mean() < 4, row["file"]  # JPEG noise only
         if width != height:  # the other way round does not match at all
             wrong = np.asarray(Image.fromarray(drawn.astype(np.uint8)).transpose(Image.Transpose.ROTATE_180), np.float32)

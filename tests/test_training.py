@@ -12,19 +12,19 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
-from extractor.geometry import Crop, RotatedRect, crop_corners, iou, rect_to_crop
-from training import pipeline
-from training.evaluate import evaluate
-from training.synthetic import write_dataset
-from training.train import train
+from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, iou, rect_to_crop
+from cropstyle.training import pipeline
+from cropstyle.training.evaluate import evaluate
+from cropstyle.samples.dataset import write_dataset
+from cropstyle.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def sample_dataset(directory: Path, count: int, seed: int) -> Path:
     """A sample library (extractor/sample_library.py) run through the extractor: the real path to a dataset."""
-    from extractor.extract import extract
-    from extractor.sample_library import make_sample_library
+    from cropstyle.extractor.extract import extract
+    from cropstyle.samples.library import make_sample_library
 
     make_sample_library(directory / "library", count, seed=seed, long_side=160)
     extract([directory / "library"], directory / "dataset", size=96, jobs=1)
@@ -178,7 +178,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from pathlib import Path
-        from training.train import train
+        from cropstyle.training.train import train
         for dataset, (n, val_split) in zip({[str(d) for d in datasets]!r}, {MIRRORED_SPLITS!r}):
             result = train([Path(dataset)], Path(dataset + "-run"), epochs=2, batch_size=8, image_size=32,
                            val_split=val_split, devices=["/cpu:0", "/cpu:1"], verbose=0)

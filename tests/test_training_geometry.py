@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from extractor.geometry import Crop, RotatedRect, crop_problem, crop_to_rect, flip_horizontal, rect_to_crop
-from training import crop_tf
-from training.model import build_model
+from cropstyle.extractor.geometry import Crop, RotatedRect, crop_problem, crop_to_rect, flip_horizontal, rect_to_crop
+from cropstyle.training import crop_tf
+from cropstyle.training.model import build_model
 
 
 def random_crops(rng, n):

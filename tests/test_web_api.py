@@ -14,9 +14,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from extractor.geometry import RotatedRect, rect_to_crop
-from web.store import DATABASE, CorrectionStore
-from web.testing import ServerProcess, photo_bytes, submit
+from cropstyle.extractor.geometry import RotatedRect, rect_to_crop
+from cropstyle.web.store import DATABASE, CorrectionStore
+from cropstyle.samples.load import ServerProcess, photo_bytes, submit
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from extractor.geometry import (
+from cropstyle.extractor.geometry import (
     Crop,
     RotatedRect,
     crop_corners,

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, largest_with_aspect, rect_to_crop
-from web.store import CorrectionStore
-from web.testing import HOST, ServerProcess, photo_bytes
+from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, largest_with_aspect, rect_to_crop
+from cropstyle.web.store import CorrectionStore
+from cropstyle.samples.load import HOST, ServerProcess, photo_bytes
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -32,9 +32,9 @@ TIMEOUT_MS = 120_000
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A RUN with a few epochs on a synthetic dataset, exported to RUN/web (what `--model RUN` serves)."""
-    from export.webmodel import export_webmodel
-    from training.synthetic import write_dataset
-    from training.train import train
+    from cropstyle.export.webmodel import export_webmodel
+    from cropstyle.samples.dataset import write_dataset
+    from cropstyle.training.train import train
 
     root = tmp_path_factory.mktemp("model")
     dataset = write_dataset(root / "dataset", 64, seed=0)
@@ -96,7 +96,7 @@ def max_corner_distance(a: Crop, b: Crop, width: int, height: int) -> float:
 
 
 def test_suggest_adjust_submit_download(page, server, run, tmp_path):
-    from export.predict import predict
+    from cropstyle.export.predict import predict
 
     photo = tmp_path / "portrait.jpg"
     photo.write_bytes(photo_bytes(1600, 1200, seed=5, orientation=6))  # stored 1600×1200, displayed 1200×1600
@@ -207,7 +207,7 @@ def _colour_fractions(image: Image.Image) -> dict[str, float]:
 def test_rotated_crop_on_real_pixels(page, tmp_path, angle):
     """A photo painted with a known rotated crop: cropper shows exactly it (sign and position), and
     Download writes the same pixels as `predict --write-cropped` would."""
-    from export.predict import write_cropped_photo
+    from cropstyle.export.predict import write_cropped_photo
 
     width, height = 900, 600
     crop = rect_to_crop(RotatedRect(470, 290, 520, 330, angle), width, height)

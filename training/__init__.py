@@ -9,5 +9,4 @@ metrics.py    IoU, boundary displacement error, angle error
 baselines.py  full, mean, random and saliency croppers
 evaluate.py   `cropstyle evaluate`: evaluate(run, datasets, out) -> metrics dict, contact sheet
 drawing.py    crops drawn on photos (TensorBoard previews, contact sheet)
-synthetic.py  a tiny synthetic dataset for tests and the benchmark
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from extractor.geometry import IDENTITY, Crop, crop_problem, crop_to_rect
+from cropstyle.extractor.geometry import IDENTITY, Crop, crop_problem, crop_to_rect
 
 BASELINES = ("full", "mean", "random", "saliency")
 RANDOM_SEED = 0

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from extractor.geometry import Crop, crop_corners
+from cropstyle.extractor.geometry import Crop, crop_corners
 
 TRUE_COLOUR = (40, 220, 60)  # the photographer's crop
 MODEL_COLOUR = (255, 60, 40)

@@ -15,10 +15,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from extractor.geometry import Crop
-from training import baselines, drawing, metrics, pipeline
-from training import losses as _losses  # noqa: F401  (registers the custom objects model.keras names)
-from training import model as _model  # noqa: F401
+from cropstyle.extractor.geometry import Crop
+from cropstyle.training import baselines, drawing, metrics, pipeline
+from cropstyle.training import losses as _losses  # noqa: F401  (registers the custom objects model.keras names)
+from cropstyle.training import model as _model  # noqa: F401
 
 SHEET_LIMIT = 200  # photos on the contact sheet
 

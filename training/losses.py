@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from training import crop_tf
+from cropstyle.training import crop_tf
 
 VALUE_LOSSES = ("l1", "mse")
 

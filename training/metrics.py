@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from extractor.geometry import Crop, crop_corners, iou
+from cropstyle.extractor.geometry import Crop, crop_corners, iou
 
 
 def bde(predicted: Crop, true: Crop, width: float, height: float) -> float:

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from training import crop_tf
+from cropstyle.training import crop_tf
 
 ARCHITECTURES = ("compact", "mobilenet")
 # The head's starting point: centred, about 80 % of the frame wide and high, upright (sigmoid(1.4) ≈ 0.8).

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from extractor.dataset_format import LABEL_COLUMNS
-from extractor.geometry import Crop, crop_problem
-from training import crop_tf
+from cropstyle.extractor.dataset_format import LABEL_COLUMNS
+from cropstyle.extractor.geometry import Crop, crop_problem
+from cropstyle.training import crop_tf
 
 LABEL_VALUES = ["left", "top", "right", "bottom", "angle"]  # the model's output order (Crop.values())
 

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from extractor.geometry import Crop, iou
-from training import crop_tf, drawing, pipeline
-from training.losses import CornerBoxIoU, CropLoss
-from training.model import build_model
+from cropstyle.extractor.geometry import Crop, iou
+from cropstyle.training import crop_tf, drawing, pipeline
+from cropstyle.training.losses import CornerBoxIoU, CropLoss
+from cropstyle.training.model import build_model
 
 MONITOR = "val_crop_iou"  # exact mean IoU of the rotated crops on the validation photos
 PREVIEWS = 6  # validation photos drawn in TensorBoard each epoch

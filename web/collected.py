@@ -13,11 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extractor import dataset_format as reasons
-from extractor.dataset import DatasetStore
-from extractor.geometry import crop_problem
-from extractor.pixels import PixelError, render_training_image
-from web.store import DATABASE, CorrectionStore
+from cropstyle.extractor import dataset_format as reasons
+from cropstyle.extractor.dataset import DatasetStore
+from cropstyle.extractor.geometry import crop_problem
+from cropstyle.extractor.pixels import PixelError, render_training_image
+from cropstyle.web.store import DATABASE, CorrectionStore
 
 DEFAULT_SIZE = 512  # the extractor's default --size
 

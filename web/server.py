@@ -34,8 +34,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from extractor.geometry import Crop, crop_problem, displayed_size
-from web.store import CorrectionStore
+from cropstyle.extractor.geometry import Crop, crop_problem, displayed_size
+from cropstyle.web.store import CorrectionStore
 
 WEB = Path(__file__).resolve().parent
 STATIC = WEB / "static"

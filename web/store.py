@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from extractor.geometry import Crop
+from cropstyle.extractor.geometry import Crop
 
 DATABASE = "corrections.sqlite3"
 PHOTOS = "photos"

@@ -1,7 +1,7 @@
 """A small synthetic dataset in the extractor's format (images/ + labels.csv), for tests and the benchmark.
 
 Each photo is a noisy gradient with one bright subject; its crop puts the subject on a third of the frame,
-so a model can learn it. This is not the sample library (extractor/sample_library.py makes real photo
+so a model can learn it. This is not the sample library (samples/library.py makes real photo
 files with XMP crops for the extractor); it writes the extractor's output directly.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from extractor.dataset_format import LABEL_COLUMNS
-from extractor.geometry import Crop, RotatedRect, crop_problem, rect_corners, rect_to_crop
+from cropstyle.extractor.dataset_format import LABEL_COLUMNS
+from cropstyle.extractor.geometry import Crop, RotatedRect, crop_problem, rect_corners, rect_to_crop
 
 
 def _photo(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Image, Crop]:

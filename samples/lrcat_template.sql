@@ -1,4 +1,4 @@
--- What extractor.lrcat.write_catalog builds every catalog from, copied from a real Lightroom 5 catalog
+-- What samples.catalog.write_catalog builds every catalog from, copied from a real Lightroom 5 catalog
 -- (../shared/corpus/lightroom/test_catalog_1.lrcat) by tests/test_lrcat.py: `python -m tests.test_lrcat`
 -- rewrites this file, and the tests check that it still matches that catalog. Run as one script.
 --

@@ -1,4 +1,5 @@
-"""Helpers shared by the web tests and bench/web.py: a real server process, generated photos, a load run.
+"""The collection server under load, for the web tests and bench/web.py: a real server process, generated
+photos, a load run.
 
 Nothing here is a mock: `ServerProcess` runs `cropstyle serve` (uvicorn) on 127.0.0.1 and can be
 killed with SIGKILL; `run_load` sends real multipart submissions from concurrent clients over TCP.
@@ -45,7 +46,7 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> ServerProcess:
-        command = [sys.executable, str(PROJECT / "cropstyle.py"), "serve", "--store", str(self.store), "--host", HOST,
+        command = [sys.executable, "-m", "cropstyle", "serve", "--store", str(self.store), "--host", HOST,
                    "--port", str(self.port), "--rate-limit", str(self.rate_limit), "--quiet"]
         if self.model is not None:
             command += ["--model", str(self.model)]

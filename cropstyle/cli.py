@@ -29,7 +29,7 @@ def _positive_int(value: str) -> int:
 
 
 def _aspect(value: str) -> tuple[float, float]:
-    from export.predict import parse_aspect
+    from cropstyle.export.predict import parse_aspect
 
     try:
         return parse_aspect(value)
@@ -122,20 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "extract":
-        from extractor.extract import extract
+        from cropstyle.extractor.extract import extract
 
         summary = extract(args.paths, args.out, size=args.size, jobs=args.jobs,
                           include_uncropped=args.include_uncropped, remap=args.remap)
         print(summary.report())
         return 0
     if args.command == "sample-library":
-        from extractor.sample_library import make_sample_library
+        from cropstyle.samples.library import make_sample_library
 
         summary = make_sample_library(args.directory, count=args.count, seed=args.seed)
         print(summary.report())
         return 0
     if args.command == "train":
-        from training.train import train
+        from cropstyle.training.train import train
 
         weights = None if args.weights == "none" else args.weights
         train(args.datasets, args.out, epochs=args.epochs, batch_size=args.batch_size,
@@ -143,17 +143,17 @@ def run(args: argparse.Namespace) -> int:
               seed=args.seed, resume=args.resume, loss=args.loss, mixed_precision=args.mixed_precision)
         return 0  # train() prints its own summary
     if args.command == "evaluate":
-        from training.evaluate import evaluate
+        from cropstyle.training.evaluate import evaluate
 
         evaluate(args.run, args.datasets, args.out, include_seen=args.include_seen)
         return 0
     if args.command == "export":
-        from export.webmodel import export_webmodel
+        from cropstyle.export.webmodel import export_webmodel
 
         print(export_webmodel(args.run, args.out, args.quantize).report())
         return 0
     if args.command == "predict":
-        from export.predict import format_predictions, predict
+        from cropstyle.export.predict import format_predictions, predict
 
         predictions = predict(args.run, args.paths, aspect=args.aspect, write_cropped=args.write_cropped,
                               batch_size=args.batch_size, jobs=args.jobs)
@@ -163,20 +163,20 @@ def run(args: argparse.Namespace) -> int:
             print(f"cropstyle: could not write the cropped {prediction.source}: {prediction.cropped_error}", file=sys.stderr)
         return 1 if failed else 0
     if args.command == "apply":
-        from export.apply import apply
+        from cropstyle.export.apply import apply
 
         summary = apply(args.run, args.paths, dry_run=args.dry_run, force=args.force, in_place=args.in_place,
                         batch_size=args.batch_size, jobs=args.jobs)
         print(summary.report())
         return 1 if summary.counts["failed"] else 0
     if args.command == "serve":
-        from web.server import serve
+        from cropstyle.web.server import serve
 
         serve(args.model, args.store, host=args.host, port=args.port, token=args.token, rate_per_minute=args.rate_limit,
               log_level="warning" if args.quiet else "info")
         return 0
     if args.command == "collected":
-        from web.collected import collected
+        from cropstyle.web.collected import collected
 
         print(collected(args.store, args.out, size=args.size).report())
         return 0
