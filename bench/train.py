@@ -7,7 +7,7 @@ the process's peak memory (max RSS) after each phase.
 
     .venv/bin/python bench/train.py [--dataset DATASET] [--count 512] [--image-size 96] [--batch-size 32] [--epochs 4]
 
-Without --dataset it writes a synthetic dataset (training/synthetic.py) to a temporary folder.
+Without --dataset it writes a synthetic dataset (samples/dataset.py) to a temporary folder.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
    backend (the whole path: the photo drawn at the model's decode size, tf.browser.fromPixels, resize,
    the graph, reading the 5 numbers back; and, separately, from the photo already drawn at that size)
    against smartcrop.js (npm `smartcrop`) cropping the same photo in the same page. Medians for both.
-2. Submissions: 500 multipart submissions from 20 concurrent clients on 127.0.0.1 (web.testing.run_load):
+2. Submissions: 500 multipart submissions from 20 concurrent clients on 127.0.0.1 (samples.load.run_load):
    throughput, median and p95 latency, errors.
 
     .venv/bin/python bench/web.py [--model RUN_OR_WEBMODEL] [--photo PHOTO] [--runs 20] [--out FILE.json]

@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
+
 
 class UserError(Exception):
     """A problem the user can fix (a bad argument, a missing tool): printed as one line, exit 2."""
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract = commands.add_parser("extract", help="photo library (XMP, sidecars, .lrcat) → dataset")
     extract.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders, photos or .lrcat catalogs")
     extract.add_argument("--out", required=True, type=Path, metavar="DATASET")
-    extract.add_argument("--size", type=_positive_int, default=512, help="long side of training images (px)")
+    extract.add_argument("--size", type=_positive_int, default=TRAINING_LONG_SIDE, help="long side of training images (px)")
     extract.add_argument("--jobs", type=_positive_int, default=None, help="decoding processes (default: cores)")
     extract.add_argument("--include-uncropped", action="store_true", help="label uncropped photos as full frame")
     extract.add_argument("--remap", type=_remap, action="append", default=[], metavar="OLD=NEW",
@@ -116,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     collected = commands.add_parser("collected", help="collected corrections → dataset (origin collected)")
     collected.add_argument("store", type=Path, metavar="STORE")
     collected.add_argument("--out", required=True, type=Path, metavar="DATASET")
-    collected.add_argument("--size", type=_positive_int, default=512)
+    collected.add_argument("--size", type=_positive_int, default=TRAINING_LONG_SIDE,
+                           help="long side of training images (px)")
     return parser
 
 

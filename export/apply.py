@@ -23,13 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cropstyle.extractor import dataset_format as reasons
-from cropstyle.extractor.geometry import Crop, to_stored
-from cropstyle.extractor import crs
 from cropstyle.export.inference import CropModel, load_crop_model
-from cropstyle.export.photos import Photo
-from cropstyle.extractor.metadata import metadata_tool
 from cropstyle.export.predict import Prediction, predict_with
+from cropstyle.extractor import crs, skip_reasons
+from cropstyle.extractor.geometry import Crop, to_stored
+from cropstyle.extractor.metadata import metadata_tool
+from cropstyle.extractor.photos import LibraryPhoto
 
 HAS_CROP = "has a crop (--force replaces it)"
 EMBEDDED_CROP = "its crop is embedded in the file: a sidecar would be ignored (--in-place --force replaces it)"
@@ -80,7 +79,7 @@ class ApplySummary:
                      f"{sum(a.target == a.source for a in done)} into the photos (--in-place), "
                      f"{sum(not a.created and a.target != a.source for a in done)} into existing sidecars"
                      + (f", {sum(a.replaced is not None for a in done)} replacing a crop" if any(a.replaced for a in done) else ""))
-        skipped = Counter(a.reason.split(":")[0] if a.reason.startswith(reasons.NOT_AN_IMAGE) else a.reason
+        skipped = Counter(a.reason.split(":")[0] if a.reason.startswith(skip_reasons.NOT_AN_IMAGE) else a.reason
                           for a in self.actions if a.status == "skipped")
         if skipped:
             lines.append(f"skipped {sum(skipped.values())}:")
@@ -118,18 +117,18 @@ def apply(run: Path, paths: Sequence[Path], dry_run: bool = False, force: bool =
 
 def plan(prediction: Prediction, force: bool = False, in_place: bool = False) -> ApplyAction:
     """Where the crop of this prediction goes and what is written, or why nothing is (status "written")."""
-    photo: Photo | None = prediction.photo
+    photo: LibraryPhoto | None = prediction.photo
     if prediction.crop is None or photo is None:
         return ApplyAction(prediction.source, "skipped", prediction.skipped or "no prediction")
     if photo.export:
         return ApplyAction(prediction.source, "skipped", f"{EXPORT_SKIP} ({photo.export})")
     if photo.perspective:
-        return ApplyAction(prediction.source, "skipped", reasons.PERSPECTIVE)
+        return ApplyAction(prediction.source, "skipped", skip_reasons.PERSPECTIVE)
     orientation = photo.orientation
     if photo.kind == "raw":
         target, existing = photo.sidecar or photo.path.with_suffix(".xmp"), photo.sidecar_crop
     elif in_place:
-        target, existing = photo.path, photo.existing_crop
+        target, existing = photo.path, photo.crop
         if photo.xmp_origin == "xmp-sidecar" and photo.file_orientation != photo.orientation:
             return ApplyAction(prediction.source, "skipped", ORIENTATION_CONFLICT)
     else:
@@ -137,7 +136,7 @@ def plan(prediction: Prediction, force: bool = False, in_place: bool = False) ->
             return ApplyAction(prediction.source, "skipped", EMBEDDED_CROP if force else HAS_CROP)
         target, existing = photo.sidecar or photo.path.with_name(photo.path.name + ".xmp"), photo.sidecar_crop
     if target == photo.sidecar and photo.sidecar_problem:
-        return ApplyAction(prediction.source, "skipped", f"{reasons.UNREADABLE}: sidecar {target.name}: {photo.sidecar_problem}")
+        return ApplyAction(prediction.source, "skipped", f"{skip_reasons.UNREADABLE}: sidecar {target.name}: {photo.sidecar_problem}")
     if existing is not None and not force:
         return ApplyAction(prediction.source, "skipped", HAS_CROP)
     stored = to_stored(prediction.crop, prediction.width, prediction.height, orientation)

@@ -22,17 +22,19 @@ from queue import Full, Queue
 import numpy as np
 from PIL import Image
 
+from cropstyle.export.inference import CropModel, ModelInput, load_crop_model
+from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.geometry import Crop, RotatedRect, crop_to_rect, largest_with_aspect, rect_corners
+from cropstyle.extractor.library import LibraryFile, find_library_files
+from cropstyle.extractor.metadata import MetadataTool, metadata_tool
+from cropstyle.extractor.photos import LibraryPhoto, Skipped, pixel_source, read_photo
 from cropstyle.extractor.pixels import PixelError, open_displayed
-from cropstyle.extractor.metadata import MetadataTool
-from cropstyle.export.inference import CropModel, ModelInput, load_crop_model, load_model_input
-from cropstyle.export.photos import Photo, Skipped, describe, find_photos, pixel_source
-from cropstyle.extractor.metadata import metadata_tool
 
 CHUNK = 64  # photos per exiftool request (as the extractor)
 MIN_BATCH = 8  # the model runs on at least this many photos unless the run ends
 CROPPED_QUALITY = 95
 _ORIENTATION_TAG = 0x0112
+BACKUP_SUFFIX = "_original"  # exiftool's backup of a file it wrote in place (`apply --in-place`)
 _COLUMNS = ["source", "width", "height", "top", "left", "bottom", "right", "angle", "orientation"]
 
 
@@ -49,7 +51,7 @@ class Prediction:
     skipped: str | None = None  # why no crop was predicted
     cropped: Path | None = None  # --write-cropped: the file written
     cropped_error: str | None = None  # --write-cropped: why it could not be written
-    photo: Photo | None = field(default=None, repr=False)  # what the extractor reads for it (used by apply)
+    photo: LibraryPhoto | None = field(default=None, repr=False)  # what the extractor reads for it (used by apply)
 
     def row(self) -> dict:
         row = {"source": str(self.source), "width": self.width or "", "height": self.height or ""}
@@ -57,6 +59,25 @@ class Prediction:
             row[name] = getattr(self.crop, name) if self.crop is not None else ""
         row["orientation"] = self.orientation if self.crop is not None else ""
         return row
+
+
+def find_photos(paths: list[Path]) -> tuple[list[LibraryFile], list[Skipped]]:
+    """Photo files (and raws with their sidecars) under `paths`, found as `extract` finds them; the rest
+    (catalogs, orphan sidecars, exiftool's backups) with a reason."""
+    for path in paths:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    photos, skipped = [], []
+    for file in find_library_files([Path(p) for p in paths]):
+        if file.kind == "catalog":
+            skipped.append(Skipped(file.path, "catalog: name the photos or their folders instead"))
+        elif file.kind == "orphan-sidecar":
+            skipped.append(Skipped(file.path, skip_reasons.ORPHAN_SIDECAR))
+        elif file.path.name.endswith(BACKUP_SUFFIX):
+            skipped.append(Skipped(file.path, "exiftool backup of a photo written in place"))
+        else:
+            photos.append(file)
+    return photos, skipped
 
 
 def parse_aspect(text: str) -> tuple[float, float]:
@@ -142,12 +163,12 @@ def _predict_files(model: CropModel, tool: MetadataTool, files: list, pool: Thre
             for chunk in _chunks(files):
                 tags = tool.read_tags(list(dict.fromkeys([f.path for f in chunk] + [f.sidecar for f in chunk if f.sidecar])))
                 for file in chunk:
-                    photo = describe(file, tags)
+                    photo = read_photo(file, tags)
                     source = photo if isinstance(photo, Skipped) else pixel_source(tool, photo)
                     if isinstance(source, Skipped):
                         item = (Prediction(file.path, skipped=source.reason), None, None)
                     else:
-                        future = pool.submit(load_model_input, source, photo.orientation, model.image_size)
+                        future = pool.submit(model.load_input, source, photo.orientation)
                         item = (Prediction(file.path, orientation=photo.orientation, photo=photo), source, future)
                     if not put(item):
                         return

@@ -19,17 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cropstyle.export.inference import (
-    DECODE_LONG_SIDE, OUTPUT_VALUES, CropModel, load_crop_model, load_model_input, model_sha256,
-)
+from cropstyle.export.inference import CropModel, load_crop_model
+from cropstyle.extractor.geometry import LABEL_VALUES
+from cropstyle.training.run import Run
 
 FORMAT = "cropstyle-webmodel"
 FORMAT_VERSION = 1
 QUANTIZATIONS = ("none", "float16", "uint8")
 TOLERANCE = {"none": 1e-4, "float16": 1e-2, "uint8": 1e-2}  # max abs difference, Keras vs TF.js
 PARITY_SCRIPT = Path(__file__).with_name("parity.mjs")
-PROJECT = Path(__file__).resolve().parents[1]
-NODE_MODULES = PROJECT / "web" / "node_modules"
+# @tensorflow/tfjs for the parity check: the page's own copy, in web/ beside export/ (in the checkout and installed).
+NODE_MODULES = Path(__file__).resolve().parents[1] / "web" / "node_modules"
 PARITY_RANDOM = 8  # seeded random inputs in the parity check, besides up to PARITY_PHOTOS real photos
 PARITY_PHOTOS = 8
 
@@ -202,7 +202,7 @@ def export_webmodel(run: Path, out: Path, quantize: str = "none", target: float 
     metadata = _metadata(model, out, quantize, node, files, diff, by_output, len(images), precision, target)
     (out / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     report = ExportReport(out, quantize, files, sum(files.values()), diff, TOLERANCE[quantize], len(images),
-                          dict(zip(OUTPUT_VALUES, map(float, by_output))), precision.uint16, metadata)
+                          dict(zip(LABEL_VALUES, map(float, by_output))), precision.uint16, metadata)
     if not report.passed:
         raise ParityError(f"the TF.js model differs from the Keras model by {diff:.3g} (tolerance "
                           f"{TOLERANCE[quantize]:g}); {out} is not usable")
@@ -224,7 +224,7 @@ def parity_inputs(model: CropModel, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     size = model.image_size
     images, aspects = [], []
     for path, aspect in _validation_photos(model.run, PARITY_PHOTOS):
-        images.append(load_model_input(path, 1, size).image)
+        images.append(model.load_input(path, 1).image)
         aspects.append(aspect)
     for _ in range(PARITY_RANDOM):
         coarse = rng.uniform(0, 1, (4, 4, 3))
@@ -234,15 +234,14 @@ def parity_inputs(model: CropModel, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return np.stack(images).astype(np.float32), np.array(aspects, np.float32)
 
 
-def _validation_photos(run: Path, limit: int) -> list[tuple[Path, float]]:
+def _validation_photos(run: Run, limit: int) -> list[tuple[Path, float]]:
     try:
-        config = json.loads((run / "config.json").read_text())
-        names = set(json.loads((run / "split.json").read_text())["val"])
+        names = set(run.split["val"])
         found = []
-        for dataset in config["datasets"]:
-            frame = pd.read_csv(Path(dataset["path"]) / "labels.csv", usecols=["image", "width", "height"])
+        for dataset in run.datasets:
+            frame = pd.read_csv(dataset / "labels.csv", usecols=["image", "width", "height"])
             for image, width, height in frame.itertuples(index=False):
-                path = Path(dataset["path"]) / image
+                path = dataset / image
                 if image in names and path.is_file():
                     found.append((path, float(width) / float(height)))
         return found[:limit]
@@ -272,18 +271,18 @@ def run_tfjs(webmodels: list[Path], images: np.ndarray, aspects: np.ndarray,
     return results
 
 
-def _validation_metrics(run: Path, config: dict) -> dict:
+def _validation_metrics(run: Run) -> dict:
+    split = run.config.get("split", {})
     metrics: dict = {"source": "RUN/history.csv, the epoch with the best val_crop_iou",
-                     "n_train": config.get("split", {}).get("train"), "n_val": config.get("split", {}).get("val")}
-    try:
-        history = pd.read_csv(run / "history.csv")
+                     "n_train": split.get("train"), "n_val": split.get("val")}
+    history = run.history
+    if history is not None and "val_crop_iou" in history and len(history):
         best = history.loc[history["val_crop_iou"].idxmax()]
         metrics["epoch"] = int(best["epoch"])
         metrics.update({name: float(best[name]) for name in history.columns if name.startswith("val_")})
-    except (OSError, KeyError, ValueError, pd.errors.EmptyDataError):
+    else:
         metrics["source"] = "none: RUN/history.csv is missing"
-    evaluation = run / "evaluate" / "metrics.json"
-    metrics["evaluate"] = json.loads(evaluation.read_text()).get("methods", {}).get("model") if evaluation.is_file() else None
+    metrics["evaluate"] = run.evaluation  # the last `cropstyle evaluate` on held-out photos, or None
     return metrics
 
 
@@ -292,8 +291,8 @@ def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dic
     graph = json.loads((out / "model.json").read_text())
     signature = graph["signature"]
     size = model.image_size
-    config = model.config
-    sha = model_sha256(model.run)
+    config = model.run.config
+    sha = model.run.model_sha256
 
     def tensor(spec: dict, name: str) -> dict:
         return {"name": name, "dtype": "float32", "shape": [int(d["size"]) for d in spec["tensorShape"]["dim"]]}
@@ -319,8 +318,8 @@ def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dic
         "outputs": {"crop": tensor(output_spec, node["outputs"][0])},
         "preprocessing": {
             "orientation": "apply the EXIF orientation first: the model sees the photo as displayed",
-            "decode_long_side": DECODE_LONG_SIDE,
-            "decode_resample": "lanczos",
+            "decode_long_side": model.long_side,
+            "decode_resample": "bicubic",
             "resize": {"method": "bilinear", "size": [size, size], "keep_aspect_ratio": False,
                        "half_pixel_centers": True, "align_corners": False, "antialias": False},
             "channel_order": "RGB",
@@ -334,7 +333,7 @@ def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dic
             "training": config.get("preprocessing"),
         },
         "output": {
-            "values": list(OUTPUT_VALUES),
+            "values": list(LABEL_VALUES),
             "frame": "displayed",
             "convention": "lightroom-corners",
             "units": {"left": "fraction of displayed width", "top": "fraction of displayed height",
@@ -342,11 +341,11 @@ def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dic
                       "angle": "degrees, positive turns the crop box clockwise, within [-45, 45]"},
             "definition": "extractor/geometry.py (web/static/geometry.js mirrors it)",
         },
-        "validation": _validation_metrics(model.run, config),
+        "validation": _validation_metrics(model.run),
         "parity": {"runtime": f"@tensorflow/tfjs {node.get('tfjs_version')}, {node.get('backend')} backend, node",
                    "inputs": n_inputs, "max_abs_diff": diff, "tolerance": TOLERANCE[quantize],
                    "passed": diff <= TOLERANCE[quantize],
-                   "max_abs_diff_by_output": dict(zip(OUTPUT_VALUES, map(float, by_output))),
+                   "max_abs_diff_by_output": dict(zip(LABEL_VALUES, map(float, by_output))),
                    "measure": PARITY_MEASURE},
         "files": files,
         "total_bytes": sum(files.values()),

@@ -1,4 +1,9 @@
-"""A dataset folder that grows across runs: labels.csv and skipped.csv keyed by source photo.
+"""The dataset format every stage reads and writes (README.md, "Dataset format"), and a dataset folder that
+grows across runs: labels.csv and skipped.csv keyed by source photo.
+
+DATASET/images/<hash>.jpg   the photo as displayed (orientation applied), long side at most --size
+DATASET/labels.csv          one row per example (LABEL_COLUMNS; `label_row` makes one)
+DATASET/skipped.csv         one row per source that gave no example: source, reason (extractor/skip_reasons.py), ...
 
 Re-running adds new photos, replaces the rows of changed ones and keeps every other row, so a
 library can be extracted a folder at a time. Both CSVs are replaced atomically at each checkpoint:
@@ -10,7 +15,45 @@ import csv
 import os
 from pathlib import Path
 
-from cropstyle.extractor.dataset_format import LABEL_COLUMNS, SKIPPED_COLUMNS
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop
+
+# The long side of the training images `cropstyle extract` writes by default (--size): the preprocessing of
+# every model starts from photos this size (a RUN records the size its dataset had).
+TRAINING_LONG_SIDE = 512
+
+ORIGINS = ("xmp-embedded", "xmp-sidecar", "lrcat", "collected")
+
+LABEL_COLUMNS = [
+    "image",  # relative to DATASET
+    "source",  # absolute path of the original
+    "origin",  # one of ORIGINS
+    "width",  # the original's displayed size in pixels
+    "height",
+    "has_crop",
+    "top",  # fractions of the displayed frame, Lightroom corner convention (extractor/geometry.py)
+    "left",
+    "bottom",
+    "right",
+    "angle",  # degrees, displayed frame
+    "orientation",  # the EXIF orientation that was applied to get the displayed frame
+    "catalog_image_id",  # lrcat only: Adobe_images.id_local (virtual copies are separate rows)
+    "copy_name",  # lrcat only: the virtual copy's name
+    "fingerprint",  # size and mtime of the source (and sidecar): re-runs skip what did not change
+]
+SKIPPED_COLUMNS = ["source", "reason", "catalog_image_id", "fingerprint"]
+
+
+def label_row(*, image: str, source: str, origin: str, width: int, height: int, crop: Crop, has_crop: bool,
+              orientation: int, fingerprint: str, catalog_image_id: str = "", copy_name: str = "") -> dict[str, object]:
+    """One labels.csv row: `crop` in the displayed frame of a `width`×`height` (displayed) original; values
+    written with repr so that they read back exactly."""
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, not {origin!r}")
+    return {"image": image, "source": source, "origin": origin, "width": width, "height": height,
+            "has_crop": has_crop, **{name: repr(float(value)) for name, value in zip(LABEL_VALUES, crop.values())},
+            "orientation": orientation, "catalog_image_id": catalog_image_id, "copy_name": copy_name,
+            "fingerprint": fingerprint}
+
 
 Key = tuple[str, str]  # (source, catalog_image_id or "")
 

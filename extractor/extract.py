@@ -17,14 +17,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from cropstyle.extractor import dataset_format as reasons
-from cropstyle.extractor.dataset import DatasetStore
+from cropstyle.extractor import skip_reasons
+from cropstyle.extractor.dataset import TRAINING_LONG_SIDE, DatasetStore, label_row
 from cropstyle.extractor.geometry import IDENTITY, Crop, crop_problem, displayed_size, to_displayed
-from cropstyle.extractor.library import LibraryFile, find_library_files
-from cropstyle.extractor.metadata import (
-    MetadataTool, crop_from_xmp, crop_xmp, declared_size, export_reason, has_perspective, is_image, metadata_tool,
-    orientation_from_tags, uses_preview,
-)
+from cropstyle.extractor.library import RAW_EXTENSIONS, LibraryFile, find_library_files
+from cropstyle.extractor.metadata import metadata_tool
+from cropstyle.extractor.photos import LibraryPhoto, Skipped, pixel_source, read_photo
 from cropstyle.extractor.pixels import PixelError, TrainingImage, render_training_image
 
 CHUNK = 64  # files per exiftool request: large enough to amortise it, small enough to keep decoders busy
@@ -56,7 +54,7 @@ class Pending:
     crop: Crop  # stored frame
     has_crop: bool
     orientation: int
-    size: tuple[int, int] | None  # stored size from the headers (the raw's, for a preview)
+    photo: LibraryPhoto  # what the reader found
 
 
 @dataclass
@@ -99,7 +97,7 @@ def _candidates(files: list[LibraryFile], remap: Sequence[tuple[str, str]]) -> l
                 catalog_photos += [Candidate(photo.path, "catalog-photo", catalog=photo)
                                    for photo in read_catalog(file.path, remap)]
             except CatalogError as error:  # one bad .lrcat is reported; the rest of the run goes on
-                catalog_photos.append(Candidate(file.path, "catalog", problem=f"{reasons.UNREADABLE}: {error}"))
+                catalog_photos.append(Candidate(file.path, "catalog", problem=f"{skip_reasons.UNREADABLE}: {error}"))
     in_catalog = {candidate.source for candidate in catalog_photos}
     # A photo both in a catalog and found by the walk: the catalog wins, its sidecar can be stale.
     walked = [Candidate(file.path, file.kind, file.sidecar)
@@ -107,81 +105,49 @@ def _candidates(files: list[LibraryFile], remap: Sequence[tuple[str, str]]) -> l
     return walked + catalog_photos
 
 
-def _skip_for_file_tags(tags: dict) -> str | None:
-    """A reason when the file itself cannot give an example, whatever its crop."""
-    error = str(tags.get("ExifTool:Error") or "")
-    if not tags.get("File:FileType"):
-        if "opening" in error.lower() or "empty" in error.lower():  # permissions, zero bytes
-            return f"{reasons.UNREADABLE}: {error}"
-        if error and error != "Unknown file type":
-            return f"{reasons.NOT_AN_IMAGE}: {error}"
-        return reasons.NOT_AN_IMAGE
-    if not is_image(tags):
-        return f"{reasons.NOT_AN_IMAGE}: {tags['File:FileType']} file"
-    return None
+def _library_file(candidate: Candidate) -> LibraryFile:
+    """The file the reader describes; a catalog photo is a raw when its name or the catalog says so."""
+    if candidate.catalog is None:
+        return LibraryFile(candidate.source, candidate.kind, candidate.sidecar)
+    raw = candidate.source.suffix.lower() in RAW_EXTENSIONS or candidate.catalog.file_format.upper() == "RAW"
+    return LibraryFile(candidate.source, "raw" if raw else "file")
 
 
-def _pending_from_xmp(candidate: Candidate, tags: dict[Path, dict], include_uncropped: bool) -> Pending | str:
-    file_tags = tags[candidate.source]
-    skip = _skip_for_file_tags(file_tags)
-    if skip:
-        return skip
-    sidecar_tags = tags[candidate.sidecar] if candidate.sidecar is not None else None
-    xmp_tags, origin = crop_xmp(candidate.kind, file_tags, sidecar_tags)
-    if origin == "xmp-sidecar":
-        if xmp_tags.get("ExifTool:Error") or xmp_tags.get("File:FileType") != "XMP":
-            why = xmp_tags.get('ExifTool:Error') or f"it is {xmp_tags.get('File:FileType', 'unknown')}, not XMP"
-            return f"{reasons.UNREADABLE}: sidecar {candidate.sidecar.name}: {why}"
-    reason = export_reason(xmp_tags, candidate.source)
-    if reason:
-        return reason
-    crop = crop_from_xmp(xmp_tags)
+def _pending(candidate: Candidate, photo: LibraryPhoto, include_uncropped: bool) -> Pending | str:
+    """The example this photo gives, or the reason it gives none. Its crop comes from the XMP that holds it,
+    or for a catalog photo from the catalog (which wins over the file's XMP: that can be stale)."""
+    catalog = candidate.catalog
+    if catalog is None and photo.xmp_origin == "xmp-sidecar" and photo.sidecar_problem:
+        return f"{skip_reasons.UNREADABLE}: sidecar {photo.sidecar.name}: {photo.sidecar_problem}"
+    if photo.export:
+        return photo.export
+    crop = photo.crop if catalog is None else catalog.crop
     if crop is None and not include_uncropped:
-        return reasons.NO_CROP
-    if has_perspective(xmp_tags):
-        return reasons.PERSPECTIVE
-    return Pending(candidate, origin, crop or IDENTITY, crop is not None, orientation_from_tags(xmp_tags, file_tags),
-                   declared_size(file_tags))
-
-
-def _pending_from_catalog(candidate: Candidate, tags: dict[Path, dict], include_uncropped: bool) -> Pending | str:
-    photo = candidate.catalog
-    file_tags = tags[candidate.source]
-    skip = _skip_for_file_tags(file_tags)
-    if skip:
-        return skip
-    reason = export_reason(file_tags, candidate.source)
-    if reason:
-        return reason
-    if photo.crop is None and not include_uncropped:
-        return reasons.NO_CROP
-    if photo.perspective:
-        return reasons.PERSPECTIVE
-    orientation = photo.orientation or orientation_from_tags(file_tags, file_tags)
-    return Pending(candidate, "lrcat", photo.crop or IDENTITY, photo.crop is not None, orientation,
-                   declared_size(file_tags))
+        return skip_reasons.NO_CROP
+    if (photo.perspective if catalog is None else catalog.perspective):
+        return skip_reasons.PERSPECTIVE
+    origin = photo.xmp_origin if catalog is None else "lrcat"
+    orientation = photo.orientation if catalog is None else (catalog.orientation or photo.file_orientation)
+    return Pending(candidate, origin, crop or IDENTITY, crop is not None, orientation, photo)
 
 
 def _label_row(pending: Pending, image: TrainingImage) -> dict | str:
     """The labels.csv row, or the reason the crop is not valid for this image."""
-    width, height = pending.size or image.stored_size
+    width, height = pending.photo.size or image.stored_size
     problem = crop_problem(pending.crop, width, height)
     if problem:
-        return f"{reasons.INVALID_CROP}: {problem}"
-    label = to_displayed(pending.crop, width, height, pending.orientation)
+        return f"{skip_reasons.INVALID_CROP}: {problem}"
     shown_width, shown_height = displayed_size(width, height, pending.orientation)
-    photo = pending.candidate.catalog
-    return {
-        "image": f"images/{image.name}", "source": str(pending.candidate.source), "origin": pending.origin,
-        "width": shown_width, "height": shown_height, "has_crop": pending.has_crop,
-        "top": repr(label.top), "left": repr(label.left), "bottom": repr(label.bottom), "right": repr(label.right),
-        "angle": repr(label.angle), "orientation": pending.orientation,
-        "catalog_image_id": pending.candidate.catalog_image_id, "copy_name": (photo.copy_name or "") if photo else "",
-        "fingerprint": pending.candidate.fingerprint,
-    }
+    catalog = pending.candidate.catalog
+    return label_row(image=f"images/{image.name}", source=str(pending.candidate.source), origin=pending.origin,
+                     width=shown_width, height=shown_height, has_crop=pending.has_crop,
+                     crop=to_displayed(pending.crop, width, height, pending.orientation),
+                     orientation=pending.orientation, fingerprint=pending.candidate.fingerprint,
+                     catalog_image_id=pending.candidate.catalog_image_id,
+                     copy_name=(catalog.copy_name or "") if catalog else "")
 
 
-def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None = None,
+def extract(paths: Sequence[Path], out: Path, size: int = TRAINING_LONG_SIDE, jobs: int | None = None,
             include_uncropped: bool = False, remap: Sequence[tuple[str, str]] = (), progress: bool = True) -> Summary:
     """Extract every cropped photo under `paths` into the dataset folder `out` (created or updated)."""
     for path in paths:
@@ -215,13 +181,13 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
     todo: list[Candidate] = []
     for candidate in candidates:
         if candidate.catalog is not None and candidate.catalog.problem:
-            skip(candidate, f"{reasons.INVALID_CROP}: {candidate.catalog.problem}")
+            skip(candidate, f"{skip_reasons.INVALID_CROP}: {candidate.catalog.problem}")
             continue
         if candidate.catalog is not None and candidate.catalog.already_applied:
-            skip(candidate, f"{reasons.EXPORT}: AlreadyApplied (catalog)")  # known without the file
+            skip(candidate, f"{skip_reasons.EXPORT}: AlreadyApplied (catalog)")  # known without the file
             continue
         if candidate.catalog is not None and not candidate.source.is_file():
-            skip(candidate, reasons.MISSING_FILE)
+            skip(candidate, skip_reasons.MISSING_FILE)
             summary.foreign_missing += 1
             continue
         try:
@@ -229,7 +195,7 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
             catalog_state = hashlib.sha256(repr(candidate.catalog).encode()).hexdigest()[:16] if candidate.catalog else ""
             candidate.fingerprint = fingerprint(candidate.source, candidate.sidecar, extra=catalog_state)
         except OSError as error:
-            skip(candidate, f"{reasons.UNREADABLE}: {error.strerror}")
+            skip(candidate, f"{skip_reasons.UNREADABLE}: {error.strerror}")
             continue
         if store.unchanged((str(candidate.source), candidate.catalog_image_id), candidate.fingerprint):
             summary.unchanged += 1
@@ -237,7 +203,7 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
         elif candidate.problem:
             skip(candidate, candidate.problem)
         elif candidate.kind == "orphan-sidecar":
-            skip(candidate, reasons.ORPHAN_SIDECAR)
+            skip(candidate, skip_reasons.ORPHAN_SIDECAR)
         else:
             todo.append(candidate)
 
@@ -250,14 +216,14 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
                     files = [c.source for c in chunk] + [c.sidecar for c in chunk if c.sidecar is not None]
                     tags = tool.read_tags(list(dict.fromkeys(files)))
                     for candidate in chunk:
-                        decide = _pending_from_catalog if candidate.catalog is not None else _pending_from_xmp
-                        pending = decide(candidate, tags, include_uncropped)
+                        photo = read_photo(_library_file(candidate), tags)
+                        pending = photo.reason if isinstance(photo, Skipped) else _pending(candidate, photo, include_uncropped)
                         if isinstance(pending, str):
                             skip(candidate, pending)
                             continue
-                        source = _pixel_source(tool, pending, tags[candidate.source])
-                        if isinstance(source, str):
-                            skip(candidate, source)
+                        source = pixel_source(tool, photo)
+                        if isinstance(source, Skipped):
+                            skip(candidate, source.reason)
                             continue
                         future = decoders.submit(render_training_image, source, pending.orientation, size, store.images)
                         running[future] = pending
@@ -282,15 +248,3 @@ def extract(paths: Sequence[Path], out: Path, size: int = 512, jobs: int | None 
         bar.close()
     summary.labels_total = len(store.labels)
     return summary
-
-
-def _pixel_source(tool: MetadataTool, pending: Pending, file_tags: dict) -> Path | bytes | str:
-    """The file to decode, a raw's (or DNG's) embedded preview, or the reason there is none."""
-    candidate = pending.candidate
-    if uses_preview(candidate.kind, file_tags) or (
-            candidate.catalog is not None and candidate.catalog.file_format.upper() in {"RAW", "DNG"}):
-        preview = tool.preview(candidate.source)
-        if preview is None:
-            return f"{reasons.NO_IMAGE_DATA}: raw without a usable embedded preview"
-        return preview
-    return candidate.source

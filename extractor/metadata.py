@@ -14,7 +14,7 @@ from pathlib import Path
 
 import exiftool
 
-from cropstyle.extractor import dataset_format as reasons
+from cropstyle.extractor import skip_reasons
 from cropstyle.extractor import crs
 from cropstyle.extractor.geometry import Crop
 
@@ -99,35 +99,17 @@ def export_reason(tags: dict, file: Path) -> str | None:
     """
     settings = crs.xmp_settings(tags)
     if crs.is_true(settings.get("AlreadyApplied")):
-        return f"{reasons.EXPORT}: AlreadyApplied"
+        return f"{skip_reasons.EXPORT}: AlreadyApplied"
     is_dng = str(tags.get("File:FileType", "")).upper() == "DNG"
     actions = _as_list(tags.get("XMP-xmpMM:HistoryAction"))
     if actions and str(actions[-1]).lower() == "derived" and not is_dng:
-        return f"{reasons.EXPORT}: saved to new location (xmpMM:History)"
+        return f"{skip_reasons.EXPORT}: saved to new location (xmpMM:History)"
     raw_name = settings.get("RawFileName")
     if raw_name and str(raw_name).lower() != file.name.lower():
-        return f"{reasons.EXPORT}: RawFileName names {raw_name}"
+        return f"{skip_reasons.EXPORT}: RawFileName names {raw_name}"
     if any(key.startswith("XMP-xmpMM:DerivedFrom") for key in tags) and not is_dng:
-        return f"{reasons.EXPORT}: DerivedFrom"
+        return f"{skip_reasons.EXPORT}: DerivedFrom"
     return None
-
-
-def crop_xmp(kind: str, file_tags: dict, sidecar_tags: dict | None) -> tuple[dict, str]:
-    """Which XMP holds the photo's crop, and the dataset origin that names it.
-
-    A raw's crop is in its sidecar; any other photo's in its own XMP, unless only its sidecar has one.
-    """
-    if sidecar_tags is not None and (kind == "raw" or crop_from_xmp(file_tags) is None):
-        return sidecar_tags, "xmp-sidecar"
-    return file_tags, "xmp-embedded"
-
-
-# Embedded-XMP formats whose main image is raw sensor data: seen, like raws, through their JPEG preview.
-PREVIEW_TYPES = frozenset({"DNG"})
-
-
-def uses_preview(kind: str, file_tags: dict) -> bool:
-    return kind == "raw" or str(file_tags.get("File:FileType", "")).upper() in PREVIEW_TYPES
 
 
 def has_perspective(tags: dict) -> bool:

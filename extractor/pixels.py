@@ -12,7 +12,7 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image
 
-from cropstyle.extractor import dataset_format as reasons
+from cropstyle.extractor import skip_reasons
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF photos decode through Pillow like the rest
 
@@ -62,11 +62,11 @@ def open_displayed(source: Path | bytes, orientation: int, max_side: int | None 
                     image.draft("RGB", draft_request(image.size, max_side))
                 rgb = image.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PixelError(f"{reasons.CORRUPT}: declared size is beyond {MAX_PIXELS:,} pixels") from None
+        raise PixelError(f"{skip_reasons.CORRUPT}: declared size is beyond {MAX_PIXELS:,} pixels") from None
     except Image.UnidentifiedImageError:
-        raise PixelError(f"{reasons.CORRUPT}: Pillow cannot identify the image data") from None
+        raise PixelError(f"{skip_reasons.CORRUPT}: Pillow cannot identify the image data") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise PixelError(f"{reasons.CORRUPT}: {error}") from None
+        raise PixelError(f"{skip_reasons.CORRUPT}: {error}") from None
     if orientation in ORIENTATION_TRANSPOSE:
         rgb = rgb.transpose(ORIENTATION_TRANSPOSE[orientation])
     if max_side is not None and max(rgb.size) > max_side:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from cropstyle.extractor.dataset_format import LABEL_COLUMNS
+from cropstyle.extractor.dataset import LABEL_COLUMNS, label_row
 from cropstyle.extractor.geometry import Crop, RotatedRect, crop_problem, rect_corners, rect_to_crop
 
 
@@ -52,10 +52,8 @@ def write_dataset(directory: Path, count: int, seed: int = 0, long_side: int = 1
         image.save(buffer, "JPEG", quality=90)
         name = f"images/{hashlib.sha256(buffer.getvalue()).hexdigest()[:16]}.jpg"
         (directory / name).write_bytes(buffer.getvalue())
-        left, top, right, bottom, angle = crop.values()
-        rows.append({"image": name, "source": f"/photos/{seed}/{index:04d}.jpg", "origin": "xmp-embedded",
-                     "width": width * 10, "height": height * 10, "has_crop": True, "top": top, "left": left,
-                     "bottom": bottom, "right": right, "angle": angle, "orientation": 1, "catalog_image_id": "",
-                     "copy_name": "", "fingerprint": f"{index}"})
+        rows.append(label_row(image=name, source=f"/photos/{seed}/{index:04d}.jpg", origin="xmp-embedded",
+                              width=width * 10, height=height * 10, has_crop=True, crop=crop, orientation=1,
+                              fingerprint=f"{index}"))
     pd.DataFrame(rows, columns=LABEL_COLUMNS).to_csv(directory / "labels.csv", index=False)
     return directory

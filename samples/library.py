@@ -41,8 +41,8 @@ import numpy as np
 from PIL import Image
 
 from cropstyle.extractor import crs
-from cropstyle.extractor import dataset_format as reasons
-from cropstyle.extractor.geometry import IDENTITY, Crop, displayed_size, to_displayed, to_stored
+from cropstyle.extractor import skip_reasons
+from cropstyle.extractor.geometry import IDENTITY, LABEL_VALUES, Crop, displayed_size, to_displayed, to_stored
 from cropstyle.samples.catalog import CatalogEntry, write_catalog
 from cropstyle.samples.scenes import Scene, render_image
 from cropstyle.samples.styles import compose
@@ -61,19 +61,19 @@ KINDS: dict[str, tuple[str, str]] = {
     "dng": (LABEL, "xmp-embedded"),
     "duplicate": (LABEL, "xmp-embedded"),
     "lrcat": (LABEL, "lrcat"),
-    "uncropped": (reasons.NO_CROP, "xmp-embedded"),
-    "uncropped-no-hascrop": (reasons.NO_CROP, "xmp-embedded"),
-    "uncropped-no-xmp": (reasons.NO_CROP, "xmp-embedded"),
-    "export-applied": (reasons.EXPORT, ""),
-    "export-history": (reasons.EXPORT, ""),
-    "export-rawfilename": (reasons.EXPORT, ""),
-    "perspective": (reasons.PERSPECTIVE, ""),
-    "garbage-crop": (reasons.INVALID_CROP, ""),
-    "zero-byte": (reasons.UNREADABLE, ""),  # exiftool: "File is empty"
-    "truncated": (reasons.CORRUPT, ""),
-    "text-as-jpg": (reasons.NOT_AN_IMAGE, ""),  # exiftool: FileType TXT
-    "raw-no-preview": (reasons.NO_IMAGE_DATA, ""),
-    "orphan-sidecar": (reasons.ORPHAN_SIDECAR, ""),
+    "uncropped": (skip_reasons.NO_CROP, "xmp-embedded"),
+    "uncropped-no-hascrop": (skip_reasons.NO_CROP, "xmp-embedded"),
+    "uncropped-no-xmp": (skip_reasons.NO_CROP, "xmp-embedded"),
+    "export-applied": (skip_reasons.EXPORT, ""),
+    "export-history": (skip_reasons.EXPORT, ""),
+    "export-rawfilename": (skip_reasons.EXPORT, ""),
+    "perspective": (skip_reasons.PERSPECTIVE, ""),
+    "garbage-crop": (skip_reasons.INVALID_CROP, ""),
+    "zero-byte": (skip_reasons.UNREADABLE, ""),  # exiftool: "File is empty"
+    "truncated": (skip_reasons.CORRUPT, ""),
+    "text-as-jpg": (skip_reasons.NOT_AN_IMAGE, ""),  # exiftool: FileType TXT
+    "raw-no-preview": (skip_reasons.NO_IMAGE_DATA, ""),
+    "orphan-sidecar": (skip_reasons.ORPHAN_SIDECAR, ""),
 }
 # How often each repeatable kind appears in the realistic mix; the others appear exactly once.
 _MIX_WEIGHTS = {
@@ -88,7 +88,7 @@ TRUTH_COLUMNS = ["file", "kind", "expected", "origin", "orientation", "width", "
                  "top", "left", "bottom", "right", "angle"]
 
 # truth.csv: `file` relative to DIR (the raw, not its sidecar); `expected` is LABEL or a skip reason of
-# dataset_format; `origin` for label and no-crop rows (the latter as --include-uncropped labels them);
+# skip_reasons; `origin` for label and no-crop rows (the latter as --include-uncropped labels them);
 # `orientation` the one to apply; `width`,`height` the displayed size of the original (a raw's declared
 # size); the label in the DISPLAYED frame, identity for uncropped rows, empty where there is none.
 # The corpus's metadata-only raw stubs: declared (stored) size as metadata.declared_size reads it
@@ -554,7 +554,7 @@ def _truth_row(photo: PlannedPhoto) -> dict[str, str]:
     row = {"file": photo.file, "kind": photo.kind, "expected": expected, "origin": origin if expected == LABEL else "",
            "orientation": str(photo.orientation) if photo.truth_size else "",
            "width": "", "height": "", "top": "", "left": "", "bottom": "", "right": "", "angle": ""}
-    if expected == reasons.NO_CROP:
+    if expected == skip_reasons.NO_CROP:
         row["origin"] = origin  # what --include-uncropped labels them with
     if photo.truth_size:
         row["width"], row["height"] = (str(v) for v in photo.truth_size)
@@ -562,7 +562,7 @@ def _truth_row(photo: PlannedPhoto) -> dict[str, str]:
         crop = photo.truth_crop
         # 10 decimals: exact far below the 6 Lightroom writes, without float noise like 0.30000000000000004.
         row.update({name: repr(round(value, 10)) for name, value in
-                    zip(("left", "top", "right", "bottom", "angle"), crop.values())})
+                    zip(LABEL_VALUES, crop.values())})
     return row
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cropstyle.extractor.dataset_format import LABEL_COLUMNS
+from cropstyle.extractor.dataset import LABEL_COLUMNS
 from cropstyle.extractor.geometry import Crop, RotatedRect, rect_to_crop
 from cropstyle.web.collected import collected
 from cropstyle.samples.load import ServerProcess, photo_bytes, submit

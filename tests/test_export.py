@@ -13,8 +13,10 @@ import tensorflow as tf
 
 from cropstyle.export import inference, webmodel
 from cropstyle.export.inference import load_model_input, preprocess
+from tests.conftest import PROJECT
 from tests.test_export_support import IMAGE_SIZE, crop_model, exported, trained_run
 from cropstyle.training import pipeline
+from cropstyle.training.run import Run
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def test_metadata(tmp_path_factory, run):
     metadata = json.loads((report.out / "metadata.json").read_text())
     config = json.loads((run / "config.json").read_text())
     assert metadata["format"] == "cropstyle-webmodel" and metadata["format_version"] == 1
-    assert metadata["model_sha256"] == inference.model_sha256(run)
+    assert metadata["model_sha256"] == Run.open(run).model_sha256
     assert metadata["model_version"] == metadata["model_sha256"][:16]
     assert metadata["quantization"] == "uint8" and metadata["image_size"] == IMAGE_SIZE
     # The names TF.js gives the graph's tensors (checked in node by the export).
@@ -65,7 +67,8 @@ def test_metadata(tmp_path_factory, run):
     assert prep["resize"] == {"method": "bilinear", "size": [IMAGE_SIZE, IMAGE_SIZE], "keep_aspect_ratio": False,
                               "half_pixel_centers": True, "align_corners": False, "antialias": False}
     assert prep["scale"] == 1 / 255 and prep["value_range"] == [0, 1] and prep["channel_order"] == "RGB"
-    assert prep["decode_long_side"] == inference.DECODE_LONG_SIDE
+    assert prep["decode_long_side"] == 96  # the training images' long side (tests/test_export_support.py)
+    assert prep["decode_resample"] == "bicubic"  # as extractor.pixels resizes them
     assert metadata["output"]["values"] == ["left", "top", "right", "bottom", "angle"]
     assert metadata["output"]["frame"] == "displayed" and metadata["output"]["convention"] == "lightroom-corners"
     validation = metadata["validation"]
@@ -192,6 +195,6 @@ def test_tfjs_shims_leave_keras_alone():
         print("ok")
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          cwd=str(webmodel.PROJECT))
+                          cwd=str(PROJECT))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")

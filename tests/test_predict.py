@@ -19,7 +19,7 @@ from cropstyle.extractor.geometry import Crop, crop_corners, crop_to_rect, displ
 from cropstyle.extractor.metadata import metadata_tool
 from cropstyle.extractor.pixels import open_displayed
 from cropstyle.samples.library import make_sample_library
-from cropstyle.export.inference import DECODE_LONG_SIDE, preprocess
+from cropstyle.export.inference import preprocess
 from cropstyle.export.predict import format_predictions, parse_aspect, predict, write_cropped_photo
 from tests.test_export_support import (
     IMAGE_SIZE, crop_model, file_hash, oriented_photo, photo_scene, trained_run,
@@ -81,7 +81,7 @@ def test_library_matches_labels_convention_and_raw_previews(model, run, library,
     assert {p.source.suffix.lower() for p in raws} >= {".cr2", ".nef", ".dng"}
     with metadata_tool() as tool:
         for prediction in raws:
-            preview, _ = open_displayed(tool.preview(prediction.source), prediction.orientation, DECODE_LONG_SIDE)
+            preview, _ = open_displayed(tool.preview(prediction.source), prediction.orientation, model.long_side)
             expected = model.predict_arrays(preprocess(preview, IMAGE_SIZE)[None],
                                             np.array([prediction.width / prediction.height]))[0]
             np.testing.assert_allclose(prediction.crop.values(), expected, atol=1e-5)

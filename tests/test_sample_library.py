@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from cropstyle.extractor import dataset_format as reasons
+from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.geometry import Crop, crop_problem, displayed_size, to_displayed
 from cropstyle.samples.library import KINDS, LABEL, TRUTH_COLUMNS, _planned_photos, make_sample_library
 from cropstyle.samples.scenes import render
@@ -112,7 +112,7 @@ def test_labels_are_valid_crops_in_the_displayed_frame(truth):
             crop = _truth_crop(row)
             assert crop_problem(crop, int(row["width"]), int(row["height"])) is None, row["file"]
             assert row["origin"] in ("xmp-embedded", "xmp-sidecar", "lrcat")
-        elif row["expected"] == reasons.NO_CROP:
+        elif row["expected"] == skip_reasons.NO_CROP:
             assert _truth_crop(row) == Crop(0, 0, 1, 1, 0)
 
 

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, iou, rect_to_crop
 from cropstyle.training import pipeline
 from cropstyle.training.evaluate import evaluate
+from cropstyle.training.run import Run
 from cropstyle.samples.dataset import write_dataset
 from cropstyle.training.train import train
 
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def sample_dataset(directory: Path, count: int, seed: int) -> Path:
-    """A sample library (extractor/sample_library.py) run through the extractor: the real path to a dataset."""
+    """A sample library (samples/library.py) run through the extractor: the real path to a dataset."""
     from cropstyle.extractor.extract import extract
     from cropstyle.samples.library import make_sample_library
 
@@ -60,6 +61,8 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
     metrics = evaluate(run, [test_dataset], report)
     written = json.loads((report / "metrics.json").read_text())
     assert written == metrics and written["n"] == len(pipeline.read_examples([test_dataset]))
+    recorded = Run.open(run).evaluation  # kept in the RUN for the export's metadata.json
+    assert recorded["methods"] == metrics["methods"] and recorded["datasets"] == [str(test_dataset.resolve())]
     assert set(written["methods"]) == {"model", "full", "mean", "random", "saliency"}
     for values in written["methods"].values():
         assert set(values) == {"iou", "bde", "angle_mae"} and 0 <= values["iou"] <= 1

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from cropstyle.extractor.geometry import (
+    LABEL_VALUES,
     Crop,
     RotatedRect,
     crop_corners,
@@ -68,7 +69,7 @@ def make_vectors(seed: int = 6) -> dict:
     valid = [_random_valid(rng) for _ in range(200)]
     valid += [(Crop(0, 0, 1, 1, 0), 640, 480), (Crop(0.1, 0.2, 0.9, 0.7, 0), 1, 1)]
     vectors: dict[str, list] = {"rects": [], "corners": [], "orient": [], "flip": [], "aspect": [], "problems": [],
-                                "cropper": []}
+                                "cropper": [], "label_values": list(LABEL_VALUES)}
     for crop, width, height in valid:
         rect = crop_to_rect(crop, width, height)
         vectors["rects"].append({"crop": crop.values(), "width": width, "height": height, "rect": vars(rect),

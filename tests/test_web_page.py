@@ -1,6 +1,6 @@
 """The page in a real browser (Debian's chromium driven by Playwright) against a real server and model.
 
-A small model is trained and exported once (training.synthetic, export.webmodel); the server runs as its
+A small model is trained and exported once (samples.dataset, export.webmodel); the server runs as its
 own process. The page must: honour EXIF orientation, suggest what `cropstyle predict` suggests, leak no
 tensors, apply aspect presets, follow adjustments in #crop-values, submit the adjusted label, download the
 straightened crop at full resolution, show a known rotated crop the right way round, and load nothing

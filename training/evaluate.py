@@ -3,7 +3,8 @@
 Prints a table, and with --out writes REPORT/metrics.json
     {"n": N, "methods": {"model": {"iou": …, "bde": …, "angle_mae": …}, "full": {…}, "mean": {…}, "random": {…}, "saliency": {…}}}
 and REPORT/index.html, a contact sheet of the photos, worst model IoU first, with the photographer's crop
-(green), the model's (red) and the best baseline's (blue). Metrics: training/metrics.py.
+(green), the model's (red) and the best baseline's (blue). Metrics: training/metrics.py. The figures (with
+the datasets evaluated on) are also kept in RUN/evaluation.json, which `cropstyle export` puts in metadata.json.
 """
 from __future__ import annotations
 
@@ -12,23 +13,19 @@ import json
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from cropstyle.extractor.geometry import Crop
 from cropstyle.training import baselines, drawing, metrics, pipeline
-from cropstyle.training import losses as _losses  # noqa: F401  (registers the custom objects model.keras names)
-from cropstyle.training import model as _model  # noqa: F401
+from cropstyle.training.run import Run
 
 SHEET_LIMIT = 200  # photos on the contact sheet
 
 
-def predict(run: Path, examples: pipeline.Examples, batch_size: int = 32) -> list[Crop]:
-    config = json.loads((Path(run) / "config.json").read_text())
-    model = keras.saving.load_model(Path(run) / "model.keras", compile=False)
-    data = pipeline.make_dataset(examples, config["preprocessing"]["image_size"], batch_size, training=False,
-                                 cache=False)
-    return [Crop(*map(float, row)) for row in model.predict(data, verbose=0)]
+def model_crops(run: Run, examples: pipeline.Examples, batch_size: int = 32) -> list[Crop]:
+    """The RUN's crops of the examples' photos, through the training pipeline's own input."""
+    data = pipeline.make_dataset(examples, run.image_size, batch_size, training=False, cache=False)
+    return [Crop(*map(float, row)) for row in run.load_model().predict(data, verbose=0)]
 
 
 def _table(n: int, methods: dict[str, dict[str, float]]) -> str:
@@ -44,27 +41,25 @@ def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, includ
 
     Photos RUN trained or validated on (the same image content: images are named by their hash) are left
     out unless `include_seen`: a model scored on its own training photos says nothing about new ones."""
-    run = Path(run)
+    run = Run.open(run)
     examples = pipeline.read_examples([Path(d) for d in datasets])
-    split = json.loads((run / "split.json").read_text())
-    seen_names = {Path(image).stem for image in split["train"] + split["val"]}
-    seen = np.array([Path(image).stem in seen_names for image in examples.frame["image"]], dtype=bool)
+    seen = np.array([run.seen(image) for image in examples.frame["image"]], dtype=bool)
     if seen.any() and not include_seen:
         if seen.all():
             raise ValueError(f"all {len(examples)} photos of {', '.join(map(str, datasets))} were used to train or "
-                             f"validate {run}: evaluate on held-out photos (or pass --include-seen)")
-        print(f"left out {int(seen.sum())} of {len(examples)} photos used to train or validate {run} "
+                             f"validate {run.path}: evaluate on held-out photos (or pass --include-seen)")
+        print(f"left out {int(seen.sum())} of {len(examples)} photos used to train or validate {run.path} "
               "(--include-seen keeps them)", file=sys.stderr)
         examples = examples.subset(~seen)
     elif seen.any():
         print(f"warning: {int(seen.sum())} of {len(examples)} photos were used in training or validation",
               file=sys.stderr)
-    stored = json.loads((run / "baselines.json").read_text())
+    stored = run.baselines
     frame = examples.frame
     sizes = list(zip(frame["width"].astype(float), frame["height"].astype(float)))
     truth = [Crop(*map(float, row)) for row in examples.labels]
     crops = {
-        "model": predict(run, examples),
+        "model": model_crops(run, examples),
         "full": baselines.full(len(examples)),
         "mean": baselines.mean(len(examples), stored["mean"]),
         "random": baselines.random(sizes, stored["train_crops"]),
@@ -72,10 +67,12 @@ def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, includ
     }
     per_photo = {name: [metrics.crop_metrics(p, t, w, h) for p, t, (w, h) in zip(predicted, truth, sizes)]
                  for name, predicted in crops.items()}
-    result = {"n": len(examples), "seen": {"included": bool(include_seen and seen.any()),
-                                            "left_out": 0 if include_seen else int(seen.sum())}, "methods": {name: metrics.summarise(values) for name, values in per_photo.items()}}
+    result = {"n": len(examples),
+              "seen": {"included": bool(include_seen and seen.any()), "left_out": 0 if include_seen else int(seen.sum())},
+              "methods": {name: metrics.summarise(values) for name, values in per_photo.items()}}
     if verbose:
         print(_table(result["n"], result["methods"]))
+    run.record_evaluation({**result, "datasets": [str(Path(d).resolve()) for d in datasets]})
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

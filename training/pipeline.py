@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from cropstyle.extractor.dataset_format import LABEL_COLUMNS
-from cropstyle.extractor.geometry import Crop, crop_problem
+from cropstyle.extractor.dataset import LABEL_COLUMNS
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem
 from cropstyle.training import crop_tf
 
-LABEL_VALUES = ["left", "top", "right", "bottom", "angle"]  # the model's output order (Crop.values())
 
 PREPROCESSING = {
     "inputs": {
@@ -75,12 +74,12 @@ def read_examples(datasets: list[Path]) -> Examples:
     if frame.empty:
         raise ValueError("the datasets hold no examples")
     valid = [crop_problem(Crop(*row), w, h) is None
-             for row, w, h in zip(frame[LABEL_VALUES].to_numpy(float), frame["width"], frame["height"])]
+             for row, w, h in zip(frame[list(LABEL_VALUES)].to_numpy(float), frame["width"], frame["height"])]
     frame = frame[np.array(valid, dtype=bool)].reset_index(drop=True)
     return Examples(
         paths=frame["path"].to_numpy(str),
         aspects=(frame["width"] / frame["height"]).to_numpy(np.float32),
-        labels=frame[LABEL_VALUES].to_numpy(np.float32),
+        labels=frame[list(LABEL_VALUES)].to_numpy(np.float32),
         frame=frame,
     )
 

@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from cropstyle.extractor.geometry import Crop, iou
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, iou
 from cropstyle.training import crop_tf, drawing, pipeline
 from cropstyle.training.losses import CornerBoxIoU, CropLoss
 from cropstyle.training.model import build_model
+from cropstyle.training.run import Run
 
 MONITOR = "val_crop_iou"  # exact mean IoU of the rotated crops on the validation photos
 PREVIEWS = 6  # validation photos drawn in TensorBoard each epoch
@@ -116,11 +117,16 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "pandas": pd.__version__, "pillow": PIL.__version__, "cropstyle_commit": commit}
 
 
-def _long_side(path: str) -> int:
+def _source_long_side(paths: Sequence[str]) -> int:
+    """The training images' long side (the extractor's --size): the largest among them, read from their headers
+    (smaller originals are never enlarged)."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        return max(image.size)
+    def long_side(path: str) -> int:
+        with Image.open(path) as image:
+            return max(image.size)
+
+    return max(map(long_side, paths))
 
 
 def _dataset_record(dataset: Path) -> dict:
@@ -130,10 +136,10 @@ def _dataset_record(dataset: Path) -> dict:
 
 
 def _check_resume(out: Path, arguments: dict) -> None:
-    config_path = out / "config.json"
-    if not config_path.exists():
-        raise ValueError(f"nothing to resume in {out}: no config.json")
-    before = json.loads(config_path.read_text())
+    try:
+        before = Run.open(out).config
+    except FileNotFoundError:
+        raise ValueError(f"nothing to resume in {out}: no config.json") from None
     changed = [key for key in _RESUME_KEYS if before["arguments"].get(key) != arguments[key]]
     if changed:
         raise ValueError(f"--resume needs the same arguments as the interrupted run; changed: {', '.join(changed)}")
@@ -202,8 +208,8 @@ def train(datasets: list[Path], out: Path, *, epochs: int = 40, batch_size: int 
         "split": {"train": len(train_examples), "val": len(val_examples), "by": "source photo and image hash"},
         "batch": {"size": batch_size, "steps_per_epoch": steps, "replicas": replicas},
         "preprocessing": {**pipeline.PREPROCESSING, "image_size": image_size,
-                          "source_long_side": _long_side(train_examples.paths[0])},
-        "model": {"arch": arch, "parameters": int(model.count_params()), "outputs": pipeline.LABEL_VALUES},
+                          "source_long_side": _source_long_side(train_examples.paths)},
+        "model": {"arch": arch, "parameters": int(model.count_params()), "outputs": list(LABEL_VALUES)},
         "loss": {"name": "CropLoss", "value_loss": loss, "iou_weight": 1.0, "value_weight": 1.0,
                  "definition": "training/losses.py"},
         "augmentation": "horizontal flip (label mirrored, angle negated), brightness ±0.08, contrast ×0.85–1.15 "

@@ -13,14 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cropstyle.extractor import dataset_format as reasons
-from cropstyle.extractor.dataset import DatasetStore
+from cropstyle.extractor import skip_reasons
+from cropstyle.extractor.dataset import TRAINING_LONG_SIDE, DatasetStore, label_row
 from cropstyle.extractor.geometry import crop_problem
 from cropstyle.extractor.pixels import PixelError, render_training_image
 from cropstyle.web.store import DATABASE, CorrectionStore
-
-DEFAULT_SIZE = 512  # the extractor's default --size
-
 
 @dataclass
 class Summary:
@@ -41,7 +38,7 @@ class Summary:
         return "\n".join(lines)
 
 
-def collected(store: Path, out: Path, size: int = DEFAULT_SIZE) -> Summary:
+def collected(store: Path, out: Path, size: int = TRAINING_LONG_SIDE) -> Summary:
     """Write the corrections of the collection store `store` into DATASET `out` (created or updated)."""
     store, out = Path(store), Path(out)
     if not (store / DATABASE).is_file():
@@ -63,23 +60,19 @@ def collected(store: Path, out: Path, size: int = DEFAULT_SIZE) -> Summary:
                 continue
             problem = crop_problem(row.crop, row.width, row.height)
             if problem:
-                dataset.add_skipped(source, f"{reasons.INVALID_CROP}: {problem}", fingerprint)
-                summary.skipped[reasons.INVALID_CROP] += 1
+                dataset.add_skipped(source, f"{skip_reasons.INVALID_CROP}: {problem}", fingerprint)
+                summary.skipped[skip_reasons.INVALID_CROP] += 1
                 continue
             try:
                 image = render_training_image(photo, row.orientation, size, dataset.images)
             except (PixelError, OSError) as error:
-                reason = str(error) if isinstance(error, PixelError) else f"{reasons.MISSING_FILE}: {error}"
+                reason = str(error) if isinstance(error, PixelError) else f"{skip_reasons.MISSING_FILE}: {error}"
                 dataset.add_skipped(source, reason, fingerprint)
                 summary.skipped[reason.split(":")[0]] += 1
                 continue
-            dataset.add_label({
-                "image": f"images/{image.name}", "source": source, "origin": "collected",
-                "width": row.width, "height": row.height, "has_crop": True,
-                "top": repr(row.top), "left": repr(row.left), "bottom": repr(row.bottom), "right": repr(row.right),
-                "angle": repr(row.angle),
-                "orientation": row.orientation, "catalog_image_id": "", "copy_name": "", "fingerprint": fingerprint,
-            })
+            dataset.add_label(label_row(image=f"images/{image.name}", source=source, origin="collected",
+                                        width=row.width, height=row.height, has_crop=True, crop=row.crop,
+                                        orientation=row.orientation, fingerprint=fingerprint))
             summary.written += 1
         dataset.save()
         summary.labels_total = len(dataset.labels)

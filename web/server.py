@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cropstyle.extractor.geometry import Crop, crop_problem, displayed_size
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem, displayed_size
 from cropstyle.web.store import CorrectionStore
 
 WEB = Path(__file__).resolve().parent
@@ -54,7 +54,6 @@ MAX_PIXELS = 40_000_000  # decompression-bomb limit: a declared size beyond this
 MAX_FIELD_BYTES = 16 * 1024  # crop, predicted, model
 MAX_MODEL_NAME = 200
 FIELDS = {"photo", "crop", "predicted", "model"}
-LABEL_KEYS = ("left", "top", "right", "bottom", "angle")
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
 EXTENSION_TYPES = {extension: media for extension, media in FORMATS.values()}
 
@@ -196,21 +195,21 @@ def parse_label(text: str, field: str) -> Crop:
     except ValueError as error:
         raise Rejected(400, f"`{field}` is not valid JSON with finite numbers: {error}") from None
     if not isinstance(value, dict):
-        raise Rejected(400, f"`{field}` must be a JSON object with {', '.join(LABEL_KEYS)}")
-    unknown = sorted(set(value) - set(LABEL_KEYS))
-    missing = [k for k in LABEL_KEYS if k not in value]
+        raise Rejected(400, f"`{field}` must be a JSON object with {', '.join(LABEL_VALUES)}")
+    unknown = sorted(set(value) - set(LABEL_VALUES))
+    missing = [k for k in LABEL_VALUES if k not in value]
     if unknown:
         raise Rejected(400, f"`{field}` has unknown keys: {', '.join(unknown)}")
     if missing:
         raise Rejected(400, f"`{field}` lacks {', '.join(missing)}")
-    bad = [k for k in LABEL_KEYS if not _finite_number(value[k])]
+    bad = [k for k in LABEL_VALUES if not _finite_number(value[k])]
     if bad:
         raise Rejected(422, f"`{field}`: {', '.join(bad)} must be finite numbers")
-    return Crop(*(float(value[k]) for k in LABEL_KEYS))
+    return Crop(*(float(value[k]) for k in LABEL_VALUES))
 
 
 @dataclass(frozen=True)
-class Photo:
+class UploadedPhoto:
     data: bytes
     extension: str
     width: int  # displayed (orientation applied)
@@ -218,7 +217,7 @@ class Photo:
     orientation: int
 
 
-def check_photo(data: bytes) -> Photo:
+def check_photo(data: bytes) -> UploadedPhoto:
     """Only real images: decoded in full by Pillow, with a decompression-bomb limit."""
     if not data:
         raise Rejected(400, "`photo` is empty")
@@ -247,7 +246,7 @@ def check_photo(data: bytes) -> Photo:
     if orientation not in range(1, 9):
         orientation = 1
     width, height = displayed_size(width, height, orientation)
-    return Photo(data, extension, width, height, orientation)
+    return UploadedPhoto(data, extension, width, height, orientation)
 
 
 def _token_ok(request: Request, token: str | None) -> bool:

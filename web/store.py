@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from cropstyle.extractor.geometry import Crop
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop
 
 DATABASE = "corrections.sqlite3"
 PHOTOS = "photos"
@@ -157,7 +157,7 @@ class CorrectionStore:
         if self.get(identifier) is not None:
             return identifier, False
         relative = self._write_photo(data, digest, extension)  # file first, synced ...
-        predicted_json = json.dumps(dict(zip(("left", "top", "right", "bottom", "angle"), predicted.values()))) \
+        predicted_json = json.dumps(dict(zip(LABEL_VALUES, predicted.values()))) \
             if predicted is not None else None
         with self._lock:  # ... then the row, in one transaction
             cursor = self._db.execute(

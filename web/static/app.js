@@ -6,7 +6,6 @@ import * as g from "./geometry.js";
 const tf = window.tf;
 const Cropper = window.Cropper;
 
-const DECODE_LONG_SIDE = 512; // metadata.preprocessing.decode_long_side overrides it
 const UPLOAD_LONG_SIDE = 1024;
 const UPLOAD_QUALITY = 0.92;
 const DOWNLOAD_QUALITY = 0.95;
@@ -62,7 +61,7 @@ async function loadOn(backend, info) {
   const model = {
     graph, metadata, backend, version: info.version,
     imageSize: metadata.image_size || graph.inputs.find((t) => t.shape && t.shape.length === 4).shape[1],
-    decodeLongSide: (metadata.preprocessing && metadata.preprocessing.decode_long_side) || DECODE_LONG_SIDE,
+    decodeLongSide: metadata.preprocessing.decode_long_side, // the RUN's training images' long side
     inputs: { image: pick("image", graph.inputs[0]), aspect: pick("aspect", graph.inputs[1]) },
     output: (metadata.outputs && metadata.outputs.crop && metadata.outputs.crop.name) || graph.outputs[0].name,
   };
@@ -85,6 +84,9 @@ async function loadModel() {
   const info = await response.json();
   const format = info.metadata && info.metadata.format_version;
   if (format !== undefined && format !== 1) throw new Error(`unknown model metadata format_version ${format}`);
+  if (!(info.metadata && info.metadata.preprocessing && info.metadata.preprocessing.decode_long_side)) {
+    throw new Error("the model has no metadata.json with its preprocessing: export it with `cropstyle export`");
+  }
   tf.wasm.setWasmPaths("/vendor/tfjs-backend-wasm/");
   const params = new URLSearchParams(location.search);
   // The server makes the page cross-origin isolated, so the wasm backend may use threads (its own
@@ -156,7 +158,7 @@ function defaultCrop() {
 
 function showLabel(label) {
   state.label = label;
-  for (const key of g.LABEL_KEYS) {
+  for (const key of g.LABEL_VALUES) {
     ui.values.dataset[key] = String(label[key]);
     ui.values.querySelector(`dd[data-key="${key}"]`).textContent =
       key === "angle" ? `${label.angle.toFixed(2)}°` : label[key].toFixed(4);

@@ -11,7 +11,7 @@ export const MAX_ANGLE = 45.0;
 export const INSIDE_TOLERANCE = 1e-3;
 export const MIRRORING_ORIENTATIONS = new Set([2, 4, 5, 7]);
 const INVERSE_ORIENTATION = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6 };
-export const LABEL_KEYS = ["left", "top", "right", "bottom", "angle"];
+export const LABEL_VALUES = ["left", "top", "right", "bottom", "angle"];
 
 export function makeCrop(left, top, right, bottom, angle = 0) {
   return { left, top, right, bottom, angle };
@@ -141,7 +141,7 @@ export function largestWithAspect(crop, aspect, width, height) {
 
 /** Why `crop` is not a valid crop of a width×height image, or null when it is. */
 export function cropProblem(crop, width, height) {
-  const values = LABEL_KEYS.map((k) => crop[k]);
+  const values = LABEL_VALUES.map((k) => crop[k]);
   if (!values.every((x) => typeof x === "number" && Number.isFinite(x))) return "crop values are not finite numbers";
   if (Math.abs(crop.angle) > MAX_ANGLE) return `crop angle ${crop.angle}° is beyond ±${MAX_ANGLE}°`;
   const rect = cropToRect(crop, width, height);
@@ -212,7 +212,7 @@ export function cropperToCrop(data, width, height) {
     width, height);
 }
 
-/** The label as plain numbers (a fresh object with exactly LABEL_KEYS), for JSON. */
+/** The label as plain numbers (a fresh object with exactly LABEL_VALUES), for JSON. */
 export function labelObject(crop) {
-  return Object.fromEntries(LABEL_KEYS.map((k) => [k, crop[k]]));
+  return Object.fromEntries(LABEL_VALUES.map((k) => [k, crop[k]]));
 }

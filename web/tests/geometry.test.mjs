@@ -15,12 +15,13 @@ function close(actual, expected, what, tol = TOL) {
 }
 
 function closeCrop(actual, expected, what, tol = TOL) {
-  for (const k of g.LABEL_KEYS) close(actual[k], expected[k], `${what}.${k}`, tol);
+  for (const k of g.LABEL_VALUES) close(actual[k], expected[k], `${what}.${k}`, tol);
 }
 
 const crop = (v) => g.makeCrop(...v);
 
 test("cropToRect and rectToCrop", () => {
+  assert.deepEqual(g.LABEL_VALUES, vectors.label_values); // the label's one order, Python's
   for (const c of vectors.rects) {
     const rect = g.cropToRect(crop(c.crop), c.width, c.height);
     for (const k of ["cx", "cy", "width", "height", "angle"]) close(rect[k], c.rect[k], `rect.${k}`);
