@@ -53,10 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--remap", type=_remap, action="append", default=[], metavar="OLD=NEW",
                          help="rewrite a catalog path prefix (repeatable)")
 
-    sample = commands.add_parser("sample-library", help="generate a synthetic photo library with known crops")
+    from cropstyle.samples.styles import CLASSIC, STYLES
+
+    sample = commands.add_parser("sample-library", help="generate a synthetic photo library with known crops",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="styles (photographers, each with one habit):\n" + "\n".join(
+                                     f"  {name:<10} {style.habit}" for name, style in STYLES.items()))
     sample.add_argument("directory", type=Path, metavar="DIR")
     sample.add_argument("--count", type=_positive_int, default=120)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--style", choices=list(STYLES), default=CLASSIC,
+                        help=f"the photographer (default {CLASSIC}: the realistic mix of files; the others write "
+                             "JPEGs with embedded XMP)")
 
     train = commands.add_parser("train", help="datasets → trained crop model (RUN)")
     train.add_argument("datasets", nargs="+", type=Path, metavar="DATASET", help="one or more, combined")
@@ -134,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "sample-library":
         from cropstyle.samples.library import make_sample_library
 
-        summary = make_sample_library(args.directory, count=args.count, seed=args.seed)
+        summary = make_sample_library(args.directory, count=args.count, seed=args.seed, style=args.style)
         print(summary.report())
         return 0
     if args.command == "train":

@@ -19,6 +19,12 @@ with spaces and accents, a duplicate, and a Lightroom catalog (`DIR/catalog/Libr
 the crops of a few JPEGs that carry none themselves. `DIR/truth.csv` says what the extractor should
 make of each file (see TRUTH_COLUMNS and KINDS).
 
+`style` picks another photographer from samples/styles.py's STYLES (the style zoo, each with one habit of its
+own). Their libraries hold JPEGs with embedded XMP only (the `uncropped` photographer's uncropped photos written
+with `crs:HasCrop=False`, like the `uncropped` kind), in more frame shapes (3:2, 4:3, 16:9, 1:1, each landscape or
+portrait), about half stored rotated; they go through the same planner and writer, so their labels take the
+same path (displayed frame → `to_stored` → 6 decimals → read back).
+
 All metadata is written by one exiftool process for the whole run. The same seed gives the same
 bytes (except the catalog, whose rows get fresh UUIDs).
 """
@@ -45,7 +51,7 @@ from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.geometry import IDENTITY, LABEL_VALUES, Crop, displayed_size, to_displayed, to_stored
 from cropstyle.samples.catalog import CatalogEntry, write_catalog
 from cropstyle.samples.scenes import Scene, render_image
-from cropstyle.samples.styles import compose
+from cropstyle.samples.styles import CLASSIC, STYLES, Style, compose
 
 LABEL = "label"  # `expected` of rows that should become training examples
 
@@ -83,6 +89,11 @@ _MIX_WEIGHTS = {
 # Kinds that are present exactly once in the realistic mix (count permitting).
 _ONCE = ("dng", "duplicate", "export-applied", "export-history", "export-rawfilename", "perspective",
          "garbage-crop", "zero-byte", "truncated", "text-as-jpg", "raw-no-preview", "orphan-sidecar")
+
+# The kinds a zoo style's library may hold: photos whose XMP is inside them, labelled by the style. The realistic
+# mix (raws, catalog, exports, broken files) is the classic photographer's.
+ZOO_KINDS = ("jpeg", "jpeg-user-rotation", "tiff", "png")
+ZOO_DEFAULT_KINDS = ("jpeg",)
 
 TRUTH_COLUMNS = ["file", "kind", "expected", "origin", "orientation", "width", "height",
                  "top", "left", "bottom", "right", "angle"]
@@ -253,13 +264,18 @@ def _kind_list(count: int, kinds: Sequence[str] | None, rng: np.random.Generator
     return chosen
 
 
-def _stored_frame(rng: np.random.Generator, long_side: int) -> tuple[int, int]:
-    """A camera's stored (landscape) frame; orientations 5–8 display it as portrait."""
-    aspect = 3 / 2 if rng.uniform() < 0.7 else 4 / 3
+def _stored_frame(rng: np.random.Generator, long_side: int, frames: Sequence[tuple[float, float]]) -> tuple[int, int]:
+    """A camera's stored (landscape) frame, its aspect drawn from `frames` ((width / height, share), shares summing
+    to 1); orientations 5–8 display it as portrait."""
+    draw, below = rng.uniform(), 0.0
+    for aspect, share in frames:  # the last one if the shares' sum falls short of 1 by a rounding
+        below += share
+        if draw < below:
+            break
     return long_side, max(2, round(long_side / aspect))
 
 
-def _plan(count: int, seed: int, long_side: int, kinds: Sequence[str] | None) -> list[PlannedPhoto]:
+def _plan(count: int, seed: int, long_side: int, kinds: Sequence[str] | None, style: Style) -> list[PlannedPhoto]:
     rng = np.random.default_rng(_seed_words(seed, 0))
     kind_list = _kind_list(count, kinds, rng)
     photos: list[PlannedPhoto] = []
@@ -280,21 +296,23 @@ def _plan(count: int, seed: int, long_side: int, kinds: Sequence[str] | None) ->
             if kind == "jpeg" and photo_rng.uniform() < 0.25:
                 name = next(special_names, name)
                 folder = "2023/2023-07-14 Zürich" if name.startswith("Été") else folder
-            photos += _plan_embedded(photo_rng, kind, f"{folder}/{name}", "jpeg", long_side, orientation, orientation)
+            photos += _plan_embedded(photo_rng, kind, f"{folder}/{name}", "jpeg", long_side, orientation, orientation,
+                                     style)
         elif kind == "jpeg-user-rotation":
             # The camera wrote one orientation, the photographer rotated it in Lightroom: XMP says another.
             exif_o = int(photo_rng.choice((1, 1, 6, 8)))
             xmp_o = int(photo_rng.choice([o for o in (1, 3, 6, 8) if o != exif_o]))
-            photos += _plan_embedded(photo_rng, kind, f"{folder}/IMG_{number:04d}.JPG", "jpeg", long_side, exif_o, xmp_o)
+            photos += _plan_embedded(photo_rng, kind, f"{folder}/IMG_{number:04d}.JPG", "jpeg", long_side, exif_o, xmp_o,
+                                     style)
         elif kind == "tiff":
             orientation = int(photo_rng.choice((1, 6, 8)))
             ext = ".tif" if photo_rng.uniform() < 0.5 else ".TIFF"
             photos += _plan_embedded(photo_rng, kind, f"Scans/scan {number:04d}{ext}", "tiff", long_side,
-                                     orientation, orientation)
+                                     orientation, orientation, style)
         elif kind == "png":
             orientation = int(photo_rng.choice((1, 3, 6)))
             photos += _plan_embedded(photo_rng, kind, f"Edits/edit_{number:04d}.png", "png", long_side,
-                                     orientation, orientation)
+                                     orientation, orientation, style)
         elif kind in ("cr2-sidecar", "cr2-ext-sidecar", "nef-sidecar", "raw-no-preview", "dng"):
             photos.append(_plan_raw(photo_rng, kind, number, long_side))
         elif kind.startswith("export-"):
@@ -320,11 +338,14 @@ def _camera_exif(rng: np.random.Generator, make: str = "Canon", model: str = "Ca
 
 
 def _plan_embedded(rng: np.random.Generator, kind: str, file: str, fmt: str, long_side: int,
-                   exif_orientation: int, orientation: int) -> list[PlannedPhoto]:
-    """A photo whose XMP is inside it (JPEG, TIFF, PNG). `orientation` is the one that displays it."""
-    stored_w, stored_h = _stored_frame(rng, long_side)
+                   exif_orientation: int, orientation: int, style: Style) -> list[PlannedPhoto]:
+    """A photo whose XMP is inside it (JPEG, TIFF, PNG), composed and cropped by `style` in the displayed frame.
+    `orientation` is the one that displays it."""
+    stored_w, stored_h = _stored_frame(rng, long_side, style.frames)
     shown_w, shown_h = displayed_size(stored_w, stored_h, orientation)
-    scene, crop = compose(rng, shown_w, shown_h)
+    scene, crop = style.compose(rng, shown_w, shown_h)
+    if crop is None:  # the photographer left it as it came from the camera: written as Lightroom writes "no crop"
+        kind, crop = "uncropped", IDENTITY
     stored = crs.written(to_stored(crop, shown_w, shown_h, orientation))
     truth = to_displayed(stored, stored_w, stored_h, orientation)
     date = _date(rng)
@@ -566,18 +587,28 @@ def _truth_row(photo: PlannedPhoto) -> dict[str, str]:
     return row
 
 
-def _planned_photos(count: int, seed: int, long_side: int, kinds: Sequence[str] | None) -> list[PlannedPhoto]:
-    """The plan make_sample_library writes (tests re-draw scenes from it to check the pixels)."""
-    return _plan(count, seed, long_side, kinds)
+def _planned_photos(count: int, seed: int, long_side: int, kinds: Sequence[str] | None,
+                    style: str = CLASSIC) -> list[PlannedPhoto]:
+    """The plan make_sample_library writes (tests re-draw scenes from it to check the pixels and the styles)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; known: {', '.join(STYLES)}")
+    if style != CLASSIC:
+        kinds = ZOO_DEFAULT_KINDS if kinds is None else kinds
+        if not set(kinds) <= set(ZOO_KINDS):
+            raise ValueError(f"the {style} style writes only photos with embedded XMP ({', '.join(ZOO_KINDS)}), "
+                             f"not {sorted(set(kinds) - set(ZOO_KINDS))}: the realistic mix is the {CLASSIC} style's")
+    return _plan(count, seed, long_side, kinds, STYLES[style])
 
 
 def make_sample_library(directory: Path, count: int = 120, seed: int = 0, long_side: int = 640,
-                        kinds: Sequence[str] | None = None) -> SampleSummary:
+                        kinds: Sequence[str] | None = None, style: str = CLASSIC) -> SampleSummary:
     """Write a synthetic library of `count` photos (truth.csv rows) into `directory`, which must be empty or new.
 
-    `kinds=None` is the realistic mix (with count ≥ 40 every kind appears); `kinds=("jpeg",)` gives only
-    cropped JPEGs with embedded XMP. `long_side` is the stored long side of photos in pixels; raw previews
-    keep their camera's size. The same arguments give byte-identical files.
+    `style` names the photographer (samples/styles.py: STYLES). For the classic one `kinds=None` is the
+    realistic mix (with count ≥ 40 every kind appears) and `kinds=("jpeg",)` gives only cropped JPEGs with
+    embedded XMP; for the others `kinds` defaults to JPEGs (uncropped ones where the photographer leaves them so)
+    and may only name ZOO_KINDS. `long_side` is the stored long side of photos in pixels; raw previews keep
+    their camera's size. The same arguments give byte-identical files.
     """
     started = time.perf_counter()
     directory = Path(directory)
@@ -587,7 +618,7 @@ def make_sample_library(directory: Path, count: int = 120, seed: int = 0, long_s
         raise ValueError(f"long_side must be at least 16 pixels, not {long_side}")
     if directory.exists() and any(directory.iterdir()):
         raise ValueError(f"{directory} is not empty: give a new or empty folder for the sample library")
-    photos = _planned_photos(count, seed, long_side, kinds)
+    photos = _planned_photos(count, seed, long_side, kinds, style)
     with_catalog = any(photo.kind == "lrcat" for photo in photos)
 
     directory.mkdir(parents=True, exist_ok=True)
