@@ -282,6 +282,10 @@ def _validation_metrics(run: Run) -> dict:
         metrics.update({name: float(best[name]) for name in history.columns if name.startswith("val_")})
     else:
         metrics["source"] = "none: RUN/history.csv is missing"
+    # The best epoch with test-time flip averaging on the same photos, and which of the two RUN/model.keras is.
+    validation = run.config.get("validation", {})
+    metrics["val_crop_iou_flip_averaged"] = validation.get("val_crop_iou_flip_averaged")
+    metrics["model"] = validation.get("model_keras")
     metrics["evaluate"] = run.evaluation  # the last `cropstyle evaluate` on held-out photos, or None
     return metrics
 

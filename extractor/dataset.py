@@ -21,7 +21,8 @@ from cropstyle.extractor.geometry import LABEL_VALUES, Crop
 # every model starts from photos this size (a RUN records the size its dataset had).
 TRAINING_LONG_SIDE = 512
 
-ORIGINS = ("xmp-embedded", "xmp-sidecar", "lrcat", "collected")
+# Where a label came from; `imported`: from another tool or dataset (bench/quality.py's FCDB crops).
+ORIGINS = ("xmp-embedded", "xmp-sidecar", "lrcat", "collected", "imported")
 
 LABEL_COLUMNS = [
     "image",  # relative to DATASET

@@ -127,7 +127,9 @@ def draw(scene: Scene, width: int, height: int) -> np.ndarray:
     # Ground: far to near colour, with furrows that converge like a field seen in perspective.
     is_ground = below >= 0
     ground_t = np.clip(below * np.float32(1 / 0.6), 0, 1)
-    furrows = 1 + np.float32(0.05) * np.sin(40 * along / (below + np.float32(0.08))) * np.clip(below * 8, 0, 1)
+    # Only the ground (below ≥ 0) uses them; above it the divisor can reach 0: no warning for values never shown.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        furrows = 1 + np.float32(0.05) * np.sin(40 * along / (below + np.float32(0.08))) * np.clip(below * 8, 0, 1)
 
     # The subject and any more faces, upright in the world (so tilted in the picture like everything else).
     subject_layers = []  # (mask or weight, colour or colour map) painted in order

@@ -57,7 +57,7 @@ def test_random_baseline_is_seeded_and_plausible():
     assert all(crop_problem(c, w, h) is None for c, (w, h) in zip(first, sizes))
 
 
-def test_saliency_is_libvips_smartcrop_at_the_true_size(tmp_path):
+def test_saliency_is_libvips_smartcrop_at_a_given_crops_size(tmp_path):
     import pyvips
 
     dataset = write_dataset(tmp_path / "data", 3, seed=9, long_side=120)
@@ -68,7 +68,8 @@ def test_saliency_is_libvips_smartcrop_at_the_true_size(tmp_path):
         assert (w, h) == (round(image.width * 0.6), round(image.height * 0.5))
         assert np.array_equal(np.ndarray(buffer=image.crop(left, top, w, h).write_to_memory(), dtype=np.uint8, shape=(h, w, 3)),
                               np.ndarray(buffer=expected.write_to_memory(), dtype=np.uint8, shape=(h, w, 3)))
-        # At the true crop's size: a 0.6×0.5 upright crop of a frame ten times the image's size.
+        # At a crop's size (the mean training crop's, or the true one's for the reference): a 0.6×0.5 upright crop
+        # of a frame ten times the image's size.
         true = Crop(0.2, 0.25, 0.8, 0.75, 0.0)
         crop = baselines.saliency(path, true, iw * 10, ih * 10)
         assert crop.angle == 0 and crop_problem(crop, iw, ih) is None

@@ -63,7 +63,7 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
     assert written == metrics and written["n"] == len(pipeline.read_examples([test_dataset]))
     recorded = Run.open(run).evaluation  # kept in the RUN for the export's metadata.json
     assert recorded["methods"] == metrics["methods"] and recorded["datasets"] == [str(test_dataset.resolve())]
-    assert set(written["methods"]) == {"model", "full", "mean", "random", "saliency"}
+    assert set(written["methods"]) == {"model", "full", "mean", "random", "saliency", "saliency_true_size"}
     for values in written["methods"].values():
         assert set(values) == {"iou", "bde", "angle_mae"} and 0 <= values["iou"] <= 1
     assert written["methods"]["full"]["iou"] < 1
@@ -184,7 +184,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         from cropstyle.training.train import train
         for dataset, (n, val_split) in zip({[str(d) for d in datasets]!r}, {MIRRORED_SPLITS!r}):
             result = train([Path(dataset)], Path(dataset + "-run"), epochs=2, batch_size=8, image_size=32,
-                           val_split=val_split, devices=["/cpu:0", "/cpu:1"], verbose=0)
+                           val_split=val_split, devices=["/cpu:0", "/cpu:1"], verbose=0,
+                           flip_average=n > 4)
             print(json.dumps({{"n_train": result.n_train, "n_val": result.n_val, "epochs": result.epochs}}))
         assert len(tf.config.list_logical_devices("CPU")) == 2
     """)
@@ -207,4 +208,10 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         predicted = model.predict(pipeline.make_dataset(val, 32, 8, training=False), verbose=0)
         exact = np.mean([iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h) for p, t, w, h in
                          zip(predicted, val.labels, val.frame["width"], val.frame["height"])])
-        assert history["val_crop_iou"].max() == pytest.approx(exact, abs=1e-5)
+        # model.keras is the best epoch (flip averaged with flip_average=True): its figure, computed by the same
+        # code as val_crop_iou.
+        averaged = config["validation"]["model_keras"] == "best epoch, flip averaged"
+        assert averaged == (config["split"]["train"] + config["split"]["val"] > 4)
+        figure = config["validation"]["val_crop_iou_flip_averaged" if averaged else "val_crop_iou"]
+        assert figure == pytest.approx(exact, abs=1e-5)
+        assert config["validation"]["val_crop_iou"] == pytest.approx(history["val_crop_iou"].max())

@@ -92,3 +92,21 @@ def test_model_outputs_inside_for_random_inputs_and_weights(arch):
     crops = model.predict({"image": images, "aspect": aspects}, verbose=0)
     assert crops.shape == (16, 5) and np.isfinite(crops).all()
     assert_valid(crops, aspects[:, 0])
+
+
+def test_bounded_logits_invert_the_head(samples):
+    """The head's starting logits for a crop give that crop back (crops that fit without shrinking: all valid ones
+    up to the 2 % minimum side)."""
+    crops, aspects = as_tensors([s for s in samples if min(crop_to_rect(*s).width / s[1], crop_to_rect(*s).height / s[2]) > 0.03])
+    back = crop_tf.bounded_crop(crop_tf.bounded_logits(crops, aspects), aspects).numpy()
+    np.testing.assert_allclose(back, crops.numpy(), atol=1e-6)
+
+
+def test_the_head_is_mirror_symmetric():
+    """Flip averaging maps the mirrored photo's raw outputs back with MIRROR_RAW: exactly the mirror image."""
+    rng = np.random.default_rng(3)
+    raw = tf.constant(rng.normal(0, 2, (500, 5)), tf.float64)
+    aspects = tf.constant(np.exp(rng.uniform(np.log(0.4), np.log(2.5), 500)), tf.float64)
+    mirrored = crop_tf.bounded_crop(raw * tf.constant(crop_tf.MIRROR_RAW, tf.float64), aspects)
+    np.testing.assert_allclose(crop_tf.flip_horizontal(crop_tf.bounded_crop(raw, aspects), aspects).numpy(),
+                               mirrored.numpy(), atol=1e-9)

@@ -1,10 +1,16 @@
-"""The non-learned croppers the model must beat (`cropstyle evaluate`).
+"""The non-learned croppers the model must beat (`cropstyle evaluate`), and one reference.
 
 full      no crop: the whole frame.
 mean      the mean training crop (RUN/baselines.json, written at training time).
 random    a training crop drawn at random (fixed seed), redrawn up to 10 times until it fits the photo.
-saliency  libvips smartcrop, `attention` strategy (pyvips), an upright crop with the true crop's size and
-          aspect ratio (shrunk to fit the photo if the turned true crop is wider or higher than it).
+saliency  libvips smartcrop, `attention` strategy (pyvips): an upright crop placed where libvips finds the
+          photo interesting, of the size and aspect ratio of the mean training crop (in this photo's frame):
+          what a saliency cropper does when told the photographer's usual crop.
+
+Reference (not a baseline): saliency_true_size, the same smartcrop at the size and aspect ratio of the
+photographer's own crop of this photo (shrunk to fit if the turned crop is wider or higher than the photo).
+No cropper knows that size before the photographer crops, and on real photos the size alone is worth more
+than where the crop goes, so this is an upper bound for saliency placement, reported beside the baselines.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import numpy as np
 from cropstyle.extractor.geometry import IDENTITY, Crop, crop_problem, crop_to_rect
 
 BASELINES = ("full", "mean", "random", "saliency")
+REFERENCES = ("saliency_true_size",)
 RANDOM_SEED = 0
 
 
@@ -55,9 +62,10 @@ def smartcrop_box(image_path: Path | str, crop_width: float, crop_height: float)
     return left, top, width, height, image.width, image.height
 
 
-def saliency(image_path: Path | str, true: Crop, width: float, height: float) -> Crop:
-    """The smartcrop of the photo at the size and aspect ratio of `true` (a crop of a width×height frame)."""
-    rect = crop_to_rect(true, width, height)
+def saliency(image_path: Path | str, size_of: Crop, width: float, height: float) -> Crop:
+    """The smartcrop of the photo at the size and aspect ratio of `size_of`, a crop of its width×height frame
+    (the mean training crop for the `saliency` baseline, the true crop for the `saliency_true_size` reference)."""
+    rect = crop_to_rect(size_of, width, height)
     with_image = _image_size(image_path)
     scale = with_image[0] / width  # the dataset image is the displayed photo scaled down
     left, top, w, h, iw, ih = smartcrop_box(image_path, rect.width * scale, rect.height * scale)

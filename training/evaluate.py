@@ -1,7 +1,9 @@
 """`cropstyle evaluate`: the trained model against the baselines on held-out photos.
 
 Prints a table, and with --out writes REPORT/metrics.json
-    {"n": N, "methods": {"model": {"iou": …, "bde": …, "angle_mae": …}, "full": {…}, "mean": {…}, "random": {…}, "saliency": {…}}}
+    {"n": N, "methods": {"model": {"iou": …, "bde": …, "angle_mae": …}, "full": {…}, "mean": {…}, "random": {…},
+                         "saliency": {…}, "saliency_true_size": {…}}}
+(training/baselines.py: the four baselines, and saliency_true_size, a reference told the true crop's size)
 and REPORT/index.html, a contact sheet of the photos, worst model IoU first, with the photographer's crop
 (green), the model's (red) and the best baseline's (blue). Metrics: training/metrics.py. The figures (with
 the datasets evaluated on) are also kept in RUN/evaluation.json, which `cropstyle export` puts in metadata.json.
@@ -29,9 +31,10 @@ def model_crops(run: Run, examples: pipeline.Examples, batch_size: int = 32) -> 
 
 
 def _table(n: int, methods: dict[str, dict[str, float]]) -> str:
-    lines = [f"{n} photos", f"{'method':<10} {'IoU':>7} {'BDE':>7} {'angle MAE':>10}"]
+    lines = [f"{n} photos", f"{'method':<19} {'IoU':>7} {'BDE':>7} {'angle MAE':>10}"]
     for name, values in methods.items():
-        lines.append(f"{name:<10} {values['iou']:>7.3f} {values['bde']:>7.3f} {values['angle_mae']:>9.2f}°")
+        lines.append(f"{name:<19} {values['iou']:>7.3f} {values['bde']:>7.3f} {values['angle_mae']:>9.2f}°")
+    lines.append("(saliency_true_size is a reference, not a baseline: it is told the size of the photographer's crop)")
     return "\n".join(lines)
 
 
@@ -63,7 +66,10 @@ def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, includ
         "full": baselines.full(len(examples)),
         "mean": baselines.mean(len(examples), stored["mean"]),
         "random": baselines.random(sizes, stored["train_crops"]),
-        "saliency": [baselines.saliency(path, true, w, h) for path, true, (w, h) in zip(examples.paths, truth, sizes)],
+        "saliency": [baselines.saliency(path, Crop(*map(float, stored["mean"])), w, h)
+                     for path, (w, h) in zip(examples.paths, sizes)],
+        "saliency_true_size": [baselines.saliency(path, true, w, h)
+                               for path, true, (w, h) in zip(examples.paths, truth, sizes)],
     }
     per_photo = {name: [metrics.crop_metrics(p, t, w, h) for p, t, (w, h) in zip(predicted, truth, sizes)]
                  for name, predicted in crops.items()}

@@ -1,6 +1,10 @@
 """The crop models: a CNN that reads the photo and its aspect ratio and returns a crop that cannot leave it.
 
-Both architectures end in CropHead (training/crop_tf.bounded_crop): the crop's angle is 45°·tanh, its size a
+separable  the default: depthwise-separable blocks (MobileNet's), ~0.1M parameters, fast enough for the browser
+compact    plain convolutions, ~0.5M parameters (the first model; as accurate, 2–3× slower)
+mobilenet  MobileNetV3Small, for users who can download ImageNet weights (--weights imagenet)
+
+Every architecture ends in CropHead (training/crop_tf.bounded_crop): the crop's angle is 45°·tanh, its size a
 sigmoid fraction of the frame (shrunk to fit when turned), its position a sigmoid fraction of the room left,
 turned into Lightroom corners through the crop geometry; so every output is inside the image, ordered, ±45°.
 """
@@ -13,9 +17,10 @@ from keras import layers
 
 from cropstyle.training import crop_tf
 
-ARCHITECTURES = ("compact", "mobilenet")
-# The head's starting point: centred, about 80 % of the frame wide and high, upright (sigmoid(1.4) ≈ 0.8).
-_HEAD_BIAS = [0.0, 0.0, 1.4, 1.4, 0.0]
+ARCHITECTURES = ("separable", "compact", "mobilenet")
+# The head's starting point when no training crops are given: centred, about 80 % of the frame wide and high,
+# upright (sigmoid(1.4) ≈ 0.8). Training starts from the logits of the training crops' mean instead.
+DEFAULT_HEAD_BIAS = (0.0, 0.0, 1.4, 1.4, 0.0)
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
@@ -37,13 +42,13 @@ class Log(layers.Layer):
         return keras.ops.log(x)
 
 
-def _head(features, aspect, dropout: float) -> keras.KerasTensor:
+def _head(features, aspect, dropout: float, head_bias) -> keras.KerasTensor:
     x = layers.Concatenate()([features, Log(name="log_aspect")(aspect)])
     x = layers.Dense(128, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
     # A small starting kernel keeps the first outputs near the bias, off the flat ends of sigmoid and tanh.
     raw = layers.Dense(5, kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3, seed=0),
-                       bias_initializer=keras.initializers.Constant(_HEAD_BIAS), dtype="float32", name="raw")(x)
+                       bias_initializer=keras.initializers.Constant(list(head_bias)), dtype="float32", name="raw")(x)
     return CropHead(dtype="float32", name="crop")(raw, aspect)
 
 
@@ -68,7 +73,50 @@ class AddCoords(layers.Layer):
         return (*shape[:-1], shape[-1] + 2)
 
 
-def compact(image_size: int, dropout: float = 0.1) -> keras.Model:
+@keras.saving.register_keras_serializable(package="cropstyle")
+class PositionBias(layers.Layer):
+    """Adds a learned bias per position and channel: the network knows where in the frame it looks (as
+    CoordConv's coordinate channels do through a first convolution, but without building and concatenating
+    coordinate maps at run time, which TF.js's wasm backend does slowly)."""
+
+    def build(self, shape):
+        self.bias = self.add_weight(shape=tuple(shape[1:]), initializer="zeros", name="bias")
+
+    def call(self, x):
+        return x + self.bias[None]
+
+
+def _separable_block(x, filters: int, stride: int = 1) -> keras.KerasTensor:
+    """Depthwise 3×3 then pointwise 1×1 with batch norm, each with ReLU6 (MobileNet's block, without the batch
+    norm after the depthwise step, which TF.js cannot fold into it and runs as separate kernels): a tenth of
+    the multiplications of a full 3×3 convolution, which is what makes the model fast in the browser."""
+    x = layers.DepthwiseConv2D(3, strides=stride, padding="same")(x)
+    x = layers.ReLU(6.0)(x)
+    x = layers.Conv2D(filters, 1, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU(6.0)(x)
+
+
+def separable(image_size: int, head_bias=DEFAULT_HEAD_BIAS, widths=(24, 48, 96, 128), dropout: float = 0.1,
+              extra_block: bool = True) -> keras.Model:
+    """The default: a strided 3×3 convolution with a learned bias per position, then per width a strided and a plain
+    depthwise-separable block (image_size/16 grid at the end), a 1×1 convolution to few channels and a flatten
+    that keeps where things are, as in `compact`."""
+    image, aspect = _inputs(image_size)
+    x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False)(image)
+    x = layers.BatchNormalization()(x)
+    x = PositionBias()(layers.ReLU(6.0)(x))  # after the activation: the converter fuses only rank-1 conv biases
+    for filters in widths[1:]:
+        x = _separable_block(x, filters, stride=2)
+        x = _separable_block(x, filters)
+    if extra_block:
+        x = _separable_block(x, widths[-1])
+    x = layers.Conv2D(16, 1, activation="relu")(x)
+    x = layers.Flatten()(layers.SpatialDropout2D(dropout / 2)(x))
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, head_bias), name="separable")
+
+
+def compact(image_size: int, head_bias=DEFAULT_HEAD_BIAS, dropout: float = 0.1) -> keras.Model:
     """A small CNN (well under 1M parameters): coordinate channels, four conv–batch-norm–ReLU–pool stages
     and a fifth conv, then a flatten of an image_size/16 grid that keeps where things are in the frame
     (global pooling would throw that away, and a crop is about where)."""
@@ -82,10 +130,10 @@ def compact(image_size: int, dropout: float = 0.1) -> keras.Model:
             x = layers.MaxPooling2D()(x)
     x = layers.Conv2D(16, 1, activation="relu")(x)  # few channels before flattening keep the dense layer small
     x = layers.Flatten()(layers.SpatialDropout2D(dropout / 2)(x))
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout), name="compact")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, head_bias), name="compact")
 
 
-def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3) -> keras.Model:
+def mobilenet(image_size: int, weights: str | None, head_bias=DEFAULT_HEAD_BIAS, dropout: float = 0.3) -> keras.Model:
     """MobileNetV3Small backbone for small libraries: `weights` is None, "imagenet" (downloaded by Keras)
     or the path of a weights file for the backbone (e.g. the ImageNet .h5 copied by hand)."""
     image, aspect = _inputs(image_size)
@@ -99,15 +147,53 @@ def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3) -> ker
     x = backbone(layers.Rescaling(255.0)(image))
     x = layers.Conv2D(32, 1, activation="relu")(x)
     x = layers.Flatten()(x)
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout), name="mobilenet")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, head_bias), name="mobilenet")
 
 
-def build_model(arch: str, image_size: int, weights: str | None = None) -> keras.Model:
-    """The named architecture (ARCHITECTURES). `weights` only applies to the pretrained one."""
-    if arch == "compact":
+@keras.saving.register_keras_serializable(package="cropstyle")
+class WithMirror(layers.Layer):
+    """[B, S, S, 3] → [2B, S, S, 3]: the photos, then the same photos mirrored left-right."""
+
+    def call(self, image):
+        return keras.ops.concatenate([image, keras.ops.flip(image, axis=2)], axis=0)
+
+    def compute_output_shape(self, shape):
+        return (None, *shape[1:])
+
+
+@keras.saving.register_keras_serializable(package="cropstyle")
+class MirroredMean(layers.Layer):
+    """Raw head outputs [2B, 5] of the photos then of their mirrors → [B, 5]: their mean, the mirrors' mapped back
+    (crop_tf.MIRROR_RAW: the head is mirror-symmetric, so the mean is again a crop inside the photo)."""
+
+    def call(self, raw):
+        half = keras.ops.shape(raw)[0] // 2
+        return (raw[:half] + raw[half:] * keras.ops.convert_to_tensor(crop_tf.MIRROR_RAW, raw.dtype)) / 2
+
+    def compute_output_shape(self, shape):
+        return (None, *shape[1:])
+
+
+def flip_averaged(model: keras.Model) -> keras.Model:
+    """`model` with test-time flip averaging: its head's outputs for each photo and for the mirrored photo,
+    mapped back and averaged before the crop is made, in one batch of two. Training mirrors photos at random, so
+    the two are two looks at the same photo; their mean is steadier than either. RUN/model.keras is this model
+    with `cropstyle train --flip-average`, so predict, evaluate and the browser all average."""
+    image, aspect = _inputs(next(tensor.shape[1] for tensor in model.inputs if len(tensor.shape) == 4))
+    raw_of = keras.Model(model.inputs, model.get_layer("raw").output, name=model.name)
+    both = raw_of({"image": WithMirror()(image), "aspect": keras.ops.concatenate([aspect, aspect], axis=0)})
+    crop = CropHead(dtype="float32", name="crop")(MirroredMean(dtype="float32", name="raw_mean")(both), aspect)
+    return keras.Model({"image": image, "aspect": aspect}, crop, name=f"{model.name}_flip_averaged")
+
+
+def build_model(arch: str, image_size: int, weights: str | None = None,
+                head_bias=DEFAULT_HEAD_BIAS) -> keras.Model:
+    """The named architecture (ARCHITECTURES). `weights` only applies to the pretrained one; `head_bias`: the
+    head's raw starting outputs (crop_tf.bounded_logits of a generic crop)."""
+    if arch in ("separable", "compact"):
         if weights is not None:
-            raise ValueError("--weights applies to --arch mobilenet; the compact model starts from scratch")
-        return compact(image_size)
+            raise ValueError(f"--weights applies to --arch mobilenet; the {arch} model starts from scratch")
+        return (separable if arch == "separable" else compact)(image_size, head_bias)
     if arch == "mobilenet":
-        return mobilenet(image_size, weights)
+        return mobilenet(image_size, weights, head_bias)
     raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")

@@ -1,0 +1,194 @@
+"""Benchmark: does the model learn crop styles we did not write?
+
+Trains with the defaults (`cropstyle train`, nothing tuned per style) and evaluates against every baseline
+(`cropstyle evaluate`) on:
+
+- each style of the zoo (samples/styles.py, all but `classic`): 400 training photos (seed 1) and 100 test photos
+  (seed 2), written as Lightroom writes them and read back by `cropstyle extract` (--include-uncropped, so the
+  `uncropped` photographer's uncropped photos count as full-frame crops);
+- FCDB (../shared/datasets/fcdb-train: real Flickr photos with human crops): a fixed split of its training
+  folder, 1068 photos to train on and 267 to test on, by the SHA-256 of "cropstyle-fcdb:" + the file name
+  (the 267 smallest are the test photos). The photos never leave data/ (ignored by git).
+
+It prints one table (model and each baseline: IoU, BDE, angle MAE; training time) and a learning curve on
+FCDB and two styles: model IoU against 50, 100, 200, 400 and all training photos.
+
+    .venv/bin/python bench/quality.py [--data fcdb,thirds,...] [--no-curve] [--work data/quality]
+                                      [--out data/bench-quality.json]
+
+Datasets are made once under --work and reused; runs and reports are made anew each time.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+FCDB = PROJECT.parent / "shared" / "datasets" / "fcdb-train"
+TRAIN_PHOTOS, TEST_PHOTOS = 400, 100
+FCDB_TEST_PHOTOS = 267
+CURVE_SIZES = (50, 100, 200, 400)  # and all
+CURVE_DATA = ("fcdb", "thirds", "face")
+BASELINES = ("full", "mean", "random", "saliency")
+REFERENCE = "saliency_true_size"  # told the true crop's size: shown, never counted as a baseline
+
+
+def zoo_styles() -> list[str]:
+    from cropstyle.samples.styles import CLASSIC, STYLES
+
+    return [name for name in STYLES if name != CLASSIC]
+
+
+def zoo_datasets(style: str, work: Path) -> tuple[Path, Path]:
+    """(training dataset, test dataset) of one zoo style: libraries written by the sample generator, extracted."""
+    from cropstyle.extractor.extract import extract
+    from cropstyle.samples.library import make_sample_library
+
+    datasets = []
+    for part, count, seed in (("train", TRAIN_PHOTOS, 1), ("test", TEST_PHOTOS, 2)):
+        library, dataset = work / style / f"library-{part}", work / style / f"dataset-{part}"
+        if not (dataset / "labels.csv").exists():
+            shutil.rmtree(library, ignore_errors=True)
+            make_sample_library(library, count=count, seed=seed, style=style)
+            extract([library], dataset, include_uncropped=True, progress=False)
+        datasets.append(dataset)
+    return datasets[0], datasets[1]
+
+
+def fcdb_split(files: list[str]) -> set[str]:
+    """The FCDB photos held out for testing (see the module docstring)."""
+    order = sorted(files, key=lambda name: hashlib.sha256(f"cropstyle-fcdb:{name}".encode()).hexdigest())
+    return set(order[:FCDB_TEST_PHOTOS])
+
+
+def fcdb_datasets(work: Path) -> tuple[Path, Path]:
+    """(training dataset, test dataset) from FCDB's crops.csv: each photo rendered as the extractor renders a
+    photo, its crop as an upright label (`imported`)."""
+    from cropstyle.extractor.dataset import DatasetStore, label_row
+    from cropstyle.extractor.geometry import Crop
+    from cropstyle.extractor.pixels import render_training_image
+
+    if not (FCDB / "crops.csv").is_file():
+        raise FileNotFoundError(f"FCDB is missing at {FCDB}")
+    train, test = work / "fcdb" / "dataset-train", work / "fcdb" / "dataset-test"
+    if (train / "labels.csv").exists() and (test / "labels.csv").exists():
+        return train, test
+    with open(FCDB / "crops.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    held_out = fcdb_split([row["file"] for row in rows])
+    stores = {False: DatasetStore(train), True: DatasetStore(test)}
+    for row in rows:
+        source = FCDB / "images" / row["file"]
+        store = stores[row["file"] in held_out]
+        image = render_training_image(source, 1, 512, store.images)
+        width, height = image.stored_size
+        crop = Crop(*(float(row[key]) for key in ("left", "top", "right", "bottom")), 0.0)
+        store.add_label(label_row(image=f"images/{image.name}", source=str(source), origin="imported", width=width,
+                                  height=height, has_crop=True, crop=crop, orientation=1, fingerprint=row["file"]))
+    for store in stores.values():
+        store.save()
+    return train, test
+
+
+def datasets_for(name: str, work: Path) -> tuple[Path, Path]:
+    return fcdb_datasets(work) if name == "fcdb" else zoo_datasets(name, work)
+
+
+def subset(dataset: Path, count: int, out: Path, seed: int = 0) -> Path:
+    """The first `count` photos of `dataset` in a seeded order, as a dataset of its own (images linked)."""
+    import pandas as pd
+
+    frame = pd.read_csv(dataset / "labels.csv", dtype=str, keep_default_na=False)
+    frame = frame.sample(frac=1.0, random_state=seed).head(count)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    os.symlink((dataset / "images").resolve(), out / "images")
+    frame.to_csv(out / "labels.csv", index=False)
+    return out
+
+
+def train_and_evaluate(train_dataset: Path, test_dataset: Path, run: Path) -> dict:
+    from cropstyle.training.evaluate import evaluate
+    from cropstyle.training.train import train
+
+    shutil.rmtree(run, ignore_errors=True)
+    started = time.perf_counter()
+    result = train([train_dataset], run, verbose=0)
+    seconds = time.perf_counter() - started
+    report = evaluate(run, [test_dataset], run / "report", verbose=False)
+    return {"n_train": result.n_train, "n_val": result.n_val, "n_test": report["n"], "epochs": result.epochs,
+            "train_seconds": round(seconds, 1), "methods": report["methods"]}
+
+
+def table(results: dict[str, dict]) -> str:
+    header = f"{'data':<10} {'n':>9} {'method':<19} {'IoU':>6} {'BDE':>6} {'angle':>7}   {'train':>6}"
+    lines = [header, "-" * len(header)]
+    for name, result in results.items():
+        methods = result["methods"]
+        best = max(BASELINES, key=lambda b: methods[b]["iou"])
+        for method in ("model", *BASELINES, REFERENCE):
+            m = methods[method]
+            lines.append(f"{name if method == 'model' else '':<10} "
+                         f"{(str(result['n_train']) + '/' + str(result['n_test'])) if method == 'model' else '':>9} "
+                         f"{method + ('*' if method == best else ''):<19} {m['iou']:>6.3f} {m['bde']:>6.3f} "
+                         f"{m['angle_mae']:>6.2f}°   "
+                         f"{(str(round(result['train_seconds'])) + ' s') if method == 'model' else '':>6}")
+        lines.append(f"{'':<10} {'':>9} {'margin':<19} {methods['model']['iou'] - methods[best]['iou']:>+6.3f}   "
+                     f"(model − best baseline*; {REFERENCE} is a reference told the true crop size)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=None, help="comma-separated: fcdb and zoo style names (default: all)")
+    parser.add_argument("--no-curve", action="store_true", help="skip the learning curve")
+    parser.add_argument("--work", type=Path, default=PROJECT / "data" / "quality")
+    parser.add_argument("--out", type=Path, default=PROJECT / "data" / "bench-quality.json")
+    args = parser.parse_args()
+    names = args.data.split(",") if args.data else ["fcdb", *zoo_styles()]
+    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "results": {}, "curve": {}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every run: an interrupted benchmark keeps what it measured
+        args.out.write_text(json.dumps(figures, indent=2))
+
+    for name in names:
+        train_dataset, test_dataset = datasets_for(name, args.work)
+        print(f"{name}: training with the defaults", file=sys.stderr, flush=True)
+        figures["results"][name] = train_and_evaluate(train_dataset, test_dataset, args.work / name / "run")
+        save()
+        print(table({name: figures["results"][name]}), flush=True)
+    if not args.no_curve:
+        for name in [n for n in CURVE_DATA if n in names]:
+            train_dataset, test_dataset = datasets_for(name, args.work)
+            points = {}
+            for count in CURVE_SIZES:
+                part = subset(train_dataset, count, args.work / name / f"subset-{count}")
+                print(f"{name}: learning curve, {count} photos", file=sys.stderr, flush=True)
+                points[str(count)] = train_and_evaluate(part, test_dataset, args.work / name / f"run-{count}")
+                figures["curve"][name] = points
+                save()
+            points["all"] = figures["results"][name]
+    print("\n" + table(figures["results"]))
+    if figures["curve"]:
+        print(f"\nlearning curve: model IoU on the test photos (best baseline in brackets)")
+        for name, points in figures["curve"].items():
+            cells = []
+            for count, result in points.items():
+                best = max(result["methods"][b]["iou"] for b in BASELINES)
+                cells.append(f"{count} ({result['n_train']}): {result['methods']['model']['iou']:.3f} [{best:.3f}]")
+            print(f"  {name:<8} " + "   ".join(cells))
+    save()
+    print(f"\nfigures in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
