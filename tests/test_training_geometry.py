@@ -94,14 +94,6 @@ def test_model_outputs_inside_for_random_inputs_and_weights(arch):
     assert_valid(crops, aspects[:, 0])
 
 
-def test_bounded_logits_invert_the_head(samples):
-    """The head's starting logits for a crop give that crop back (crops that fit without shrinking: all valid ones
-    up to the 2 % minimum side)."""
-    crops, aspects = as_tensors([s for s in samples if min(crop_to_rect(*s).width / s[1], crop_to_rect(*s).height / s[2]) > 0.03])
-    back = crop_tf.bounded_crop(crop_tf.bounded_logits(crops, aspects), aspects).numpy()
-    np.testing.assert_allclose(back, crops.numpy(), atol=1e-6)
-
-
 def test_the_head_is_mirror_symmetric():
     """Flip averaging maps the mirrored photo's raw outputs back with MIRROR_RAW: exactly the mirror image."""
     rng = np.random.default_rng(3)

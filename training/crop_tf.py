@@ -73,26 +73,6 @@ def bounded_crop(raw: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
     return rect_to_crop(tf.stack([cx, cy, width, height, angle], axis=-1), aspect)
 
 
-def bounded_logits(crop: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
-    """The inverse of bounded_crop for a crop that fits as it is: the raw outputs [..., 5] that give `crop`.
-    The model's head starts from the logits of a generic crop (the training crops' mean), so it learns
-    how a photo's crop differs from that one rather than a crop from nothing."""
-    cx, cy, width, height, angle = tf.unstack(crop_to_rect(crop, aspect), axis=-1)
-    cos, sin = _axes(angle)
-    sin = tf.abs(sin)
-    box_x, box_y = width * cos + height * sin, width * sin + height * cos
-
-    def logit(p):
-        p = tf.clip_by_value(p, 1e-4, 1 - 1e-4)
-        return tf.math.log(p) - tf.math.log1p(-p)
-
-    zw, zh = logit((width / aspect - 0.02) / 0.98), logit((height - 0.02) / 0.98)
-    zx = logit((cx - box_x / 2) / tf.maximum(aspect - box_x, 1e-6))
-    zy = logit((cy - box_y / 2) / tf.maximum(1.0 - box_y, 1e-6))
-    za = tf.atanh(tf.clip_by_value(angle / MAX_ANGLE, -0.999, 0.999))
-    return tf.stack([zx, zy, zw, zh, za], axis=-1)
-
-
 def corner_box_iou(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """IoU of the upright boxes spanned by each crop's two Lightroom corners, in fractions of the frame.
 

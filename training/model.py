@@ -18,9 +18,10 @@ from keras import layers
 from cropstyle.training import crop_tf
 
 ARCHITECTURES = ("separable", "compact", "mobilenet")
-# The head's starting point when no training crops are given: centred, about 80 % of the frame wide and high,
-# upright (sigmoid(1.4) ≈ 0.8). Training starts from the logits of the training crops' mean instead.
-DEFAULT_HEAD_BIAS = (0.0, 0.0, 1.4, 1.4, 0.0)
+# The head's starting point: centred, about 80 % of the frame wide and high, upright (sigmoid(1.4) ≈ 0.8). It
+# overlaps every plausible crop, so the IoU term has a gradient from the first step (the training crops' mean,
+# tried instead, misses tight crops entirely: training/README.md).
+_HEAD_BIAS = (0.0, 0.0, 1.4, 1.4, 0.0)
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
@@ -42,13 +43,13 @@ class Log(layers.Layer):
         return keras.ops.log(x)
 
 
-def _head(features, aspect, dropout: float, head_bias) -> keras.KerasTensor:
+def _head(features, aspect, dropout: float) -> keras.KerasTensor:
     x = layers.Concatenate()([features, Log(name="log_aspect")(aspect)])
     x = layers.Dense(128, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
     # A small starting kernel keeps the first outputs near the bias, off the flat ends of sigmoid and tanh.
     raw = layers.Dense(5, kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3, seed=0),
-                       bias_initializer=keras.initializers.Constant(list(head_bias)), dtype="float32", name="raw")(x)
+                       bias_initializer=keras.initializers.Constant(list(_HEAD_BIAS)), dtype="float32", name="raw")(x)
     return CropHead(dtype="float32", name="crop")(raw, aspect)
 
 
@@ -97,7 +98,7 @@ def _separable_block(x, filters: int, stride: int = 1) -> keras.KerasTensor:
     return layers.ReLU(6.0)(x)
 
 
-def separable(image_size: int, head_bias=DEFAULT_HEAD_BIAS, widths=(24, 48, 96, 128), dropout: float = 0.1,
+def separable(image_size: int, widths=(24, 48, 96, 128), dropout: float = 0.1,
               extra_block: bool = True) -> keras.Model:
     """The default: a strided 3×3 convolution with a learned bias per position, then per width a strided and a plain
     depthwise-separable block (image_size/16 grid at the end), a 1×1 convolution to few channels and a flatten
@@ -113,10 +114,10 @@ def separable(image_size: int, head_bias=DEFAULT_HEAD_BIAS, widths=(24, 48, 96, 
         x = _separable_block(x, widths[-1])
     x = layers.Conv2D(16, 1, activation="relu")(x)
     x = layers.Flatten()(layers.SpatialDropout2D(dropout / 2)(x))
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, head_bias), name="separable")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout), name="separable")
 
 
-def compact(image_size: int, head_bias=DEFAULT_HEAD_BIAS, dropout: float = 0.1) -> keras.Model:
+def compact(image_size: int, dropout: float = 0.1) -> keras.Model:
     """A small CNN (well under 1M parameters): coordinate channels, four conv–batch-norm–ReLU–pool stages
     and a fifth conv, then a flatten of an image_size/16 grid that keeps where things are in the frame
     (global pooling would throw that away, and a crop is about where)."""
@@ -130,10 +131,10 @@ def compact(image_size: int, head_bias=DEFAULT_HEAD_BIAS, dropout: float = 0.1) 
             x = layers.MaxPooling2D()(x)
     x = layers.Conv2D(16, 1, activation="relu")(x)  # few channels before flattening keep the dense layer small
     x = layers.Flatten()(layers.SpatialDropout2D(dropout / 2)(x))
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, head_bias), name="compact")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout), name="compact")
 
 
-def mobilenet(image_size: int, weights: str | None, head_bias=DEFAULT_HEAD_BIAS, dropout: float = 0.3) -> keras.Model:
+def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3) -> keras.Model:
     """MobileNetV3Small backbone for small libraries: `weights` is None, "imagenet" (downloaded by Keras)
     or the path of a weights file for the backbone (e.g. the ImageNet .h5 copied by hand)."""
     image, aspect = _inputs(image_size)
@@ -147,7 +148,7 @@ def mobilenet(image_size: int, weights: str | None, head_bias=DEFAULT_HEAD_BIAS,
     x = backbone(layers.Rescaling(255.0)(image))
     x = layers.Conv2D(32, 1, activation="relu")(x)
     x = layers.Flatten()(x)
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, head_bias), name="mobilenet")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout), name="mobilenet")
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
@@ -186,14 +187,12 @@ def flip_averaged(model: keras.Model) -> keras.Model:
     return keras.Model({"image": image, "aspect": aspect}, crop, name=f"{model.name}_flip_averaged")
 
 
-def build_model(arch: str, image_size: int, weights: str | None = None,
-                head_bias=DEFAULT_HEAD_BIAS) -> keras.Model:
-    """The named architecture (ARCHITECTURES). `weights` only applies to the pretrained one; `head_bias`: the
-    head's raw starting outputs (crop_tf.bounded_logits of a generic crop)."""
+def build_model(arch: str, image_size: int, weights: str | None = None) -> keras.Model:
+    """The named architecture (ARCHITECTURES). `weights` only applies to the pretrained one."""
     if arch in ("separable", "compact"):
         if weights is not None:
             raise ValueError(f"--weights applies to --arch mobilenet; the {arch} model starts from scratch")
-        return (separable if arch == "separable" else compact)(image_size, head_bias)
+        return (separable if arch == "separable" else compact)(image_size)
     if arch == "mobilenet":
-        return mobilenet(image_size, weights, head_bias)
+        return mobilenet(image_size, weights)
     raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")

@@ -221,14 +221,11 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     steps = -(-len(train_examples) // batch_size)  # an epoch: every photo once, on average
     epochs = epochs or default_epochs(steps)
     patience = patience or default_patience(epochs)
-    # The head starts at the training crops' mean: the model learns how each photo's crop differs from it.
-    head_bias = crop_tf.bounded_logits(tf.constant(train_examples.labels.astype(np.float64).mean(axis=0)),
-                                       tf.constant(float(np.median(train_examples.aspects)), tf.float64)).numpy()
 
     use_mixed = mixed_precision and bool(tf.config.list_physical_devices("GPU"))
     keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
     with strategy.scope():
-        model = build_model(arch, image_size, weights, head_bias=[float(v) for v in head_bias])
+        model = build_model(arch, image_size, weights)
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps), alpha=0.05)
         crop_loss = CropLoss(value_loss=loss)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=crop_loss,
@@ -241,8 +238,7 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
         "split": {"train": len(train_examples), "val": len(val_examples), "by": "source photo and image hash"},
         "batch": {"size": batch_size, "steps_per_epoch": steps, "replicas": replicas},
         "schedule": {"epochs": epochs, "patience": patience, "rule": "about {} steps, epochs within {}, patience a "
-                     "quarter of them (at least 10): training/train.py".format(TRAINING_STEPS, list(EPOCH_BOUNDS)),
-                     "head_bias": [float(v) for v in head_bias]},
+                     "quarter of them (at least 10): training/train.py".format(TRAINING_STEPS, list(EPOCH_BOUNDS))},
         "preprocessing": {**pipeline.PREPROCESSING, "image_size": image_size,
                           "source_long_side": _source_long_side(train_examples.paths)},
         "model": {"arch": arch, "parameters": int(model.count_params()), "outputs": list(LABEL_VALUES)},
