@@ -14,11 +14,13 @@ import os
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -73,8 +75,9 @@ class ServerProcess:
 
     def start(self, timeout: float = 60) -> ServerProcess:
         command = [sys.executable, "-m", "cropstyle", "serve", "--store", str(self.store), "--host", HOST,
-                   "--port", str(self.port), "--rate-limit", str(self.rate_limit), "--workers", str(self.workers),
-                   "--quiet", *self.options]
+                   "--port", str(self.port), "--rate-limit", str(self.rate_limit), "--quiet", *self.options]
+        if self.workers != 1:
+            command += ["--workers", str(self.workers)]
         if self.model is not None:
             command += ["--model", str(self.model)]
         if self.token:
@@ -88,7 +91,8 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
             try:
-                if (httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+                # 421: it runs, but answers only the names given with --allowed-host
+                if (httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 421)
                         and (self.workers == 1 or len(self.worker_pids()) == self.workers)):
                     return self
             except httpx.TransportError:
@@ -171,6 +175,19 @@ def photo_bytes(width: int, height: int, seed: int = 0, orientation: int | None 
         options["exif"] = exif.tobytes()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
+
+
+def blank_png(width: int, height: int, rows: int | None = None) -> bytes:
+    """A valid 8-bit RGBA PNG of zero pixels: a few KB on the wire, width × height × 4 bytes decoded (the
+    worst case for a decoder's memory). With `rows`, only that many rows of data: a declared size the data
+    does not fill (a decompression bomb's header)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    compressor = zlib.compressobj(9)
+    line = b"\x00" * (1 + width * 4)
+    data = b"".join(compressor.compress(line) for _ in range(height if rows is None else rows)) + compressor.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
 
 
 def label(seed: int) -> dict:

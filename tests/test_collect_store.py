@@ -3,6 +3,7 @@ atomic, its schema migrated, its rate buckets shared by every process, and what 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import threading
 
 import psycopg
@@ -66,13 +67,25 @@ def test_orphan_photos_are_listed_never_counted(location):
 
 
 def test_sqlite_crash_leftovers_are_removed(tmp_path):
-    """A crash while writing leaves a file in tmp/: removed when the store opens, never counted."""
+    """A crash while writing leaves a file in tmp/: removed when the store opens, never counted. A file that
+    another live process (a worker sharing the store) is writing is left alone."""
     with open_store(tmp_path) as store:
         store.add(photo_bytes(200, 100, seed=2), "jpg", 200, 100, 1, CROP)
-    (tmp_path / "tmp" / "deadbeef.part").write_bytes(b"\xff\xd8 half a jpeg")
-    with open_store(tmp_path) as store:
-        assert store.check().temporary_files == [] and not any((tmp_path / "tmp").iterdir())
-        assert store.count() == 1
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        finished = subprocess.Popen(["true"])
+        finished.wait()  # its pid is gone
+        dead = tmp_path / "tmp" / f"{'a' * 64}.{finished.pid}.0.part"
+        dead.write_bytes(b"\xff\xd8 half a jpeg")
+        (tmp_path / "tmp" / "deadbeef.part").write_bytes(b"\xff\xd8 half a jpeg")
+        alive = tmp_path / "tmp" / f"{'b' * 64}.{sleeper.pid}.0.part"
+        alive.write_bytes(b"\xff\xd8 being written")
+        with open_store(tmp_path) as store:
+            assert sorted(p.name for p in (tmp_path / "tmp").iterdir()) == [alive.name]
+            assert store.count() == 1 and store.check().rows == 1
+    finally:
+        sleeper.kill()
+        sleeper.wait()
     with sqlite3.connect(tmp_path / DATABASE) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE_MIGRATIONS)

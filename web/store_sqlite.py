@@ -2,7 +2,8 @@
 
 DIR/corrections.sqlite3          the rows (table corrections) and the rate-limit buckets (rate_buckets)
 DIR/photos/ab/<sha256>.<ext>     each uploaded photo once, named by the SHA-256 of its bytes
-DIR/tmp/                         files being written; never counted, emptied when a store opens
+DIR/tmp/                         files being written (DIGEST.PID.RANDOM.part); never counted; a store that opens
+                                 removes those whose process is gone (a crash's leftovers)
 
 A submission writes the photo to tmp/, flushes and fsyncs it, renames it to its final name and fsyncs
 the folder; only then is the row inserted, in one transaction (synchronous=FULL). A crash at any point
@@ -72,6 +73,21 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _writer_alive(temporary: Path) -> bool:
+    """Whether the process that is writing `temporary` (DIGEST.PID.RANDOM.part) still runs: another worker's file
+    in progress must survive this one opening the store; a dead process's is a crash's leftover."""
+    parts = temporary.name.split(".")
+    if len(parts) != 4 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 class SqliteStore(CorrectionStore):
     """One connection for the rows (synchronous=FULL) and one for the buckets (synchronous=NORMAL: a bucket
     needs no fsync), each behind a lock."""
@@ -83,9 +99,9 @@ class SqliteStore(CorrectionStore):
         self.tmp = self.root / TMP
         self.photos.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
-        for leftover in self.tmp.iterdir():  # half-written files of a crashed run: never counted, removed
-            if leftover.is_file():
-                leftover.unlink()
+        for leftover in self.tmp.iterdir():  # half-written files of a crashed process: never counted, removed
+            if leftover.is_file() and not _writer_alive(leftover):
+                leftover.unlink(missing_ok=True)
         self._lock = threading.Lock()
         self._db = self._connect("FULL")
         self._migrate()
@@ -104,6 +120,9 @@ class SqliteStore(CorrectionStore):
             self._db.execute("BEGIN IMMEDIATE")  # one process migrates, the others wait and find it done
             try:
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > len(MIGRATIONS):
+                    raise RuntimeError(f"the store's schema is version {version}, newer than this cropstyle "
+                                       f"({len(MIGRATIONS)}): upgrade cropstyle")
                 for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                     for statement in filter(str.strip, script.split(";")):
                         self._db.execute(statement)
@@ -139,7 +158,7 @@ class SqliteStore(CorrectionStore):
         if target.exists() and target.stat().st_size == len(data):
             return relative  # content-addressed: the same bytes are there already (complete: renamed in whole)
         target.parent.mkdir(exist_ok=True)
-        temporary = self.tmp / f"{digest}.{uuid.uuid4().hex}.part"
+        temporary = self.tmp / f"{digest}.{os.getpid()}.{uuid.uuid4().hex}.part"  # the writer's pid: see _writer_alive
         with open(temporary, "wb") as file:
             file.write(data)
             file.flush()
