@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE, DatasetStore, label_row
 from cropstyle.extractor.geometry import crop_problem
@@ -40,7 +42,7 @@ class Summary:
         return "\n".join(lines)
 
 
-def collected(store: str | Path, out: Path, size: int = TRAINING_LONG_SIDE) -> Summary:
+def collected(store: str | Path, out: Path, size: int = TRAINING_LONG_SIDE, progress: bool = True) -> Summary:
     """Write the corrections of the collection store `store` (folder or PostgreSQL URL) into DATASET `out`
     (created or updated)."""
     out = Path(out)
@@ -53,7 +55,7 @@ def collected(store: str | Path, out: Path, size: int = TRAINING_LONG_SIDE) -> S
             latest[row.photo] = row
         summary.superseded = len(rows) - len(latest)
         dataset = DatasetStore(out)
-        for row in latest.values():
+        for row in tqdm(list(latest.values()), unit="photo", desc="collected", disable=not progress):
             source, fingerprint = corrections.photo_source(row), f"collected:{row.id}"
             if dataset.unchanged((source, ""), fingerprint):
                 summary.unchanged += 1
