@@ -16,7 +16,8 @@
      (its row, a photo that decodes) and the same server must take a new batch without error.
 3. Memory: one server process, its peak resident memory (VmHWM) after start-up and a few ordinary
    submissions (the baseline), then after 20 concurrent worst-case uploads (RGBA PNGs just under the
-   decoded-bytes limit); and the probe's 7300×5470 RGBA PNG, refused before decoding.
+   decoded-bytes limit), and the resident memory once they are done; and the probe's 7300×5470 RGBA PNG,
+   refused before decoding.
 
     .venv/bin/python bench/web.py [--model RUN_OR_WEBMODEL] [--runs 20] [--submissions 2000] [--clients 50]
                                   [--workers 4] [--out FILE.json] [--skip-browser]
@@ -152,7 +153,7 @@ def memory(scratch: Path, uploads: int) -> dict:
     with ServerProcess(scratch / "memory-store", rate_limit=0) as server, http_client() as client:
         for i in range(5):
             submit(client, server.url, photo_bytes(1024, 768, seed=500 + i), GOOD)
-        baseline = server.peak_memory_mb()
+        baseline, resident_before = server.peak_memory_mb(), server.resident_memory_mb()
         bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png", content_type="image/png")
         codes: list[int] = []
         lock = threading.Lock()
@@ -171,13 +172,14 @@ def memory(scratch: Path, uploads: int) -> dict:
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - started
-        peak = server.peak_memory_mb()
+        peak, resident_after = server.peak_memory_mb(), server.resident_memory_mb()
     return {"worst_upload": f"{side}×{side - 1} RGBA PNG, {len(worst) // 1024} KB, "
                             f"{side * (side - 1) * 4 / 2**20:.0f} MB decoded",
             "concurrent_uploads": uploads, "answers": {str(c): codes.count(c) for c in sorted(set(codes))},
             "seconds": round(seconds, 2), "peak_rss_mb_baseline": round(baseline, 1),
             "peak_rss_mb_after_uploads": round(peak, 1), "peak_over_baseline": round(peak / baseline, 2),
-            "target_mb": 300, "probe_7300x5470_rgba": f"{bomb.status_code} {bomb.json().get('error', '')[:90]}"}
+            "target_mb": 300, "resident_mb_before": round(resident_before, 1),
+            "resident_mb_after": round(resident_after, 1), "probe_7300x5470_rgba": f"{bomb.status_code} {bomb.json().get('error', '')[:90]}"}
 
 
 def main() -> None:

@@ -125,14 +125,21 @@ class ServerProcess:
         os.kill(pid, signal.SIGKILL)
         return pid
 
-    def peak_memory_mb(self) -> float:
-        """The largest peak resident size (VmHWM) among the serving processes, in MB."""
-        peaks = []
+    def _memory_mb(self, field: str) -> float:
+        values = []
         for pid in self.worker_pids():
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks.append(int(line.split()[1]) / 1024)
-        return max(peaks)
+                if line.startswith(field + ":"):
+                    values.append(int(line.split()[1]) / 1024)
+        return max(values)
+
+    def peak_memory_mb(self) -> float:
+        """The largest peak resident size (VmHWM) among the serving processes, in MB."""
+        return self._memory_mb("VmHWM")
+
+    def resident_memory_mb(self) -> float:
+        """The largest resident size now (VmRSS) among the serving processes, in MB."""
+        return self._memory_mb("VmRSS")
 
     def kill(self) -> None:
         """SIGKILL to the whole process group: no shutdown, no flush, as a power cut would leave the store."""

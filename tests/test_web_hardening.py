@@ -102,11 +102,12 @@ def test_rate_limit_holds_across_workers(location):
 def test_decoded_size_is_bounded_and_memory_stays_flat(tmp_path):
     """The probe's 7300×5470 RGBA PNG (just under 40 MP) is refused before decoding; 20 concurrent uploads of
     the worst photo still accepted (RGBA, just under the decoded-bytes limit) keep the server's peak resident
-    memory under 300 MB (decodes wait for one of DECODE_SLOTS)."""
+    memory under 300 MB (decodes wait for one of DECODE_SLOTS), and the memory is given back afterwards."""
     side = int((limits.MAX_DECODED_BYTES / 4) ** 0.5)
     worst = blank_png(side, side - 1)
     assert side * (side - 1) * 4 <= limits.MAX_DECODED_BYTES < 7300 * 5470 * 4
     with ServerProcess(tmp_path / "store", rate_limit=0) as server, http_client() as client:
+        baseline = server.resident_memory_mb()
         bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png", content_type="image/png")
         assert bomb.status_code == 413 and "decoding it would take" in bomb.json()["error"], bomb.text
 
@@ -125,10 +126,12 @@ def test_decoded_size_is_bounded_and_memory_stays_flat(tmp_path):
             thread.start()
         for thread in threads:
             thread.join()
-        peak = server.peak_memory_mb()
+        peak, after = server.peak_memory_mb(), server.resident_memory_mb()
     assert answers == [201] * 20
-    print(f"peak resident memory after 20 concurrent {side}×{side - 1} RGBA uploads: {peak:.0f} MB")
+    print(f"resident memory: {baseline:.0f} MB, peak {peak:.0f} MB during 20 concurrent {side}×{side - 1} RGBA "
+          f"uploads, {after:.0f} MB after")
     assert peak < 300
+    assert after < baseline + 32, "the decoding buffers were not given back"
 
 
 # --- Slow clients -------------------------------------------------------------------------------------------

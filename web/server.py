@@ -657,7 +657,23 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
 
 def app_from_environment() -> FastAPI:
     """uvicorn's factory in each worker process: the app for the settings `serve` left in SETTINGS_VARIABLE."""
+    return_freed_memory()
     return create_app(settings_from_environment())
+
+
+def return_freed_memory() -> None:
+    """glibc's malloc: serve every allocation of 1 MB or more from its own mapping, returned to the system when
+    freed. By default the threshold rises with the first large block freed (up to 32 MB), after which
+    Pillow's 16 MB decoding blocks come from per-thread heaps that keep them: memory then stays high after
+    a burst of large uploads. Elsewhere than glibc, nothing to do."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    M_MMAP_THRESHOLD = -3
+    libc.mallopt(M_MMAP_THRESHOLD, 2**20)
 
 
 def _caused_by(error: BaseException, kind: type) -> bool:
