@@ -1,110 +1,241 @@
-"""Benchmark the browser demo and the collection server (issue 6).
+"""Benchmark the browser demo and the collection server (issues 6 and 12).
 
 1. In-browser inference latency: Debian's chromium (headless, Playwright) opens the page served by
-   `cropstyle serve`, chooses one photo, and times 20 suggestions after 3 warm-up runs on the wasm
-   backend (the whole path: the photo drawn at the model's decode size, tf.browser.fromPixels, resize,
-   the graph, reading the 5 numbers back; and, separately, from the photo already drawn at that size)
-   against smartcrop.js (npm `smartcrop`) cropping the same photo in the same page. Medians for both.
-2. Submissions: 500 multipart submissions from 20 concurrent clients on 127.0.0.1 (samples.load.run_load):
-   throughput, median and p95 latency, errors.
+   `cropstyle serve` and, in the same page, opens three generated JPEGs in turn (640×427, 1920×1280,
+   4000×3000); for each it times `--runs` suggestions after 3 warm-up runs on the wasm backend (the whole
+   path: the photo drawn at the model's decode size, tf.browser.fromPixels, resize, the graph, reading the
+   5 numbers back) against smartcrop.js (npm `smartcrop`) cropping the same photo in the same page,
+   interleaved. Medians and their ratio for each size.
+2. Submissions: `--submissions` multipart submissions from `--clients` concurrent clients, each from its
+   own loopback address (127.0.0.N), to `--workers` server processes, with a rate limit every client stays
+   under (so the buckets in the store are exercised on every request):
+   - clean runs on the SQLite store and on PostgreSQL (a throwaway cluster, samples/postgres.py):
+     throughput, median and p95 latency, the PostgreSQL/SQLite ratios;
+   - fault runs: one worker killed -9 at 25 % of the submissions (both stores) and, on PostgreSQL,
+     `pg_ctl restart -m immediate` at 60 %; then every acknowledged submission is checked in the store
+     (its row, a photo that decodes) and the same server must take a new batch without error.
+3. Memory: one server process, its peak resident memory (VmHWM) after start-up and a few ordinary
+   submissions (the baseline), then after 20 concurrent worst-case uploads (RGBA PNGs just under the
+   decoded-bytes limit), and the resident memory once they are done; and the probe's 7300×5470 RGBA PNG,
+   refused before decoding.
 
-    .venv/bin/python bench/web.py [--model RUN_OR_WEBMODEL] [--photo PHOTO] [--runs 20] [--out FILE.json]
+    .venv/bin/python bench/web.py [--model RUN_OR_WEBMODEL] [--runs 20] [--submissions 2000] [--clients 50]
+                                  [--workers 4] [--out FILE.json] [--skip-browser]
 
-Without --model, trains and exports a compact 128 px model on a small synthetic dataset first (about a
-minute on 2 cores; the latency does not depend on what the weights learned).
+Without --model, trains the project's default model (training.train's own image size and architecture) for
+two epochs on a small synthetic dataset and exports it (a minute or two on 2 cores; the latency does not
+depend on what the weights learned).
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from cropstyle.samples.load import ServerProcess, make_photos, photo_bytes, run_load  # noqa: E402
+from PIL import Image  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from cropstyle.samples.load import (ServerProcess, blank_png, http_client, make_photos, photo_bytes,  # noqa: E402
+                                    run_load, submit)
+from cropstyle.samples.postgres import TemporaryPostgres  # noqa: E402
+from cropstyle.web import limits  # noqa: E402
+from cropstyle.web.store import open_store  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+PHOTO_SIZES = [(640, 427), (1920, 1280), (4000, 3000)]
+GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
 
 
-def build_model(root: Path, image_size: int) -> Path:
+def build_model(root: Path) -> Path:
+    """The project's default model (no image_size or arch given: train's defaults), two epochs, exported."""
     from cropstyle.export.webmodel import export_webmodel
     from cropstyle.samples.dataset import write_dataset
     from cropstyle.training.train import train
 
     dataset = write_dataset(root / "dataset", 64, seed=0)
-    train([dataset], root / "run", epochs=2, batch_size=16, image_size=image_size, verbose=0)
+    train([dataset], root / "run", epochs=2, batch_size=16, verbose=0)
     export_webmodel(root / "run", root / "run" / "web")
     return root / "run"
 
 
-def browser_latency(url: str, photo: Path, runs: int, backend: str) -> dict:
+def browser_latency(url: str, photos: list[Path], runs: int, backend: str) -> dict:
+    """One page, the photos opened one after the other, each timed with the page's own bench()."""
     from playwright.sync_api import sync_playwright
 
+    results = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 960})
         page.set_default_timeout(300_000)
         page.goto(f"{url}/?backend={backend}")
         page.wait_for_selector("body[data-state=ready]")
-        page.set_input_files("#file", str(photo))
-        page.wait_for_selector("body[data-state=suggested]")
-        result = page.evaluate(f"window.cropstyle.bench({runs}, 3)")
-        result["model_info"] = page.text_content("#model-status")
+        model_info = page.text_content("#model-status")
+        for photo in tqdm(photos, desc="browser latency", unit="photo"):
+            page.evaluate("document.body.dataset.state = 'bench-next'")
+            page.set_input_files("#file", str(photo))
+            page.wait_for_selector("body[data-state=suggested]")
+            result = page.evaluate(f"window.cropstyle.bench({runs}, 3)")
+            model_ms, smartcrop_ms = statistics.median(result["model"]), statistics.median(result["smartcrop"])
+            results.append({
+                "photo": f"{result['width']}×{result['height']}", "backend": result["backend"], "runs": runs,
+                "model_ms_median": round(model_ms, 2),
+                "model_from_decoded_ms_median": round(statistics.median(result["graphOnly"]), 2),
+                "smartcrop_ms_median": round(smartcrop_ms, 2),
+                "smartcrop_over_model": round(smartcrop_ms / model_ms, 2),
+            })
         browser.close()
-    return {
-        "backend": result["backend"], "photo": f"{result['width']}×{result['height']}", "runs": runs,
-        "model_ms_median": round(statistics.median(result["model"]), 2),
-        "model_ms_p95": round(sorted(result["model"])[int(0.95 * (runs - 1))], 2),
-        "model_from_decoded_ms_median": round(statistics.median(result["graphOnly"]), 2),
-        "smartcrop_ms_median": round(statistics.median(result["smartcrop"]), 2),
-        "smartcrop_ms_p95": round(sorted(result["smartcrop"])[int(0.95 * (runs - 1))], 2),
-        "speedup_vs_smartcrop": round(statistics.median(result["smartcrop"]) / statistics.median(result["model"]), 2),
-        "model_info": result["model_info"],
-    }
+    return {"model_info": model_info, "sizes": results}
+
+
+def checked(location, load, extra_ids=()) -> dict:
+    """Every acknowledged submission in the store, with a photo that decodes."""
+    with open_store(location) as store:
+        rows = {row.id: row for row in store.all()}
+        acknowledged = set(load.acknowledged) | set(extra_ids)
+        lost = acknowledged - set(rows)
+        undecodable = 0
+        for identifier in acknowledged & set(rows):
+            try:
+                with Image.open(io.BytesIO(store.photo_bytes(rows[identifier]))) as image:
+                    image.load()
+            except Exception:
+                undecodable += 1
+        check = store.check()
+    return {"acknowledged": len(acknowledged), "rows": len(rows), "lost": len(lost), "undecodable": undecodable,
+            "rows_without_photo": len(check.missing_photos)}
+
+
+def load_run(location, photos: list[bytes], clients: int, workers: int, faults: list, description: str,
+             postgres: TemporaryPostgres | None = None) -> dict:
+    rate = max(60.0, 3 * 60 * len(photos) / clients)  # burst (rate / 3) ≥ what each client sends
+    with ServerProcess(location, rate_limit=rate, workers=workers) as server:
+        actions = []
+        for share, action in faults:
+            if action == "kill-worker":
+                def kill_worker():
+                    server.kill_worker()
+                actions.append((int(share * len(photos)), kill_worker))
+            elif action == "restart-postgresql":
+                actions.append((int(share * len(photos)), postgres.restart_immediately))
+        warm_up = run_load(server.url, make_photos(clients, seed=98), clients=clients)  # each worker's first requests
+        with tqdm(total=len(photos), desc=description, unit="sub", leave=False) as bar:
+            load = run_load(server.url, photos, clients=clients, faults=actions, timeout=60,
+                            progress=lambda sent: bar.update(sent - bar.n))
+        figures = {**load.figures(), "error_samples": load.errors[:5] + warm_up.errors[:5], "faults": load.faults}
+        if faults:  # the same server afterwards: a new batch, every client, no error
+            time.sleep(2)  # uvicorn replaces the killed worker
+            after = run_load(server.url, make_photos(clients * 2, seed=99), clients=clients)
+            figures["after_faults"] = {"submissions": after.sent, "stored": len(after.acknowledged),
+                                       "errors": len(after.errors)}
+            figures["check"] = checked(location, load, after.acknowledged)
+            figures["verified"] = (load.errors == [] and after.errors == [] and figures["check"]["lost"] == 0
+                                   and figures["check"]["undecodable"] == 0)
+        else:
+            figures["check"] = checked(location, load)
+    return figures
+
+
+def memory(scratch: Path, uploads: int) -> dict:
+    side = int((limits.MAX_DECODED_BYTES / 4) ** 0.5)
+    worst = blank_png(side, side - 1)
+    with ServerProcess(scratch / "memory-store", rate_limit=0) as server, http_client() as client:
+        for i in range(5):
+            submit(client, server.url, photo_bytes(1024, 768, seed=500 + i), GOOD)
+        baseline, resident_before = server.peak_memory_mb(), server.resident_memory_mb()
+        bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png", content_type="image/png")
+        codes: list[int] = []
+        lock = threading.Lock()
+
+        def upload(i: int) -> None:
+            with http_client() as own:
+                code = submit(own, server.url, worst, {**GOOD, "left": 0.1 + i / 1000}, filename="w.png",
+                              content_type="image/png").status_code
+            with lock:
+                codes.append(code)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=upload, args=(i,)) for i in range(uploads)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - started
+        peak, resident_after = server.peak_memory_mb(), server.resident_memory_mb()
+    return {"worst_upload": f"{side}×{side - 1} RGBA PNG, {len(worst) // 1024} KB, "
+                            f"{side * (side - 1) * 4 / 2**20:.0f} MB decoded",
+            "concurrent_uploads": uploads, "answers": {str(c): codes.count(c) for c in sorted(set(codes))},
+            "seconds": round(seconds, 2), "peak_rss_mb_baseline": round(baseline, 1),
+            "peak_rss_mb_after_uploads": round(peak, 1), "peak_over_baseline": round(peak / baseline, 2),
+            "target_mb": 300, "resident_mb_before": round(resident_before, 1),
+            "resident_mb_after": round(resident_after, 1), "probe_7300x5470_rgba": f"{bomb.status_code} {bomb.json().get('error', '')[:90]}"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, help="RUN or WEBMODEL (default: train a small one)")
-    parser.add_argument("--image-size", type=int, default=128, help="for the model trained without --model")
-    parser.add_argument("--photo", type=Path, help="photo to time (default: a generated 4000×3000 JPEG)")
+    parser.add_argument("--model", type=Path, help="RUN or WEBMODEL (default: train the default model briefly)")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--backend", default="wasm", help="wasm, webgl or auto")
-    parser.add_argument("--submissions", type=int, default=500)
-    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--submissions", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--memory-uploads", type=int, default=20)
+    parser.add_argument("--skip-browser", action="store_true", help="only the server's figures")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
+    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores"}
     with tempfile.TemporaryDirectory(prefix="cropstyle-bench-web-") as scratch:
         scratch = Path(scratch)
-        started = time.perf_counter()
-        model = args.model or build_model(scratch / "model", args.image_size)
-        model_seconds = time.perf_counter() - started if args.model is None else 0.0
-        photo = args.photo
-        if photo is None:
-            photo = scratch / "photo.jpg"
-            photo.write_bytes(photo_bytes(4000, 3000, seed=7))
-        with ServerProcess(scratch / "store", model=model, rate_limit=0) as server:
-            latency = browser_latency(server.url, photo, args.runs, args.backend)
+        if not args.skip_browser:
+            started = time.perf_counter()
+            model = args.model or build_model(scratch / "model")
+            figures["model_build_seconds"] = round(time.perf_counter() - started, 1) if args.model is None else 0.0
+            photos = []
+            for width, height in PHOTO_SIZES:
+                path = scratch / f"photo-{width}x{height}.jpg"
+                path.write_bytes(photo_bytes(width, height, seed=7))
+                photos.append(path)
+            with ServerProcess(scratch / "page-store", model=model, rate_limit=0) as server:
+                figures["inference"] = browser_latency(server.url, photos, args.runs, args.backend)
+
         photos = make_photos(args.submissions, seed=9)
-        with ServerProcess(scratch / "load-store", rate_limit=0) as server:
-            load = run_load(server.url, photos, clients=args.clients)
-        figures = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
-                   "inference": latency,
-                   "submissions": {**load.figures(), "clients": args.clients, "photo_bytes_mean":
-                                   round(sum(map(len, photos)) / len(photos))},
-                   "model_build_seconds": round(model_seconds, 1)}
-    print(json.dumps(figures, indent=2))
+        runs: dict = {}
+        with TemporaryPostgres() as postgres:
+            stores = {"sqlite": lambda name: scratch / name, "postgresql": lambda name: postgres.database(name)}
+            for kind, location in stores.items():
+                runs[f"{kind}_clean"] = load_run(location(f"{kind}_clean"), photos, args.clients, args.workers, [],
+                                                 f"{kind}, clean")
+            runs["sqlite_kill_worker"] = load_run(stores["sqlite"]("sqlite_faults"), photos, args.clients, args.workers,
+                                                  [(0.25, "kill-worker")], "sqlite, kill -9 a worker")
+            runs["postgresql_kill_worker_and_restart"] = load_run(
+                stores["postgresql"]("postgresql_faults"), photos, args.clients, args.workers,
+                [(0.25, "kill-worker"), (0.6, "restart-postgresql")], "postgresql, kill -9 a worker, restart",
+                postgres)
+        sqlite, pg = runs["sqlite_clean"], runs["postgresql_clean"]
+        figures["submissions"] = {
+            "submissions": args.submissions, "clients": args.clients, "workers": args.workers,
+            "photo_bytes_mean": round(sum(map(len, photos)) / len(photos)), "runs": runs,
+            "postgresql_over_sqlite": {
+                "throughput": round(pg["throughput_per_s"] / sqlite["throughput_per_s"], 2),
+                "latency_p95": round(pg["latency_ms_p95"] / sqlite["latency_ms_p95"], 2)}}
+        figures["memory"] = memory(scratch, args.memory_uploads)
+
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(figures, indent=2))
+        args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
+from cropstyle.web.limits import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, MAX_CONNECTIONS
 
 
 class UserError(Exception):
@@ -28,6 +29,22 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {value}")
+    return number
+
+
+def _network(value: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an address or network: {value!r}") from None
 
 
 def _aspect(value: str) -> tuple[float, float]:
@@ -119,16 +136,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="browser demo and correction collection server")
     serve.add_argument("--model", type=Path, default=None, metavar="WEBMODEL_OR_RUN")
-    serve.add_argument("--store", type=Path, default=Path("data/corrections"), metavar="DIR")
+    serve.add_argument("--store", default="data/corrections", metavar="DIR|postgresql://USER@HOST/DB",
+                       help="a folder (SQLite, the default) or a PostgreSQL URL shared by several servers")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_positive_int, default=1, help="server processes sharing the store")
     serve.add_argument("--token", default=None, help="required to read the collected corrections")
     serve.add_argument("--rate-limit", type=float, default=60, metavar="N",
-                       help="submissions per minute per client (0: off)")
+                       help="submissions per minute per client address, across all workers (0: off)")
+    serve.add_argument("--trusted-proxy", type=_network, action="append", default=[], metavar="ADDR",
+                       help="a reverse proxy (address or network) whose X-Forwarded-For names the client (repeatable)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
+                       help="a Host name the server answers (repeatable; default: the --host address and localhost)")
+    serve.add_argument("--header-timeout", type=_positive_float, default=HEADER_TIMEOUT_S, metavar="S",
+                       help="seconds for a request's headers to arrive")
+    serve.add_argument("--body-timeout", type=_positive_float, default=BODY_TIMEOUT_S, metavar="S",
+                       help="seconds for a request's body to arrive after its headers")
+    serve.add_argument("--max-connections", type=_positive_int, default=MAX_CONNECTIONS, metavar="N",
+                       help="open connections per worker; beyond them a request is answered 503")
     serve.add_argument("--quiet", action="store_true", help="log warnings only")
 
     collected = commands.add_parser("collected", help="collected corrections → dataset (origin collected)")
-    collected.add_argument("store", type=Path, metavar="STORE")
+    collected.add_argument("store", metavar="STORE", help="the serve --store: a folder or a PostgreSQL URL")
     collected.add_argument("--out", required=True, type=Path, metavar="DATASET")
     collected.add_argument("--size", type=_positive_int, default=TRAINING_LONG_SIDE,
                            help="long side of training images (px)")
@@ -186,10 +215,14 @@ def run(args: argparse.Namespace) -> int:
         print(summary.report())
         return 1 if summary.counts["failed"] else 0
     if args.command == "serve":
-        from cropstyle.web.server import serve
+        from cropstyle.web.server import ServeSettings, serve
 
-        serve(args.model, args.store, host=args.host, port=args.port, token=args.token, rate_per_minute=args.rate_limit,
-              log_level="warning" if args.quiet else "info")
+        settings = ServeSettings(
+            store=args.store, model=str(args.model) if args.model else None, token=args.token,
+            rate_per_minute=args.rate_limit, trusted_proxies=args.trusted_proxy, allowed_hosts=args.allowed_host,
+            host=args.host, port=args.port, workers=args.workers, header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout, max_connections=args.max_connections)
+        serve(settings, log_level="warning" if args.quiet else "info")
         return 0
     if args.command == "collected":
         from cropstyle.web.collected import collected

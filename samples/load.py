@@ -1,8 +1,10 @@
 """The collection server under load, for the web tests and bench/web.py: a real server process, generated
 photos, a load run.
 
-Nothing here is a mock: `ServerProcess` runs `cropstyle serve` (uvicorn) on 127.0.0.1 and can be
-killed with SIGKILL; `run_load` sends real multipart submissions from concurrent clients over TCP.
+Nothing here is a mock: `ServerProcess` runs `cropstyle serve` (uvicorn, one or more worker processes) on
+127.0.0.1 and can be killed with SIGKILL, whole or one worker; `run_load` sends real multipart submissions
+from concurrent clients over TCP, each client from its own loopback address (127.0.0.N: the server's
+per-client rate limit keys on the connection's address), and can inject faults mid-load.
 """
 from __future__ import annotations
 
@@ -12,10 +14,15 @@ import os
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import zlib
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +33,7 @@ from PIL import Image
 
 PROJECT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
+MAX_CLIENTS = 253  # 127.0.0.2 … 127.0.0.254
 
 
 def free_port() -> int:
@@ -34,20 +42,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class ServerProcess:
-    """`cropstyle serve` in its own process on 127.0.0.1 (a free port), stopped or killed at will."""
+def client_address(index: int) -> str:
+    """The loopback address of load client `index` (0-based): 127.0.0.2, 127.0.0.3, …"""
+    if not 0 <= index < MAX_CLIENTS:
+        raise ValueError(f"at most {MAX_CLIENTS} clients, each with its own loopback address")
+    return f"127.0.0.{index + 2}"
 
-    def __init__(self, store: Path, model: Path | None = None, token: str | None = None, rate_limit: float = 0,
-                 log: Path | None = None, port: int | None = None):
-        self.store, self.model, self.token, self.rate_limit = Path(store), model, token, rate_limit
+
+def http_client(address: str | None = None, timeout: float = 30) -> httpx.Client:
+    """An HTTP client whose connections leave from `address` (a loopback address), or the default one."""
+    transport = httpx.HTTPTransport(local_address=address) if address else None
+    return httpx.Client(timeout=timeout, transport=transport)
+
+
+class ServerProcess:
+    """`cropstyle serve` in its own process group on 127.0.0.1 (a free port), stopped or killed at will.
+    `store`: a folder or a postgresql:// URL; `options`: more `serve` arguments."""
+
+    def __init__(self, store: Path | str, model: Path | None = None, token: str | None = None, rate_limit: float = 0,
+                 workers: int = 1, options: list[str] | tuple[str, ...] = (), log: Path | None = None,
+                 port: int | None = None):
+        self.store = store if str(store).startswith(("postgresql://", "postgres://")) else Path(store)
+        self.model, self.token, self.rate_limit, self.workers = model, token, rate_limit, workers
+        self.options = list(options)
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
-        self.log = Path(log) if log else self.store.with_name(self.store.name + f".server-{self.port}.log")
+        if log is None:
+            log = (self.store.with_name(self.store.name + f".server-{self.port}.log") if isinstance(self.store, Path)
+                   else Path(tempfile.gettempdir()) / f"cropstyle-server-{self.port}.log")
+        self.log = Path(log)
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> ServerProcess:
         command = [sys.executable, "-m", "cropstyle", "serve", "--store", str(self.store), "--host", HOST,
-                   "--port", str(self.port), "--rate-limit", str(self.rate_limit), "--quiet"]
+                   "--port", str(self.port), "--rate-limit", str(self.rate_limit), "--quiet", *self.options]
+        if self.workers != 1:
+            command += ["--workers", str(self.workers)]
         if self.model is not None:
             command += ["--model", str(self.model)]
         if self.token:
@@ -55,13 +85,15 @@ class ServerProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(command, cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                # 421: it runs, but answers only the names given with --allowed-host
+                if (httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 421)
+                        and (self.workers == 1 or len(self.worker_pids()) == self.workers)):
                     return self
             except httpx.TransportError:
                 pass
@@ -69,10 +101,50 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"the server did not answer within {timeout} s: {self.log.read_text()[-2000:]}")
 
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: the server itself with one worker, else its worker children."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        if self.workers == 1:
+            return [self.process.pid]
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                    if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid and \
+                            b"spawn_main" in (entry / "cmdline").read_bytes():
+                        children.append(int(entry.name))
+                except (OSError, ValueError, IndexError):
+                    continue
+        return sorted(children)
+
+    def kill_worker(self) -> int:
+        """SIGKILL one worker (the others go on serving, uvicorn starts a new one); its pid."""
+        pid = self.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def _memory_mb(self, field: str) -> float:
+        values = []
+        for pid in self.worker_pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    values.append(int(line.split()[1]) / 1024)
+        return max(values)
+
+    def peak_memory_mb(self) -> float:
+        """The largest peak resident size (VmHWM) among the serving processes, in MB."""
+        return self._memory_mb("VmHWM")
+
+    def resident_memory_mb(self) -> float:
+        """The largest resident size now (VmRSS) among the serving processes, in MB."""
+        return self._memory_mb("VmRSS")
+
     def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush, as a power cut would leave the store."""
+        """SIGKILL to the whole process group: no shutdown, no flush, as a power cut would leave the store."""
         if self.process and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
 
     def stop(self) -> None:
@@ -82,6 +154,11 @@ class ServerProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.process:
+            try:  # workers left behind by a supervisor that did not stop them
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def __enter__(self) -> ServerProcess:
         return self.start()
@@ -107,6 +184,19 @@ def photo_bytes(width: int, height: int, seed: int = 0, orientation: int | None 
     return buffer.getvalue()
 
 
+def blank_png(width: int, height: int, rows: int | None = None) -> bytes:
+    """A valid 8-bit RGBA PNG of zero pixels: a few KB on the wire, width × height × 4 bytes decoded (the
+    worst case for a decoder's memory). With `rows`, only that many rows of data: a declared size the data
+    does not fill (a decompression bomb's header)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    compressor = zlib.compressobj(9)
+    line = b"\x00" * (1 + width * 4)
+    data = b"".join(compressor.compress(line) for _ in range(height if rows is None else rows)) + compressor.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+
+
 def label(seed: int) -> dict:
     """A valid upright-ish label, different per seed."""
     rng = np.random.default_rng(seed)
@@ -129,17 +219,19 @@ def submit(client: httpx.Client, url: str, photo: bytes, crop: dict, predicted: 
 @dataclass
 class LoadResult:
     sent: int = 0
-    acknowledged: dict[str, int] = field(default_factory=dict)  # id → index of the submission
-    errors: list[str] = field(default_factory=list)  # answers other than 201 (before any kill)
-    failed_after_kill: int = 0  # transport errors once the server was killed
+    acknowledged: dict[str, int] = field(default_factory=dict)  # id → index of the submission (200 or 201)
+    errors: list[str] = field(default_factory=list)  # answers that must not happen (see run_load)
+    failed_during_faults: Counter = field(default_factory=Counter)  # "503", "TransportError", … once a fault began
     latencies: list[float] = field(default_factory=list)  # seconds, acknowledged submissions
     seconds: float = 0.0
+    faults: list[str] = field(default_factory=list)  # what was done, in order, with the acknowledged count
+    fault_done_at: list[int] = field(default_factory=list)  # acknowledged submissions when each fault was done
 
     def figures(self) -> dict:
         ordered = sorted(self.latencies)
         p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))] if ordered else float("nan")
         return {"submissions": self.sent, "stored": len(self.acknowledged), "errors": len(self.errors),
-                "seconds": round(self.seconds, 3),
+                "failed_during_faults": dict(self.failed_during_faults), "seconds": round(self.seconds, 3),
                 "throughput_per_s": round(len(self.acknowledged) / self.seconds, 1) if self.seconds else None,
                 "latency_ms_median": round(1000 * statistics.median(ordered), 1) if ordered else None,
                 "latency_ms_p95": round(1000 * p95, 1) if ordered else None}
@@ -149,17 +241,35 @@ def make_photos(count: int, seed: int = 0, size: tuple[int, int] = (160, 120)) -
     return [photo_bytes(*size, seed=seed * 100_000 + i) for i in range(count)]
 
 
-def run_load(url: str, photos: list[bytes], clients: int = 20, kill_after: int | None = None,
-             on_kill=None, timeout: float = 30) -> LoadResult:
-    """Submit every photo (with its own label) from `clients` concurrent clients. With `kill_after`, call
-    `on_kill()` once that many submissions were acknowledged (the clients keep going and see failures)."""
+def run_load(url: str, photos: list[bytes], clients: int = 20, faults: list[tuple[int, Callable[[], object]]] = (),
+             timeout: float = 30, progress: Callable[[int], None] | None = None) -> LoadResult:
+    """Submit every photo (each with its own label) from `clients` concurrent clients, client i from
+    127.0.0.(i + 2). `faults`: (acknowledged count, action) pairs; each action runs in its own thread once
+    that many submissions were acknowledged, while the clients go on.
+
+    Every submission must be acknowledged (200 or 201), except, once the first fault has begun, those
+    answered 5xx or cut off (counted in failed_during_faults). Anything else is an error: a 4xx at any
+    time, a 5xx or a transport error before any fault."""
     result = LoadResult()
     lock = threading.Lock()
-    killed = threading.Event()
+    faulted = threading.Event()
+    pending = sorted(faults, key=lambda fault: fault[0])
+    fault_threads: list[threading.Thread] = []
     next_index = iter(range(len(photos)))
 
-    def client_loop() -> None:
-        with httpx.Client(timeout=timeout) as client:
+    def fire(action: Callable[[], object], description: str) -> None:
+        try:
+            action()
+        except Exception as error:  # a fault that could not be made is an error of the run
+            with lock:
+                result.errors.append(f"{description}: {type(error).__name__}: {error}")
+            return
+        with lock:
+            result.fault_done_at.append(len(result.acknowledged))
+            result.faults.append(description + f", done at {len(result.acknowledged)} acknowledged")
+
+    def client_loop(number: int) -> None:
+        with http_client(client_address(number), timeout) as client:
             while True:
                 with lock:
                     index = next(next_index, None)
@@ -168,33 +278,38 @@ def run_load(url: str, photos: list[bytes], clients: int = 20, kill_after: int |
                 started = time.perf_counter()
                 try:
                     response = submit(client, url, photos[index], label(index))
+                    failure = None if response.status_code in (200, 201) else str(response.status_code)
                 except httpx.TransportError as error:
-                    with lock:
-                        result.sent += 1
-                        if killed.is_set():
-                            result.failed_after_kill += 1
-                        else:
-                            result.errors.append(f"{index}: {type(error).__name__}: {error}")
-                    continue
+                    response, failure = None, type(error).__name__
                 elapsed = time.perf_counter() - started
                 with lock:
                     result.sent += 1
-                    if response.status_code in (200, 201):  # 200: the same correction was stored before
+                    if failure is None:
                         result.acknowledged[response.json()["id"]] = index
                         result.latencies.append(elapsed)
-                    elif killed.is_set():
-                        result.failed_after_kill += 1
+                    elif faulted.is_set() and (response is None or response.status_code >= 500):
+                        result.failed_during_faults[failure] += 1
                     else:
-                        result.errors.append(f"{index}: {response.status_code} {response.text[:200]}")
-                    fire = kill_after is not None and not killed.is_set() and len(result.acknowledged) >= kill_after
-                    if fire:
-                        killed.set()
-                if fire and on_kill is not None:
-                    on_kill()
+                        detail = response.text[:200] if response is not None else ""
+                        result.errors.append(f"{index}: {failure} {detail}")
+                    due = []
+                    while pending and len(result.acknowledged) >= pending[0][0]:
+                        due.append(pending.pop(0))
+                    if due:
+                        faulted.set()
+                    if progress is not None:
+                        progress(result.sent)
+                for threshold, action in due:
+                    description = f"{getattr(action, '__name__', 'fault')} at {threshold} acknowledged"
+                    thread = threading.Thread(target=fire, args=(action, description))
+                    thread.start()
+                    fault_threads.append(thread)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        for future in [pool.submit(client_loop) for _ in range(clients)]:
+        for future in [pool.submit(client_loop, number) for number in range(clients)]:
             future.result()
+    for thread in fault_threads:
+        thread.join()
     result.seconds = time.perf_counter() - started
     return result

@@ -14,6 +14,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)                  # th
 command -v node >/dev/null 2>&1 || missing+=(nodejs)                        # TF.js parity check of the export
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)  # the shared store's tests (a throwaway cluster)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${missing[*]} with apt-get"

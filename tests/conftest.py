@@ -57,3 +57,24 @@ def scene(width: int, height: int, seed: int = 0) -> Image.Image:
 def crop_tags(left: float, top: float, right: float, bottom: float, angle: float = 0.0) -> list[str]:
     return ["-XMP-crs:HasCrop=True", f"-XMP-crs:CropLeft={left}", f"-XMP-crs:CropTop={top}",
             f"-XMP-crs:CropRight={right}", f"-XMP-crs:CropBottom={bottom}", f"-XMP-crs:CropAngle={angle}"]
+
+
+# The two collection stores: the same store, API and load tests run against both.
+STORE_KINDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL cluster for the session (Debian's package, run as its `postgres` user when
+    we are root), started on first use, stopped at the end; each store gets its own database."""
+    from cropstyle.samples.postgres import TemporaryPostgres
+
+    with TemporaryPostgres() as cluster:
+        yield cluster
+
+
+def new_store(kind: str, folder: Path, request: pytest.FixtureRequest) -> Path | str:
+    """A new, empty store location of `kind`: a folder under `folder`, or a fresh PostgreSQL database."""
+    if kind == "sqlite":
+        return folder / "store"
+    return request.getfixturevalue("postgres").database()

@@ -1,4 +1,5 @@
-"""`cropstyle collected STORE --out DATASET`: corrections sent to a real server become a standard dataset."""
+"""`cropstyle collected STORE --out DATASET`: corrections sent to a real server become a standard dataset,
+from either store (a folder, a PostgreSQL URL)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from cropstyle.extractor.dataset import LABEL_COLUMNS
 from cropstyle.extractor.geometry import Crop, RotatedRect, rect_to_crop
 from cropstyle.web.collected import collected
 from cropstyle.samples.load import ServerProcess, photo_bytes, submit
+from tests.conftest import STORE_KINDS, new_store
 
 KEYS = ("left", "top", "right", "bottom", "angle")
 
@@ -20,10 +22,10 @@ def as_json(crop: Crop) -> dict:
     return dict(zip(KEYS, crop.values()))
 
 
-@pytest.fixture(scope="module")
-def store_with_corrections(tmp_path_factory):
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def store_with_corrections(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("collect")
-    store = root / "store"
+    store = new_store(request.param, root, request)
     turned = rect_to_crop(RotatedRect(300, 400, 400, 500, 7.5), 600, 800)  # displayed frame of the EXIF-6 photo
     sent = []
     with ServerProcess(store, rate_limit=0) as server, httpx.Client(timeout=30) as client:

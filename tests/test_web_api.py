@@ -1,7 +1,8 @@
-"""The collection API on a real server process: what it stores, and every bad input it refuses.
+"""The collection API on a real server process: what it stores, and every bad input it refuses, against
+both stores (SQLite folder, PostgreSQL).
 
 Each rejection must be a 4xx with a JSON {"error": ...} message and leave the store exactly as it was
-(no row, no photo file, nothing in tmp/).
+(no row, no photo, nothing in tmp/).
 """
 from __future__ import annotations
 
@@ -15,18 +16,20 @@ import pytest
 from PIL import Image
 
 from cropstyle.extractor.geometry import RotatedRect, rect_to_crop
-from cropstyle.web.store import DATABASE, CorrectionStore
+from cropstyle.web.store import open_store
 from cropstyle.samples.load import ServerProcess, photo_bytes, submit
+from tests.conftest import STORE_KINDS, new_store
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    store = tmp_path_factory.mktemp("api") / "store"
-    with ServerProcess(store, token=TOKEN, rate_limit=0) as process:
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def server(request, tmp_path_factory):
+    store = new_store(request.param, tmp_path_factory.mktemp("api"), request)
+    with ServerProcess(store, token=TOKEN, rate_limit=0) as process, open_store(store) as reader:
+        process.reader = reader  # the store as the tests read it
         yield process
 
 
@@ -36,13 +39,10 @@ def client():
         yield client
 
 
-def snapshot(store_dir):
-    """Rows and files of the store: equal before and after a rejected request."""
-    with CorrectionStore(store_dir) as store:
-        rows = sorted(row.id for row in store.all())
-    files = sorted(str(p.relative_to(store_dir)) for p in store_dir.rglob("*")
-                   if p.is_file() and p.name not in (DATABASE, DATABASE + "-wal", DATABASE + "-shm"))
-    return rows, files
+def snapshot(server):
+    """Rows, photos and half-written files of the store: equal before and after a rejected request."""
+    store = server.reader
+    return sorted(row.id for row in store.all()), store.stored_photos(), store.check().temporary_files
 
 
 def assert_rejected(server, response, status, words):
@@ -97,14 +97,16 @@ def test_submit_stores_once_and_lists_with_token(server, client):
     photo_back = client.get(f"{server.url}/api/corrections/{identifier}/photo", headers=AUTH)
     assert photo_back.status_code == 200 and photo_back.content == photo
     assert photo_back.headers["content-type"] == "image/jpeg"
-    assert_rejected(server, client.get(f"{server.url}/api/corrections/nope/photo", headers=AUTH), 404, "no correction")
+    assert_rejected(server, client.get(f"{server.url}/api/corrections/nope/photo", headers=AUTH), 404, "correction")
+    assert_rejected(server, client.get(f"{server.url}/api/corrections/{'0' * 32}/photo", headers=AUTH), 404,
+                    "no correction")
 
-    # The same photo with another correction is a second row sharing one file (content-addressed).
+    # The same photo with another correction is a second row sharing one photo (content-addressed).
+    photos_before = server.reader.stored_photos()
     other = submit(client, server.url, photo, {**GOOD, "left": 0.12})
     assert other.status_code == 201 and other.json()["id"] != identifier
-    with CorrectionStore(server.store) as store:
-        paths = {store.get(identifier).path, store.get(other.json()["id"]).path}
-    assert len(paths) == 1
+    assert server.reader.get(identifier).photo == server.reader.get(other.json()["id"]).photo
+    assert server.reader.stored_photos() == photos_before
 
 
 def test_rotated_label_and_exif_orientation(server, client):
@@ -113,8 +115,7 @@ def test_rotated_label_and_exif_orientation(server, client):
     crop = rect_to_crop(RotatedRect(100, 150, 150, 200, 12.0), 200, 300)
     response = submit(client, server.url, photo, dict(zip(("left", "top", "right", "bottom", "angle"), crop.values())))
     assert response.status_code == 201, response.text
-    with CorrectionStore(server.store) as store:
-        row = store.get(response.json()["id"])
+    row = server.reader.get(response.json()["id"])
     assert (row.width, row.height, row.orientation) == (200, 300, 6)
     assert row.crop == crop
     # A crop that fits the stored (landscape) frame but not the displayed one is refused for this photo.
@@ -145,9 +146,9 @@ BAD_LABELS = [
 
 @pytest.mark.parametrize("crop,status,words", BAD_LABELS, ids=[f"{w}-{i}" for i, (_, _, w) in enumerate(BAD_LABELS)])
 def test_bad_labels_store_nothing(server, client, crop, status, words):
-    before = snapshot(server.store)
+    before = snapshot(server)
     assert_rejected(server, submit(client, server.url, photo_bytes(200, 150, seed=20), crop), status, words)
-    assert snapshot(server.store) == before
+    assert snapshot(server) == before
 
 
 RAW_CROPS = [
@@ -163,11 +164,11 @@ RAW_CROPS = [
 
 @pytest.mark.parametrize("text,status,words", RAW_CROPS, ids=[w for _, _, w in RAW_CROPS])
 def test_malformed_crop_json(server, client, text, status, words):
-    before = snapshot(server.store)
+    before = snapshot(server)
     response = client.post(f"{server.url}/api/corrections", files={"photo": ("p.jpg", photo_bytes(200, 150, seed=21))},
                            data={"crop": text})
     assert_rejected(server, response, status, words)
-    assert snapshot(server.store) == before
+    assert snapshot(server) == before
 
 
 def _gif() -> bytes:
@@ -212,15 +213,15 @@ BAD_REQUESTS = _bad_requests()
 
 @pytest.mark.parametrize("name,request_kwargs,status,words", BAD_REQUESTS, ids=[r[0] for r in BAD_REQUESTS])
 def test_bad_requests_store_nothing(server, client, name, request_kwargs, status, words):
-    before = snapshot(server.store)
+    before = snapshot(server)
     response = client.post(f"{server.url}/api/corrections", **request_kwargs)
     assert_rejected(server, response, status, words)
-    assert snapshot(server.store) == before
+    assert snapshot(server) == before
 
 
 def test_chunked_body_over_the_limit(server, client):
     """Without a Content-Length the body is counted as it arrives and cut off past the limit."""
-    before = snapshot(server.store)
+    before = snapshot(server)
     boundary = "cropstyleboundary"
 
     def body():
@@ -233,7 +234,7 @@ def test_chunked_body_over_the_limit(server, client):
     response = client.post(f"{server.url}/api/corrections", content=body(),
                            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert_rejected(server, response, 413, "too large")
-    assert snapshot(server.store) == before
+    assert snapshot(server) == before
 
 
 def test_bad_query_is_a_json_400(server, client):
@@ -250,5 +251,5 @@ def test_rate_limit_per_client(tmp_path):
         limited = [a for a in answers if a.status_code == 429]
         assert 50 <= int(limited[0].headers["retry-after"]) <= 60
         assert "too many submissions" in limited[0].json()["error"]
-        stored = sum(a.status_code == 201 for a in answers)
+        stored = sum(a.status_code == 201 for a in answers)  # the bucket lives in the store
         assert httpx.get(f"{server.url}/healthz").json()["corrections"] == stored

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, largest_with_aspect, rect_to_crop
-from cropstyle.web.store import CorrectionStore
+from cropstyle.web.store import open_store
 from cropstyle.samples.load import HOST, ServerProcess, photo_bytes
 
 CHROMIUM = "/usr/bin/chromium"
@@ -157,9 +157,9 @@ def test_suggest_adjust_submit_download(page, server, run, tmp_path):
     page.wait_for_selector("#status[data-code='201']")
     identifier = page.get_attribute("#status", "data-id")
     assert identifier in page.text_content("#status")
-    with CorrectionStore(server.store) as store:
+    with open_store(server.store) as store:
         row = store.get(identifier)
-        stored_photo = store.photo_path(row)
+        stored_photo = io.BytesIO(store.photo_bytes(row))
         assert row.crop == adjusted  # exact: the numbers travel as JSON
         assert (row.width, row.height, row.orientation) == (768, 1024, 1)
         assert Crop(**json.loads(row.predicted)).values() == pytest.approx(suggestion.values(), abs=1e-9)

@@ -1,9 +1,11 @@
 """`cropstyle collected STORE --out DATASET`: the collected corrections as a dataset in the standard format.
 
-Each correction becomes one labels.csv row with origin `collected`: its photo rendered by the extractor's
-own `render_training_image` (orientation applied, long side at most --size, named by content) and its label
-as submitted (displayed frame of the uploaded photo, Lightroom corners). `source` is the stored photo's
-absolute path: when the same photo was corrected more than once, its latest correction is the label.
+STORE is what `cropstyle serve --store` was given: a folder (SQLite) or a PostgreSQL URL. Each correction
+becomes one labels.csv row with origin `collected`: its photo rendered by the extractor's own
+`render_training_image` (orientation applied, long side at most --size, named by content) and its label as
+submitted (displayed frame of the uploaded photo, Lightroom corners). `source` is where the store keeps the
+photo (the file's absolute path, or the database URL without password and the photo's digest): when the
+same photo was corrected more than once, its latest correction is the label.
 Incremental like `extract`: rows are keyed by source and fingerprinted by correction id, so a re-run
 renders only new corrections, and rows from other origins in DATASET are kept.
 """
@@ -13,11 +15,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE, DatasetStore, label_row
 from cropstyle.extractor.geometry import crop_problem
 from cropstyle.extractor.pixels import PixelError, render_training_image
-from cropstyle.web.store import DATABASE, CorrectionStore
+from cropstyle.web.store import open_store
 
 @dataclass
 class Summary:
@@ -38,13 +42,12 @@ class Summary:
         return "\n".join(lines)
 
 
-def collected(store: Path, out: Path, size: int = TRAINING_LONG_SIDE) -> Summary:
-    """Write the corrections of the collection store `store` into DATASET `out` (created or updated)."""
-    store, out = Path(store), Path(out)
-    if not (store / DATABASE).is_file():
-        raise FileNotFoundError(f"{store} is not a collection store: it has no {DATABASE} (see `cropstyle serve --store`)")
+def collected(store: str | Path, out: Path, size: int = TRAINING_LONG_SIDE, progress: bool = True) -> Summary:
+    """Write the corrections of the collection store `store` (folder or PostgreSQL URL) into DATASET `out`
+    (created or updated)."""
+    out = Path(out)
     summary = Summary(out=out)
-    with CorrectionStore(store) as corrections:
+    with open_store(store, create=False) as corrections:
         rows = corrections.all()
         summary.corrections = len(rows)
         latest = {}
@@ -52,9 +55,8 @@ def collected(store: Path, out: Path, size: int = TRAINING_LONG_SIDE) -> Summary
             latest[row.photo] = row
         summary.superseded = len(rows) - len(latest)
         dataset = DatasetStore(out)
-        for row in latest.values():
-            photo = corrections.photo_path(row).resolve()
-            source, fingerprint = str(photo), f"collected:{row.id}"
+        for row in tqdm(list(latest.values()), unit="photo", desc="collected", disable=not progress):
+            source, fingerprint = corrections.photo_source(row), f"collected:{row.id}"
             if dataset.unchanged((source, ""), fingerprint):
                 summary.unchanged += 1
                 continue
@@ -64,7 +66,7 @@ def collected(store: Path, out: Path, size: int = TRAINING_LONG_SIDE) -> Summary
                 summary.skipped[skip_reasons.INVALID_CROP] += 1
                 continue
             try:
-                image = render_training_image(photo, row.orientation, size, dataset.images)
+                image = render_training_image(corrections.photo_bytes(row), row.orientation, size, dataset.images)
             except (PixelError, OSError) as error:
                 reason = str(error) if isinstance(error, PixelError) else f"{skip_reasons.MISSING_FILE}: {error}"
                 dataset.add_skipped(source, reason, fingerprint)

@@ -1,4 +1,4 @@
-"""`cropstyle serve`: the browser demo, the model and the correction collection API, from 127.0.0.1.
+"""`cropstyle serve`: the browser demo, the model and the correction collection API.
 
 GET  /                              the page (web/static/index.html)
 GET  /static/…                      the page's own scripts and styles
@@ -10,32 +10,45 @@ GET  /api/corrections               the stored corrections (token)
 GET  /api/corrections/{id}/photo    one correction's photo (token)
 GET  /healthz
 
-Every rejection is a 4xx with {"error": "…"} and stores nothing.
+Every rejection is a 4xx with {"error": "…"} and stores nothing; a store that cannot be reached is a 503.
+What guards the server, outermost first: the connection limit and the header deadline (`DeadlineProtocol`,
+uvicorn's HTTP/1.1 protocol with timers), then `Guard` (Host allow-list, same-origin writes, the body's size
+and deadline, the security headers on every response), then the routes (rate limits kept in the store,
+bounded decoding).
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import io
+import ipaddress
 import json
 import math
-import threading
+import os
+import re
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import h11
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageMode, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem, displayed_size
-from cropstyle.web.store import CorrectionStore
+from cropstyle.web.limits import (AUTH_FAILURE_BURST, AUTH_FAILURES_PER_MINUTE, BODY_TIMEOUT_S, DECODE_SLOTS,
+                                  HEADER_TIMEOUT_S, KEEP_ALIVE_S, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_DECODED_BYTES,
+                                  MAX_FIELD_BYTES, MAX_MODEL_NAME, MAX_PHOTO_BYTES)
+from cropstyle.web.store import CorrectionStore, StoreUnavailable, open_store
 
 WEB = Path(__file__).resolve().parent
 STATIC = WEB / "static"
@@ -48,26 +61,80 @@ VENDOR = {
     "smartcrop": "smartcrop",
 }
 
-MAX_PHOTO_BYTES = 20 * 1024 * 1024  # the photo itself
-MAX_BODY_BYTES = MAX_PHOTO_BYTES + 256 * 1024  # the whole multipart request: photo, labels, boundaries
-MAX_PIXELS = 40_000_000  # decompression-bomb limit: a declared size beyond this is refused before decoding
-MAX_FIELD_BYTES = 16 * 1024  # crop, predicted, model
-MAX_MODEL_NAME = 200
 FIELDS = {"photo", "crop", "predicted", "model"}
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
 EXTENSION_TYPES = {extension: media for extension, media in FORMATS.values()}
+CORRECTION_ID = re.compile(r"[0-9a-f]{32}")
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; style-src 'self' 'unsafe-inline'; "
                            "img-src 'self' blob: data:; connect-src 'self' blob: data:; worker-src 'self' blob:; "
                            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    # Cross-origin isolation: lets the wasm backend use SharedArrayBuffer threads (everything is same-origin).
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-embedder-policy", b"require-corp"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+NO_STORE_PREFIXES = ("/api/", "/healthz")  # corrections, photos, answers: never kept by a cache
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SETTINGS_VARIABLE = "CROPSTYLE_SERVE"  # the settings, as JSON, from `serve` to each worker process
 
 
 class Rejected(Exception):
     """A request that stores nothing: answered with `status` and {"error": message}."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.headers = status, message, headers
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Everything a server process needs; `serve` hands it to each worker through SETTINGS_VARIABLE."""
+
+    store: str  # a folder (SQLite) or postgresql://USER@HOST/DB
+    model: str | None = None  # WEBMODEL or RUN
+    token: str | None = None
+    rate_per_minute: float = 60
+    rate_burst: int | None = None  # default: a third of the rate
+    trusted_proxies: list[str] = field(default_factory=list)  # addresses or networks whose X-Forwarded-For counts
+    allowed_hosts: list[str] = field(default_factory=list)  # Host names accepted; empty: the bind address, localhost
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    header_timeout: float = HEADER_TIMEOUT_S
+    body_timeout: float = BODY_TIMEOUT_S
+    max_connections: int = MAX_CONNECTIONS
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeSettings:
+        return cls(**json.loads(text))
+
+    def host_names(self) -> set[str]:
+        """The Host header names this server answers (lower case, no port)."""
+        if self.allowed_hosts:
+            return {name.lower().strip("[]") for name in self.allowed_hosts}
+        names = {"localhost", "127.0.0.1", "::1"}
+        if self.host not in ("0.0.0.0", "::", ""):
+            names.add(self.host.lower().strip("[]"))
+        return names
+
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(proxy, strict=False) for proxy in self.trusted_proxies]
+
+
+@functools.cache
+def settings_from_environment() -> ServeSettings:
+    text = os.environ.get(SETTINGS_VARIABLE)
+    if not text:
+        raise RuntimeError(f"{SETTINGS_VARIABLE} is not set: start the server with `cropstyle serve`")
+    return ServeSettings.from_json(text)
 
 
 @dataclass(frozen=True)
@@ -104,80 +171,190 @@ def load_model_info(path: Path) -> ModelInfo:
     return ModelInfo(directory, metadata, str(version))
 
 
-class RateLimiter:
-    """A token bucket per client: `per_minute` submissions on average, bursts of `burst`. 0 turns it off."""
-
-    def __init__(self, per_minute: float, burst: int | None = None):
-        self.rate = per_minute / 60.0
-        self.burst = float(burst if burst is not None else max(1, int(per_minute // 3)))
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, client: str) -> tuple[bool, float]:
-        """(allowed, seconds until the next one would be allowed)."""
-        if self.rate <= 0:
-            return True, 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(client, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if len(self._buckets) > 10_000:  # forget clients whose bucket is full again
-                self._buckets = {k: v for k, v in self._buckets.items() if v[0] + (now - v[1]) * self.rate < self.burst}
-            if tokens >= 1:
-                self._buckets[client] = (tokens - 1, now)
-                return True, 0.0
-            self._buckets[client] = (tokens, now)
-            return False, (1 - tokens) / self.rate
+def client_address(peer: str | None, forwarded_for: str | None,
+                   trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
+    """Who sent a request: the connection's address; only when that is a trusted proxy, the last address in
+    X-Forwarded-For that is not one of the trusted proxies. Always a valid address, written normalised:
+    a header that is not a list of addresses is refused, never stored."""
+    try:
+        address = ipaddress.ip_address(peer or "")
+    except ValueError:
+        raise Rejected(400, "the connection has no client address") from None
+    if not any(address in network for network in trusted):
+        return str(address)
+    hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()]
+    for hop in reversed(hops):  # the proxy appended the last one; earlier ones are whatever the client sent
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            raise Rejected(400, "X-Forwarded-For from the trusted proxy is not a list of addresses") from None
+        if not any(address in network for network in trusted):
+            break
+    return str(address)
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-class BodyLimit:
-    """ASGI middleware: a request body beyond `limit` bytes is answered 413 without being read in full."""
+class BodyTimeout(Exception):
+    pass
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+
+class Guard:
+    """ASGI middleware, the outermost of our layers. For every HTTP request: the Host header must be one of
+    `hosts` (DNS rebinding); a write (any method but GET, HEAD, OPTIONS) from a browser must come from this
+    origin; the body may have at most `limit` bytes and must arrive within `body_timeout` s of the headers
+    (413 and 408, without reading the rest); every response gets the security headers, and Cache-Control:
+    no-store under /api/ and /healthz."""
+
+    def __init__(self, app, *, limit: int, body_timeout: float, hosts: set[str]):
+        self.app, self.limit, self.body_timeout, self.hosts = app, limit, body_timeout, hosts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        no_store = scope["path"].startswith(NO_STORE_PREFIXES)
+
+        async def guarded_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or not no_store]
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                if no_store:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        started = False
+        problem = self._problem(scope)
+        if problem:
+            return await _send_json(guarded_send, *problem)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            return await _send_json(send, 413, {"error": f"request too large: the limit is {self.limit // 2**20} MB"})
+            return await _send_json(guarded_send, 413, f"request too large: the limit is {self.limit // 2**20} MB")
         received = 0
-        started = False
+        deadline = time.monotonic() + self.body_timeout
+        body_complete = False
 
-        async def limited_receive():
-            nonlocal received
-            message = await receive()
+        async def guarded_receive():
+            nonlocal received, body_complete
+            if body_complete:  # what follows the body (a disconnect) has no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise BodyTimeout from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     raise BodyTooLarge
+                body_complete = not message.get("more_body", False)
             return message
 
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, guarded_receive, guarded_send)
         except BodyTooLarge:
             if not started:
-                await _send_json(send, 413, {"error": f"request too large: the limit is {self.limit // 2**20} MB"})
+                await _send_json(guarded_send, 413, f"request too large: the limit is {self.limit // 2**20} MB")
+        except BodyTimeout:
+            if not started:
+                await _send_json(guarded_send, 408, f"the body did not arrive within {self.body_timeout:g} s")
+
+    def _problem(self, scope) -> tuple[int, str] | None:
+        """(status, message) for a request refused before it reaches a route."""
+        headers = {k.lower(): v for k, v in scope.get("headers") or []}
+        host = headers.get(b"host", b"").decode("latin-1")
+        if _host_name(host) not in self.hosts:
+            return 421, "this server does not answer to that Host name (see --allowed-host)"
+        if scope["method"] in SAFE_METHODS:
+            return None
+        origin = headers.get(b"origin")
+        fetch_site = headers.get(b"sec-fetch-site", b"").lower()
+        if fetch_site in (b"cross-site", b"same-site"):
+            return 403, "cross-site writes are refused: submit from this server's page"
+        if origin is not None:
+            origin_text = origin.decode("latin-1")
+            netloc = origin_text.split("://", 1)[1] if "://" in origin_text else None
+            if netloc is None or netloc.lower() != host.lower():
+                return 403, "writes from another origin are refused: submit from this server's page"
+        return None
 
 
-async def _send_json(send, status: int, body: dict) -> None:
-    data = json.dumps(body).encode()
+def _host_name(host: str) -> str:
+    """The name of a Host header value, lower case, without the port ("[::1]:8000" → "::1")."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+async def _send_json(send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    data = json.dumps({"error": message}).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            (b"connection", b"close")]})
+                            (b"connection", b"close"), *extra]})
     await send({"type": "http.response.body", "body": data})
+
+
+class DeadlineProtocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline for the request's headers: a connection that has not sent
+    a whole request head within `header_timeout` s of opening (or of the previous response) is answered 408
+    and closed, however slowly its bytes trickle in. The connection limit is uvicorn's limit_concurrency."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.header_timeout = settings_from_environment().header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._bytes_waiting = False
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is not None:
+            self._bytes_waiting = True
+        super().data_received(data)
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:  # a new request's head arrived
+            self._disarm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_header_timer()  # the next request's head has its own deadline
+
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._bytes_waiting = False
+        self._header_timer = self.loop.call_later(self.header_timeout, self._header_deadline_passed)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_deadline_passed(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self._bytes_waiting and self.conn.our_state in (h11.IDLE, h11.DONE):
+            body = json.dumps({"error": f"the request's headers did not arrive within {self.header_timeout:g} s"})
+            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                                 b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body.encode()))
+        self.transport.close()
 
 
 def _finite_number(value) -> bool:
@@ -188,12 +365,20 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a finite number")
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"keys given more than once: {', '.join(repeated)}")
+    return dict(pairs)
+
+
 def parse_label(text: str, field: str) -> Crop:
-    """A label field: a JSON object with exactly left, top, right, bottom, angle, each a finite number."""
+    """A label field: a JSON object with exactly left, top, right, bottom, angle, each once, each a finite number."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except ValueError as error:
-        raise Rejected(400, f"`{field}` is not valid JSON with finite numbers: {error}") from None
+        raise Rejected(400, f"`{field}` is not valid JSON with finite numbers and unique keys: {error}") from None
     if not isinstance(value, dict):
         raise Rejected(400, f"`{field}` must be a JSON object with {', '.join(LABEL_VALUES)}")
     unknown = sorted(set(value) - set(LABEL_VALUES))
@@ -210,15 +395,76 @@ def parse_label(text: str, field: str) -> Crop:
 
 @dataclass(frozen=True)
 class UploadedPhoto:
-    data: bytes
+    data: bytes  # the image's own bytes: anything after its end cut off
     extension: str
     width: int  # displayed (orientation applied)
     height: int
     orientation: int
 
 
+def decoded_bytes(width: int, height: int, mode: str) -> int:
+    """What Pillow allocates to decode an image of this size and mode: width × height × bands × bytes per band
+    (3 bands of 8 bits take 4 bytes in Pillow)."""
+    described = ImageMode.getmode(mode)
+    pixel = len(described.bands) * int(described.typestr[-1])
+    return width * height * (4 if pixel == 3 else pixel)
+
+
+def image_end(data: bytes, image_format: str) -> int:
+    """Where the image ends in `data` (len(data) when that cannot be told): what follows, an HTML page or a
+    ZIP archive glued on (a polyglot), is no part of the photo and is not stored."""
+    if image_format == "PNG":  # chunks up to IEND: length, type, data, CRC
+        position = 8
+        while position + 12 <= len(data):
+            length = int.from_bytes(data[position:position + 4], "big")
+            kind = data[position + 4:position + 8]
+            position += 12 + length
+            if kind == b"IEND":
+                return min(position, len(data))
+        return len(data)
+    if image_format == "WEBP":  # one RIFF chunk: "RIFF", its size, the rest
+        size = int.from_bytes(data[4:8], "little")
+        return min(len(data), 8 + size + (size & 1))
+    if image_format == "JPEG":
+        return _jpeg_end(data)
+    return len(data)
+
+
+def _jpeg_end(data: bytes) -> int:
+    """After the EOI marker that ends the JPEG's scans: segments are skipped by their length, entropy-coded data
+    by looking for the next marker (0xFF followed by neither 0x00, a byte stuffing, nor RST0-7)."""
+    position = 2  # after SOI
+    while position + 1 < len(data):
+        if data[position] != 0xFF:
+            return len(data)
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0xD9:  # EOI
+            return position + 2
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers
+            position += 2
+            continue
+        if position + 4 > len(data):
+            return len(data)
+        position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+        if marker == 0xDA:  # start of scan: the entropy-coded data runs to the next marker
+            while True:
+                position = data.find(b"\xff", position)
+                if position < 0 or position + 1 >= len(data):
+                    return len(data)
+                following = data[position + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    position += 1 if following == 0xFF else 2
+                    continue
+                break
+    return len(data)
+
+
 def check_photo(data: bytes) -> UploadedPhoto:
-    """Only real images: decoded in full by Pillow, with a decompression-bomb limit."""
+    """Only real images: decoded in full by Pillow, refused before decoding when that would take more than
+    MAX_DECODED_BYTES; anything after the image's end is cut off."""
     if not data:
         raise Rejected(400, "`photo` is empty")
     if len(data) > MAX_PHOTO_BYTES:
@@ -230,11 +476,13 @@ def check_photo(data: bytes) -> UploadedPhoto:
                 if image.format not in FORMATS:
                     raise Rejected(415, f"`photo` must be JPEG, PNG or WebP, not {image.format}")
                 width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise Rejected(413, f"`photo` declares {width}×{height} pixels, beyond the {MAX_PIXELS:,} limit")
+                needed = decoded_bytes(width, height, image.mode)
+                if needed > MAX_DECODED_BYTES:
+                    raise Rejected(413, f"`photo` declares {width}×{height} {image.mode} pixels: decoding it would take "
+                                        f"{needed / 2**20:.0f} MB, beyond the {MAX_DECODED_BYTES // 2**20} MB limit")
                 orientation = image.getexif().get(0x0112, 1)
                 image.load()  # decode every pixel: truncated or corrupt data fails here
-                extension = FORMATS[image.format][0]
+                image_format = image.format
     except Rejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -246,12 +494,10 @@ def check_photo(data: bytes) -> UploadedPhoto:
     if orientation not in range(1, 9):
         orientation = 1
     width, height = displayed_size(width, height, orientation)
-    return UploadedPhoto(data, extension, width, height, orientation)
+    return UploadedPhoto(data[:image_end(data, image_format)], FORMATS[image_format][0], width, height, orientation)
 
 
-def _token_ok(request: Request, token: str | None) -> bool:
-    if not token:
-        return True
+def _token_ok(request: Request, token: str) -> bool:
     given = request.headers.get("authorization", "")
     if given.lower().startswith("bearer "):
         given = given[7:].strip()
@@ -260,18 +506,29 @@ def _token_ok(request: Request, token: str | None) -> bool:
     return hmac.compare_digest(given.encode(), token.encode())
 
 
-def create_app(model_dir: Path | None, store_dir: Path, token: str | None = None, *,
-               rate_per_minute: float = 60, rate_burst: int | None = None) -> FastAPI:
-    """The whole server. `model_dir`: WEBMODEL or a RUN with one (None: the page runs without a model)."""
-    model = load_model_info(model_dir) if model_dir is not None else None
-    store = CorrectionStore(Path(store_dir))
-    limiter = RateLimiter(rate_per_minute, rate_burst)
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def create_app(settings: ServeSettings, store: CorrectionStore | None = None) -> FastAPI:
+    """The whole server for `settings` (its store opened here unless given)."""
+    model = load_model_info(Path(settings.model)) if settings.model is not None else None
+    store = store or open_store(settings.store)
+    trusted = settings.proxy_networks()
+    rate, token = settings.rate_per_minute, settings.token
+    burst = float(settings.rate_burst if settings.rate_burst is not None else max(1, int(rate // 3)))
+    decode_slots = asyncio.Semaphore(DECODE_SLOTS)
     app = FastAPI(title="cropstyle", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store, app.state.model = store, model
 
     @app.exception_handler(Rejected)
     async def rejected(request: Request, error: Rejected):
-        return JSONResponse({"error": error.message}, status_code=error.status)
+        return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(StoreUnavailable)
+    async def unavailable(request: Request, error: StoreUnavailable):
+        return JSONResponse({"error": f"the store is unavailable, nothing was stored: {error}"}, status_code=503,
+                            headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
@@ -282,17 +539,24 @@ def create_app(model_dir: Path | None, store_dir: Path, token: str | None = None
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in error.errors())
         return JSONResponse({"error": f"bad request parameters: {problems}"}, status_code=400)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        # Cross-origin isolation: lets the wasm backend use SharedArrayBuffer threads (everything is same-origin).
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        response.headers.setdefault("Cross-Origin-Embedder-Policy", "require-corp")
-        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-        return response
+    def client_of(request: Request) -> str:
+        return client_address(request.client.host if request.client else None,
+                              request.headers.get("x-forwarded-for"), trusted)
+
+    async def require_token(request: Request) -> None:
+        """The token, when the server has one; failed attempts are rate-limited per client, in the store."""
+        if not token:
+            return
+        key = f"auth:{client_of(request)}"
+        wait = await run_in_threadpool(store.take, key, AUTH_FAILURES_PER_MINUTE, AUTH_FAILURE_BURST, 0)
+        if not wait:
+            if _token_ok(request, token):
+                return
+            wait = await run_in_threadpool(store.take, key, AUTH_FAILURES_PER_MINUTE, AUTH_FAILURE_BURST, 1)
+            if not wait:
+                raise Rejected(401, "this server needs its token: send `Authorization: Bearer TOKEN`")
+        raise Rejected(429, f"too many wrong tokens: try again in {math.ceil(wait)} s",
+                       {"Retry-After": str(math.ceil(wait))})
 
     @app.get("/")
     async def index():
@@ -311,54 +575,57 @@ def create_app(model_dir: Path | None, store_dir: Path, token: str | None = None
 
     @app.post("/api/corrections", status_code=201)
     async def submit(request: Request):
-        client = request.client.host if request.client else "unknown"
-        allowed, wait = limiter.allow(client)
-        if not allowed:
-            return JSONResponse({"error": f"too many submissions: try again in {math.ceil(wait)} s"}, status_code=429,
-                                headers={"Retry-After": str(math.ceil(wait))})
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        client = client_of(request)
+        wait = await run_in_threadpool(store.take, f"submit:{client}", rate, burst)
+        if wait:
+            raise Rejected(429, f"too many submissions: try again in {math.ceil(wait)} s",
+                           {"Retry-After": str(math.ceil(wait))})
+        if _media_type(request) != "multipart/form-data":
             raise Rejected(415, "send multipart/form-data with `photo` and `crop`")
         try:
             form = await request.form(max_files=2, max_fields=8, max_part_size=MAX_FIELD_BYTES)
-        except Exception as error:  # malformed multipart, too many parts, or a body past the limit
+        except Exception as error:  # malformed multipart, too many parts, or a body past the limit or deadline
             if _caused_by(error, BodyTooLarge):
                 raise Rejected(413, f"request too large: the limit is {MAX_BODY_BYTES // 2**20} MB") from None
+            if _caused_by(error, BodyTimeout):
+                raise Rejected(408, f"the body did not arrive within {settings.body_timeout:g} s") from None
             raise Rejected(400, f"malformed multipart body: {getattr(error, 'detail', error)}") from None
         try:
             fields = _form_fields(form)
             photo_file = fields.get("photo")
             if not isinstance(photo_file, UploadFile):
                 raise Rejected(400, "`photo` (a file) is required")
-            data = await photo_file.read(MAX_PHOTO_BYTES + 1)
+            if "crop" not in fields or not isinstance(fields["crop"], str):
+                raise Rejected(400, "`crop` (JSON: left, top, right, bottom, angle) is required")
+            crop = parse_label(fields["crop"], "crop")
+            if "predicted" in fields and not isinstance(fields["predicted"], str):
+                raise Rejected(400, "`predicted` must be a JSON field, not a file")
+            predicted = parse_label(fields["predicted"], "predicted") if "predicted" in fields else None
+            model_name = fields.get("model")
+            if model_name is not None:
+                if not isinstance(model_name, str) or len(model_name) > MAX_MODEL_NAME or not model_name.isprintable():
+                    raise Rejected(400, f"`model` must be printable text of at most {MAX_MODEL_NAME} characters")
+            async with decode_slots:  # the photo in memory and decoded: DECODE_SLOTS at a time in this process
+                data = await photo_file.read(MAX_PHOTO_BYTES + 1)
+                photo = await run_in_threadpool(check_photo, data)
+                del data
+                problem = crop_problem(crop, photo.width, photo.height)
+                if problem:
+                    raise Rejected(422, f"`crop` is not a valid crop of this {photo.width}×{photo.height} photo: {problem}")
+                if predicted is not None:
+                    problem = crop_problem(predicted, photo.width, photo.height)
+                    if problem:
+                        raise Rejected(422, f"`predicted` is not a valid crop of this photo: {problem}")
+                identifier, created = await run_in_threadpool(
+                    store.add, photo.data, photo.extension, photo.width, photo.height, photo.orientation, crop,
+                    predicted, model_name, client)
         finally:
             await form.close()
-        if "crop" not in fields or not isinstance(fields["crop"], str):
-            raise Rejected(400, "`crop` (JSON: left, top, right, bottom, angle) is required")
-        crop = parse_label(fields["crop"], "crop")
-        predicted = parse_label(fields["predicted"], "predicted") if isinstance(fields.get("predicted"), str) else None
-        if "predicted" in fields and predicted is None:
-            raise Rejected(400, "`predicted` must be a JSON field, not a file")
-        model_name = fields.get("model")
-        if model_name is not None:
-            if not isinstance(model_name, str) or len(model_name) > MAX_MODEL_NAME or not model_name.isprintable():
-                raise Rejected(400, f"`model` must be printable text of at most {MAX_MODEL_NAME} characters")
-        photo = await run_in_threadpool(check_photo, data)
-        problem = crop_problem(crop, photo.width, photo.height)
-        if problem:
-            raise Rejected(422, f"`crop` is not a valid crop of this {photo.width}×{photo.height} photo: {problem}")
-        if predicted is not None:
-            problem = crop_problem(predicted, photo.width, photo.height)
-            if problem:
-                raise Rejected(422, f"`predicted` is not a valid crop of this photo: {problem}")
-        identifier, created = await run_in_threadpool(
-            store.add, photo.data, photo.extension, photo.width, photo.height, photo.orientation, crop, predicted,
-            model_name, client)
         return JSONResponse({"id": identifier, "created": created}, status_code=201 if created else 200)
 
     @app.get("/api/corrections")
     async def list_corrections(request: Request, limit: int = 100, offset: int = 0):
-        if not _token_ok(request, token):
-            raise Rejected(401, "this server needs its token: send `Authorization: Bearer TOKEN`")
+        await require_token(request)
         limit, offset = max(1, min(limit, 1000)), max(0, offset)
         rows = await run_in_threadpool(store.all, limit, offset)
         total = await run_in_threadpool(store.count)
@@ -366,13 +633,14 @@ def create_app(model_dir: Path | None, store_dir: Path, token: str | None = None
 
     @app.get("/api/corrections/{identifier}/photo")
     async def correction_photo(identifier: str, request: Request):
-        if not _token_ok(request, token):
-            raise Rejected(401, "this server needs its token: send `Authorization: Bearer TOKEN`")
+        await require_token(request)
+        if not CORRECTION_ID.fullmatch(identifier):
+            raise Rejected(404, "no such correction: an id is 32 hexadecimal digits")
         row = await run_in_threadpool(store.get, identifier)
         if row is None:
-            raise Rejected(404, f"no correction {identifier!r}")
-        extension = row.path.rsplit(".", 1)[-1]
-        return FileResponse(store.photo_path(row), media_type=EXTENSION_TYPES.get(extension, "application/octet-stream"))
+            raise Rejected(404, f"no correction {identifier}")
+        data = await run_in_threadpool(store.photo_bytes, row)
+        return Response(data, media_type=EXTENSION_TYPES.get(row.extension, "application/octet-stream"))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for prefix, folder in VENDOR.items():
@@ -382,8 +650,30 @@ def create_app(model_dir: Path | None, store_dir: Path, token: str | None = None
         app.mount(f"/vendor/{prefix}", StaticFiles(directory=directory), name=f"vendor-{prefix}")
     if model is not None:
         app.mount("/model", StaticFiles(directory=model.directory), name="model")
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)  # added last: the outermost of our layers
+    app.add_middleware(Guard, limit=MAX_BODY_BYTES, body_timeout=settings.body_timeout,
+                       hosts=settings.host_names())  # added last: the outermost of our layers
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory in each worker process: the app for the settings `serve` left in SETTINGS_VARIABLE."""
+    return_freed_memory()
+    return create_app(settings_from_environment())
+
+
+def return_freed_memory() -> None:
+    """glibc's malloc: serve every allocation of 1 MB or more from its own mapping, returned to the system when
+    freed. By default the threshold rises with the first large block freed (up to 32 MB), after which
+    Pillow's 16 MB decoding blocks come from per-thread heaps that keep them: memory then stays high after
+    a burst of large uploads. Elsewhere than glibc, nothing to do."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    M_MMAP_THRESHOLD = -3
+    libc.mallopt(M_MMAP_THRESHOLD, 2**20)
 
 
 def _caused_by(error: BaseException, kind: type) -> bool:
@@ -407,14 +697,27 @@ def _form_fields(form) -> dict:
     return {k: form[k] for k in keys}
 
 
-def serve(model: Path | None, store: Path, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-          rate_per_minute: float = 60, log_level: str = "info") -> None:
-    """Run the server with uvicorn until interrupted."""
+def serve(settings: ServeSettings, log_level: str = "info") -> None:
+    """Run the server with uvicorn until interrupted: `settings.workers` processes on one socket, sharing
+    the store (and through it the rate limits)."""
     import uvicorn
 
-    app = create_app(model, store, token, rate_per_minute=rate_per_minute)
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        print(f"cropstyle serve: listening on {host} without --token: anyone who reaches it can read the corrections")
-    print(f"cropstyle serve: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/ (Ctrl-C stops)",
-          flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    settings.proxy_networks()  # a bad --trusted-proxy fails here, as one line
+    if settings.model is not None:
+        load_model_info(Path(settings.model))
+    with open_store(settings.store) as store:  # created or migrated once, before the workers start
+        location = store.location
+    os.environ[SETTINGS_VARIABLE] = settings.to_json()
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        if not settings.token:
+            print(f"cropstyle serve: listening on {settings.host} without --token: anyone who reaches it can read "
+                  "the corrections")
+        print("cropstyle serve: beyond loopback, put a reverse proxy in front (TLS, connection limits), "
+              "see web/README.md")
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    print(f"cropstyle serve: open http://{shown}:{settings.port}/ (store {location}, {settings.workers} "
+          f"worker{'s' if settings.workers > 1 else ''}; Ctrl-C stops)", flush=True)
+    uvicorn.run("cropstyle.web.server:app_from_environment", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, http="cropstyle.web.server:DeadlineProtocol", proxy_headers=False,
+                server_header=False, limit_concurrency=settings.max_connections + 1, timeout_keep_alive=KEEP_ALIVE_S,
+                timeout_worker_healthcheck=30, log_level=log_level, access_log=False)

@@ -1,74 +1,61 @@
-"""The collection store: SQLite (WAL) for the corrections, content-addressed files for their photos.
+"""The collection store: one interface, `CorrectionStore`, with two implementations.
 
-STORE/corrections.sqlite3          one row per correction (photo hash, label, predicted label, model, client)
-STORE/photos/ab/<sha256>.<ext>     each uploaded photo once, named by the SHA-256 of its bytes
-STORE/tmp/                         files being written; never counted, emptied when a store opens
+- `SqliteStore` (`--store DIR`, the embedded default, web/store_sqlite.py): SQLite (WAL) for the rows,
+  content-addressed files for the photos. Several processes on one machine can share it.
+- `PostgresStore` (`--store postgresql://USER@HOST/DB`, web/store_postgres.py): rows and photos (`bytea`)
+  in PostgreSQL, for several server processes or machines behind a load balancer.
 
-A submission is atomic: the photo is written to tmp/, flushed and fsynced, renamed to its final name and
-the folder fsynced; only then is the row inserted, in one transaction (synchronous=FULL). A crash at any
-point leaves either nothing, or a complete photo without a row (not counted; `check()` lists it), never
-a row without its file or a half-written file under a final name. The row's id is the hash of the photo
-and the label, so the same photo with the same correction sent twice is stored once.
+`open_store(location)` picks one by the location's form. Both keep the same promises, and the same tests
+run against both (tests/test_collect_store.py, tests/test_web_api.py, tests/test_collect_load.py):
+
+- A submission is atomic: a row never exists without its complete photo. The photo is stored once per
+  content (SHA-256 of its bytes); the row's id is the hash of the photo and the label, so the same
+  correction sent twice is stored once (`add` answers created=False).
+- The rate-limit buckets of the server live in the store (`take`), so every process sharing the store
+  shares them: a client's limit holds however many workers or machines serve it.
+- A store that cannot be reached raises `StoreUnavailable` (the server answers 503, never 201).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sqlite3
-import threading
 import time
-import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop
 
-DATABASE = "corrections.sqlite3"
-PHOTOS = "photos"
-TMP = "tmp"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS corrections (
-    id          TEXT PRIMARY KEY,          -- sha256(photo sha256 + canonical label), first 32 hex digits
-    photo       TEXT NOT NULL,             -- sha256 of the photo's bytes
-    path        TEXT NOT NULL,             -- the photo's file, relative to the store
-    width       INTEGER NOT NULL,          -- the photo's size as displayed (its EXIF orientation applied)
-    height      INTEGER NOT NULL,
-    orientation INTEGER NOT NULL,          -- the photo file's EXIF orientation (1 when it has none)
-    left        REAL NOT NULL,             -- the corrected label, displayed frame of this photo
-    top         REAL NOT NULL,
-    right       REAL NOT NULL,
-    bottom      REAL NOT NULL,
-    angle       REAL NOT NULL,
-    predicted   TEXT,                      -- the model's label as JSON, same frame, or NULL
-    model       TEXT,                      -- the model version that predicted it, or NULL
-    client      TEXT,                      -- who sent it (the client address)
-    created     REAL NOT NULL              -- Unix time of the first submission
-);
-CREATE INDEX IF NOT EXISTS corrections_photo ON corrections(photo);
-"""
-COLUMNS = ("id", "photo", "path", "width", "height", "orientation", "left", "top", "right", "bottom", "angle",
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+# The columns of a correction, in the order both implementations select them ("left" and "right" are
+# quoted: they are keywords in PostgreSQL).
+COLUMNS = ("id", "photo", "extension", "width", "height", "orientation", "left", "top", "right", "bottom", "angle",
            "predicted", "model", "client", "created")
+PRUNE_EVERY = 1000  # takes between two deletions of the buckets that are full again
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached or written now (database down, locked too long): try again later."""
 
 
 @dataclass(frozen=True)
 class Correction:
     id: str
-    photo: str
-    path: str
-    width: int
+    photo: str  # SHA-256 of the photo's bytes
+    extension: str  # jpg, png or webp
+    width: int  # the photo as displayed (its EXIF orientation applied)
     height: int
-    orientation: int
-    left: float
+    orientation: int  # the photo file's EXIF orientation (1 when it has none)
+    left: float  # the corrected label, displayed frame of this photo
     top: float
     right: float
     bottom: float
     angle: float
-    predicted: str | None
-    model: str | None
-    client: str | None
-    created: float
+    predicted: str | None  # the model's label as JSON, same frame, or None
+    model: str | None  # the model version that predicted it
+    client: str | None  # the client's address, validated (see web/server.py)
+    created: float  # Unix time of the first submission
 
     @property
     def crop(self) -> Crop:
@@ -87,9 +74,9 @@ class Correction:
 @dataclass(frozen=True)
 class StoreCheck:
     rows: int
-    missing_files: list[str]  # ids of rows whose photo file is absent (must never happen)
-    orphan_files: list[str]  # complete photos without a row (a crash between file and row): harmless
-    temporary_files: list[str]  # files still in tmp/ (a crash while writing): never counted
+    missing_photos: list[str]  # ids of rows whose photo is absent (must never happen)
+    orphan_photos: list[str]  # complete photos without a row (a crash between photo and row): harmless
+    temporary_files: list[str]  # half-written files (SQLite store, a crash while writing): never counted
 
 
 def correction_id(photo_sha256: str, crop: Crop) -> str:
@@ -97,36 +84,98 @@ def correction_id(photo_sha256: str, crop: Crop) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# A token bucket's state: (tokens, Unix time of the last update). `decide` gets the stored state (None: no
+# bucket yet) and returns the state to store (None: leave it) and the seconds to wait (0: allowed).
+BucketState = tuple[float, float]
+BucketDecision = Callable[[BucketState | None], tuple[BucketState | None, float]]
 
 
-class CorrectionStore:
-    """Thread-safe: one connection, writes serialised by a lock (SQLite allows one writer anyway)."""
+def bucket_decision(now: float, per_minute: float, burst: float, cost: int) -> BucketDecision:
+    """The token-bucket rule both stores apply inside their transaction: refill at `per_minute`, at most
+    `burst`; a request needs one token and takes `cost` (0 only looks)."""
+    rate = per_minute / 60.0
 
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        self.photos = self.root / PHOTOS
-        self.tmp = self.root / TMP
-        self.photos.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        for leftover in self.tmp.iterdir():  # half-written files of a crashed run: never counted, removed
-            if leftover.is_file():
-                leftover.unlink()
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.root / DATABASE, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+    def decide(state: BucketState | None) -> tuple[BucketState | None, float]:
+        tokens, updated = state if state is not None else (burst, now)
+        tokens = min(burst, tokens + max(0.0, now - updated) * rate)
+        if tokens < 1:
+            return ((tokens, now) if cost else None), (1 - tokens) / rate
+        if cost == 0:
+            return None, 0.0
+        return (tokens - cost, now), 0.0
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    return decide
+
+
+class CorrectionStore(ABC):
+    """What the server and `cropstyle collected` need of a store. Thread-safe; one per process."""
+
+    location: str  # what to show the user (no password)
+
+    def add(self, photo: bytes, extension: str, width: int, height: int, orientation: int, crop: Crop,
+            predicted: Crop | None = None, model: str | None = None, client: str | None = None) -> tuple[str, bool]:
+        """Store one correction atomically; returns (id, created). created is False when it was stored before."""
+        digest = hashlib.sha256(photo).hexdigest()
+        identifier = correction_id(digest, crop)
+        if self.get(identifier) is not None:
+            return identifier, False
+        predicted_json = json.dumps(dict(zip(LABEL_VALUES, predicted.values()))) if predicted is not None else None
+        row = Correction(identifier, digest, extension, width, height, orientation, *map(float, crop.values()),
+                         predicted_json, model, client, time.time())
+        return identifier, self._insert(row, photo)
+
+    def take(self, key: str, per_minute: float, burst: float, cost: int = 1) -> float:
+        """One request against the token bucket `key` (shared by every process on this store): 0.0 when it is
+        allowed (and `cost` tokens are taken), else the seconds until it would be."""
+        if per_minute <= 0:
+            return 0.0
+        now = time.time()
+        wait = self._update_bucket(key, bucket_decision(now, per_minute, burst, cost))
+        self._takes = getattr(self, "_takes", 0) + 1
+        if self._takes % PRUNE_EVERY == 0:  # a bucket full again is the same as no bucket
+            self._prune_buckets(key.split(":", 1)[0] + ":", now, per_minute / 60.0, burst)
+        return wait
+
+    @abstractmethod
+    def _insert(self, row: Correction, photo: bytes) -> bool:
+        """Store the photo (once per digest) and the row in one atomic step; True if the row is new."""
+
+    @abstractmethod
+    def _update_bucket(self, key: str, decide: BucketDecision) -> float:
+        """Read bucket `key`, apply `decide` and write its new state, atomically across processes."""
+
+    @abstractmethod
+    def _prune_buckets(self, prefix: str, now: float, rate_per_second: float, burst: float) -> None:
+        """Forget the buckets under `prefix` that have refilled to `burst`."""
+
+    @abstractmethod
+    def get(self, identifier: str) -> Correction | None: ...
+
+    @abstractmethod
+    def all(self, limit: int | None = None, offset: int = 0) -> list[Correction]:
+        """Corrections in submission order (created, then id)."""
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def photo_bytes(self, correction: Correction) -> bytes:
+        """The photo of `correction`, exactly as stored."""
+
+    @abstractmethod
+    def photo_source(self, correction: Correction) -> str:
+        """Where the photo lives, for a dataset's `source` column: a file path, or the database and digest."""
+
+    @abstractmethod
+    def stored_photos(self) -> list[str]:
+        """The digests of every stored photo, with or without a row (sorted)."""
+
+    @abstractmethod
+    def check(self) -> StoreCheck:
+        """Consistency: rows without their photo (never expected), photos without a row, leftovers."""
+
+    @abstractmethod
+    def close(self) -> None: ...
 
     def __enter__(self) -> CorrectionStore:
         return self
@@ -134,67 +183,23 @@ class CorrectionStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _write_photo(self, data: bytes, digest: str, extension: str) -> str:
-        relative = f"{PHOTOS}/{digest[:2]}/{digest}.{extension}"
-        target = self.root / relative
-        if target.exists() and target.stat().st_size == len(data):
-            return relative  # content-addressed: the same bytes are there already (complete: renamed in whole)
-        target.parent.mkdir(exist_ok=True)
-        temporary = self.tmp / f"{digest}.{uuid.uuid4().hex}.part"
-        with open(temporary, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-        _fsync_dir(target.parent)
-        return relative
 
-    def add(self, data: bytes, extension: str, width: int, height: int, orientation: int, crop: Crop,
-            predicted: Crop | None = None, model: str | None = None, client: str | None = None) -> tuple[str, bool]:
-        """Store one correction; returns (id, created). `created` is False when it was already stored."""
-        digest = hashlib.sha256(data).hexdigest()
-        identifier = correction_id(digest, crop)
-        if self.get(identifier) is not None:
-            return identifier, False
-        relative = self._write_photo(data, digest, extension)  # file first, synced ...
-        predicted_json = json.dumps(dict(zip(LABEL_VALUES, predicted.values()))) \
-            if predicted is not None else None
-        with self._lock:  # ... then the row, in one transaction
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO corrections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (identifier, digest, relative, width, height, orientation, *map(float, crop.values()),
-                 predicted_json, model, client, time.time()))
-            created = cursor.rowcount == 1
-        return identifier, created
+def is_postgres(location: str | Path) -> bool:
+    return str(location).startswith(POSTGRES_SCHEMES)
 
-    def get(self, identifier: str) -> Correction | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM corrections WHERE id = ?",
-                                   (identifier,)).fetchone()
-        return Correction(*row) if row else None
 
-    def all(self, limit: int | None = None, offset: int = 0) -> list[Correction]:
-        query = f"SELECT {', '.join(COLUMNS)} FROM corrections ORDER BY created, id"
-        parameters: tuple = ()
-        if limit is not None:
-            query += " LIMIT ? OFFSET ?"
-            parameters = (limit, offset)
-        with self._lock:
-            rows = self._db.execute(query, parameters).fetchall()
-        return [Correction(*row) for row in rows]
+def open_store(location: str | Path, *, create: bool = True) -> CorrectionStore:
+    """`postgresql://USER@HOST[:PORT]/DB` (or postgres://) → PostgresStore; anything else is a folder →
+    SqliteStore. The schema is created or migrated on opening. With create=False a folder that holds no
+    store is an error (`cropstyle collected` reads, it never starts a store)."""
+    if is_postgres(location):
+        from cropstyle.web.store_postgres import PostgresStore
 
-    def count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM corrections").fetchone()[0]
+        return PostgresStore(str(location))
+    from cropstyle.web.store_sqlite import DATABASE, SqliteStore
 
-    def photo_path(self, correction: Correction) -> Path:
-        return self.root / correction.path
-
-    def check(self) -> StoreCheck:
-        """Consistency: rows whose file is missing (never expected), photos without a row, leftovers in tmp/."""
-        rows = self.all()
-        referenced = {row.path for row in rows}
-        missing = [row.id for row in rows if not (self.root / row.path).is_file()]
-        files = {str(p.relative_to(self.root)) for p in self.photos.rglob("*") if p.is_file()}
-        return StoreCheck(len(rows), missing, sorted(files - referenced),
-                          sorted(str(p) for p in self.tmp.iterdir() if p.is_file()))
+    folder = Path(location)
+    if not create and not (folder / DATABASE).is_file():
+        raise FileNotFoundError(f"{folder} is not a collection store: it has no {DATABASE} "
+                                f"(see `cropstyle serve --store`)")
+    return SqliteStore(folder)
