@@ -16,6 +16,7 @@ import functools
 import importlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -28,6 +29,9 @@ def _resolve(name: str) -> tuple[object, str]:
 
 
 def main() -> None:
+    # Ctrl-C as a terminal delivers it: a test runner started in the background (`make test &`, nohup) hands
+    # its children SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     plan = json.loads(Path(sys.argv[1]).read_text())
     sys.argv = ["cropstyle", *sys.argv[2:]]
     for name, value in plan.get("set", {}).items():
