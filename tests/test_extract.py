@@ -269,8 +269,10 @@ def test_interrupted_run_leaves_valid_dataset_and_resumes(tmp_path, exif_writer,
         # Ctrl-C keeps every photo already decoded: each image written has its row.
         images = {f"images/{path.name}" for path in (dataset / "images").glob("*.jpg")} if (dataset / "images").exists() else set()
         assert {row["image"] for row in saved} == images
-        if phase == "decoding":  # one decoder: 9 done, the 10th finishes, the rest are dropped
-            assert len(saved) == 10
+        if phase == "decoding":
+            # One decoder: 9 done, the 10th finishes; until the main thread takes the signal (milliseconds, more on
+            # a loaded machine: 11 seen once) the decoder may start another, kept too; the rest are dropped.
+            assert 10 <= len(saved) < 60
         elif phase != "writing the CSVs":
             assert saved == []
 
