@@ -103,6 +103,12 @@ def test_resume_after_interruption(tmp_path):
     result = train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, resume=True, verbose=0)
     assert list(result.history["loss"]) and len(result.history["loss"]) == 1  # only the second epoch ran
     assert result.epochs == 2 and result.model_path.exists() and not (tmp_path / "run" / "backup").exists()
+    # Resumed once more, after the end: config.json still says what RUN/model.keras scores.
+    validation = json.loads((tmp_path / "run" / "config.json").read_text())["validation"]
+    train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, resume=True, verbose=0)
+    again = json.loads((tmp_path / "run" / "config.json").read_text())["validation"]
+    assert again["model_keras"] == validation["model_keras"] == "best epoch"
+    assert again["val_crop_iou"] >= validation["val_crop_iou"]
     with pytest.raises(ValueError, match="image_size"):
         train([dataset], tmp_path / "run", epochs=2, image_size=48, resume=True, verbose=0)
 

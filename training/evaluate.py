@@ -61,13 +61,13 @@ def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, includ
     frame = examples.frame
     sizes = list(zip(frame["width"].astype(float), frame["height"].astype(float)))
     truth = [Crop(*map(float, row)) for row in examples.labels]
+    mean_crop = Crop(*map(float, stored["mean"]))
     crops = {
         "model": model_crops(run, examples),
         "full": baselines.full(len(examples)),
         "mean": baselines.mean(len(examples), stored["mean"]),
         "random": baselines.random(sizes, stored["train_crops"]),
-        "saliency": [baselines.saliency(path, Crop(*map(float, stored["mean"])), w, h)
-                     for path, (w, h) in zip(examples.paths, sizes)],
+        "saliency": [baselines.saliency(path, mean_crop, w, h) for path, (w, h) in zip(examples.paths, sizes)],
         "saliency_true_size": [baselines.saliency(path, true, w, h)
                                for path, true, (w, h) in zip(examples.paths, truth, sizes)],
     }

@@ -143,7 +143,8 @@ def _dataset_record(dataset: Path) -> dict:
             "rows": int(len(pd.read_csv(labels, usecols=["image"])))}
 
 
-def _check_resume(out: Path, arguments: dict) -> None:
+def _check_resume(out: Path, arguments: dict) -> dict:
+    """The interrupted run's config.json, if `arguments` may resume it (else ValueError)."""
     try:
         before = Run.open(out).config
     except FileNotFoundError:
@@ -154,6 +155,7 @@ def _check_resume(out: Path, arguments: dict) -> None:
     hashes = [d["labels_sha256"] for d in before["datasets"]]
     if hashes != [_dataset_record(Path(d))["labels_sha256"] for d in arguments["datasets"]]:
         raise ValueError("--resume: a dataset changed since the interrupted run")
+    return before
 
 
 # The schedule by dataset size: about TRAINING_STEPS optimizer steps whatever the number of photos (a small
@@ -197,10 +199,9 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     arguments = {"datasets": [str(d.resolve()) for d in datasets], "epochs": epochs, "batch_size": batch_size,
                  "image_size": image_size, "arch": arch, "weights": weights, "val_split": val_split, "seed": seed,
                  "loss": loss, "patience": patience, "learning_rate": learning_rate,
-                 "mixed_precision": mixed_precision}
-    if resume:
-        _check_resume(out, arguments)
-    else:
+                 "mixed_precision": mixed_precision, "flip_average": flip_average}
+    before = _check_resume(out, arguments) if resume else {}
+    if not resume:
         shutil.rmtree(out / "backup", ignore_errors=True)
         shutil.rmtree(out / "logs", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -248,6 +249,8 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
                         "about the mean, saturation ×0.85–1.15 about the luma (training/pipeline.py augment)",
         "versions": _versions(),
     }
+    if "validation" in before:  # resumed after the end: model.keras and its figures stay as they were
+        config["validation"] = before["validation"]
     (out / "config.json").write_text(json.dumps(config, indent=2))
     (out / "baselines.json").write_text(json.dumps({
         "mean": train_examples.labels.astype(float).mean(axis=0).tolist(),
