@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=_positive_int, default=96, metavar="PX", help="model input side")
     train.add_argument("--arch", choices=("separable", "compact", "mobilenet"), default="separable")
     train.add_argument("--weights", default="none", metavar="none|imagenet|PATH", help="backbone weights (mobilenet)")
-    train.add_argument("--loss", choices=("l1", "mse"), default="l1", help="value term beside the IoU term")
+    train.add_argument("--loss", choices=("huber", "l1", "mse"), default="huber", help="value term beside the IoU term (training/losses.py)")
     train.add_argument("--val-split", type=float, default=0.2, metavar="F")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--flip-average", action="store_true",

@@ -3,9 +3,17 @@
 loss = iou_weight · (1 − corner-box IoU)            shape and overlap (crop_tf.corner_box_iou)
      + value_weight · mean over left, top, right, bottom of d(pred, true)   fractions of the frame
      + value_weight · d(pred angle / 45, true angle / 45)                   the angle, on the same scale
-where d is |x| ("l1", default) or x² ("mse"). The IoU term rewards overlap the way evaluation measures it
-and does not fade for small crops; the value term gives a gradient when boxes do not overlap and carries
-the angle, which the corner-box IoU does not see.
+where d is Huber's (“huber”, the default: x²/2δ within δ = HUBER_DELTA of the answer, |x| − δ/2 beyond), |x|
+("l1") or x² ("mse"). The IoU term rewards overlap the way evaluation measures it and does not fade for small
+crops; the value term gives a gradient when boxes do not overlap and carries the angle, which the corner-box
+IoU does not see.
+
+Why Huber and not |x|: |x| pulls every photo towards its answer with the same force however close it is, so the
+most common answer (the median) is a trap. A photographer who leaves 60 % of photos level and uncropped and
+straightens the rest: the level photos pin the angle at 0 as hard when the model is 0.1° off as when it is 5°
+off, the tilted photos' pull never wins, and the model left every photo uncropped (validation IoU 0.788 = the
+full frame's). Within δ the pull fades with the error, so the tilted photos can move the features; beyond δ it
+is |x| (robust to a photographer's odd crop, which x² is not: "mse" stayed at the full frame too).
 """
 from __future__ import annotations
 
@@ -14,12 +22,13 @@ import tensorflow as tf
 
 from cropstyle.training import crop_tf
 
-VALUE_LOSSES = ("l1", "mse")
+VALUE_LOSSES = ("huber", "l1", "mse")
+HUBER_DELTA = 0.02  # fractions of the frame; for the angle, 0.02 · 45° = 0.9°
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
 class CropLoss(keras.losses.Loss):
-    def __init__(self, value_loss: str = "l1", iou_weight: float = 1.0, value_weight: float = 1.0,
+    def __init__(self, value_loss: str = "huber", iou_weight: float = 1.0, value_weight: float = 1.0,
                  name: str = "crop_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         if value_loss not in VALUE_LOSSES:
@@ -30,7 +39,11 @@ class CropLoss(keras.losses.Loss):
         y_true, y_pred = tf.cast(y_true, tf.float32), tf.cast(y_pred, tf.float32)
         scale = tf.constant([1.0, 1.0, 1.0, 1.0, 1.0 / crop_tf.MAX_ANGLE])
         diff = (y_pred - y_true) * scale
-        d = tf.abs(diff) if self.value_loss == "l1" else tf.square(diff)
+        if self.value_loss == "huber":
+            a = tf.abs(diff)
+            d = tf.where(a < HUBER_DELTA, 0.5 * tf.square(a) / HUBER_DELTA, a - 0.5 * HUBER_DELTA)
+        else:
+            d = tf.abs(diff) if self.value_loss == "l1" else tf.square(diff)
         values = tf.reduce_mean(d[..., :4], axis=-1) + d[..., 4]
         return self.iou_weight * (1.0 - crop_tf.corner_box_iou(y_true, y_pred)) + self.value_weight * values
 
