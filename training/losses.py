@@ -3,7 +3,7 @@
 loss = iou_weight · (1 − corner-box IoU)            shape and overlap (crop_tf.corner_box_iou)
      + value_weight · mean over left, top, right, bottom of d(pred, true)   fractions of the frame
      + value_weight · d(pred angle / 45, true angle / 45)                   the angle, on the same scale
-where d is Huber's (“huber”, the default: x²/2δ within δ = HUBER_DELTA of the answer, |x| − δ/2 beyond), |x|
+where d is Huber's ("huber", the default: x²/2δ within δ = HUBER_DELTA of the answer, |x| − δ/2 beyond), |x|
 ("l1") or x² ("mse"). The IoU term rewards overlap the way evaluation measures it and does not fade for small
 crops; the value term gives a gradient when boxes do not overlap and carries the angle, which the corner-box
 IoU does not see.
@@ -12,8 +12,11 @@ Why Huber and not |x|: |x| pulls every photo towards its answer with the same fo
 most common answer (the median) is a trap. A photographer who leaves 60 % of photos level and uncropped and
 straightens the rest: the level photos pin the angle at 0 as hard when the model is 0.1° off as when it is 5°
 off, the tilted photos' pull never wins, and the model left every photo uncropped (validation IoU 0.788 = the
-full frame's). Within δ the pull fades with the error, so the tilted photos can move the features; beyond δ it
-is |x| (robust to a photographer's odd crop, which x² is not: "mse" stayed at the full frame too).
+full frame's). Within δ the pull fades with the error, so the tilted photos can move the features (validation
+0.826–0.827 in two runs; test photos 0.828 against 0.801); beyond δ it is |x| (robust to a photographer's odd
+crop, which x² is not; "mse" also stayed at the full frame, 0.788). The price: within ±0.9° the angle is held
+loosely (FCDB, whose crops are level: angle error 0.44° against 0.22°; IoU 0.726 against 0.731, within the
+spread of one run to the next).
 """
 from __future__ import annotations
 
