@@ -119,11 +119,55 @@ class ServerProcess:
                     continue
         return sorted(children)
 
-    def kill_worker(self) -> int:
-        """SIGKILL one worker (the others go on serving, uvicorn starts a new one); its pid."""
-        pid = self.worker_pids()[0]
-        os.kill(pid, signal.SIGKILL)
-        return pid
+    def kill_worker(self) -> tuple[int, bytes]:
+        """SIGKILL a worker in the middle of a submission (the others go on serving, uvicorn starts a new one).
+
+        Whether a worker picked at random has a request in flight is chance, so this one holds its own: it sends
+        a submission's headers and the start of its body, finds the worker that accepted the connection (the
+        socket's inode in /proc/net/tcp, among the workers' descriptors), kills that one, and reads what the cut
+        connection says. Returns (pid, what the server sent back on it: b"" when it was cut without an answer)."""
+        held = socket.create_connection((HOST, self.port), timeout=10)
+        try:
+            body = b"--cut\r\nContent-Disposition: form-data; name=\"crop\"\r\n\r\n"
+            held.sendall(b"POST /api/corrections HTTP/1.1\r\nHost: " + f"{HOST}:{self.port}".encode()
+                         + b"\r\nContent-Type: multipart/form-data; boundary=cut\r\nContent-Length: 100000\r\n\r\n"
+                         + body)
+            pid = self._worker_holding(held)
+            os.kill(pid, signal.SIGKILL)
+            answer = b""
+            try:
+                while chunk := held.recv(65536):
+                    answer += chunk
+            except ConnectionResetError:
+                pass
+            return pid, answer
+        finally:
+            held.close()
+
+    def _worker_holding(self, connection: socket.socket, timeout: float = 10) -> int:
+        """The worker whose descriptors include the server's end of `connection` (once a worker accepted it)."""
+        def port_hex(port: int) -> str:
+            return f"{port:04X}"
+
+        client_port = connection.getsockname()[1]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            inode = None
+            for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+                fields = line.split()
+                if (fields[1].endswith(":" + port_hex(self.port)) and fields[2].endswith(":" + port_hex(client_port))
+                        and fields[9] != "0"):
+                    inode = fields[9]
+            if inode is not None:
+                for pid in self.worker_pids():
+                    try:
+                        links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+                    except OSError:
+                        continue
+                    if f"socket:[{inode}]" in links:
+                        return pid
+            time.sleep(0.02)
+        raise RuntimeError(f"no worker accepted the connection from port {client_port} within {timeout} s")
 
     def _memory_mb(self, field: str) -> float:
         values = []

@@ -112,15 +112,17 @@ def test_workers_share_the_store_through_faults(location, request):
         assert len(load.fault_done_at) == len(faults)
         assert load.fault_done_at[-1] < len(load.acknowledged), "nothing was acknowledged after the last fault"
         assert len(load.acknowledged) + sum(load.failed_during_faults.values()) == len(photos)
-        assert sum(load.failed_during_faults.values()) > 0, "the kill came too late to interrupt anything"
+        # The killed worker held a submission of ours in flight (kill_worker makes sure): cut, never a 201.
+        assert killed[0][1] == b"", killed[0][1][:200]
         if postgres is not None:
             assert postgres.postmaster_pid() != postmaster
 
         # The same server (uvicorn replaced the killed worker) takes submissions again, from every client.
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (len(server.worker_pids()) != 4 or killed[0] in server.worker_pids()):
+        killed_pid = killed[0][0]
+        while time.monotonic() < deadline and (len(server.worker_pids()) != 4 or killed_pid in server.worker_pids()):
             time.sleep(0.2)
-        assert len(server.worker_pids()) == 4 and killed[0] in workers_before and killed[0] not in server.worker_pids()
+        assert len(server.worker_pids()) == 4 and killed_pid in workers_before and killed_pid not in server.worker_pids()
         again = run_load(server.url, make_photos(40, seed=4), clients=CLIENTS)
         assert again.errors == [] and len(again.acknowledged) == 40
 
