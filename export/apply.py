@@ -26,7 +26,7 @@ from pathlib import Path
 from cropstyle.export.inference import CropModel, load_crop_model
 from cropstyle.export.predict import Prediction, predict_with
 from cropstyle.extractor import crs, skip_reasons
-from cropstyle.extractor.geometry import Crop, to_stored
+from cropstyle.extractor.geometry import IDENTITY, Crop, to_stored
 from cropstyle.extractor.metadata import metadata_tool
 from cropstyle.extractor.photos import LibraryPhoto
 
@@ -34,6 +34,7 @@ HAS_CROP = "has a crop (--force replaces it)"
 EMBEDDED_CROP = "its crop is embedded in the file: a sidecar would be ignored (--in-place --force replaces it)"
 EXPORT_SKIP = "export, its pixels are already cropped"
 ORIENTATION_CONFLICT = "its sidecar's orientation differs from the file's: apply without --in-place"
+LEFT_UNCROPPED = "the model leaves it uncropped"
 
 
 @dataclass
@@ -120,6 +121,8 @@ def plan(prediction: Prediction, force: bool = False, in_place: bool = False) ->
     photo: LibraryPhoto | None = prediction.photo
     if prediction.crop is None or photo is None:
         return ApplyAction(prediction.source, "skipped", prediction.skipped or "no prediction")
+    if prediction.crop == IDENTITY:  # the model decided to leave it alone: a full-frame crop would be noise
+        return ApplyAction(prediction.source, "skipped", LEFT_UNCROPPED)
     if photo.export:
         return ApplyAction(prediction.source, "skipped", f"{EXPORT_SKIP} ({photo.export})")
     if photo.perspective:

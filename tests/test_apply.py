@@ -18,7 +18,7 @@ from cropstyle.extractor.crs import CROP_TAGS, exiftool_assignments
 from cropstyle.extractor.metadata import metadata_tool
 from cropstyle.samples.library import make_sample_library
 from cropstyle.export import apply as apply_module
-from cropstyle.export.apply import EMBEDDED_CROP, HAS_CROP, apply, written_values
+from cropstyle.export.apply import EMBEDDED_CROP, HAS_CROP, LEFT_UNCROPPED, apply, written_values
 from cropstyle.export.predict import predict
 from tests.conftest import crop_tags, tree_hash
 from tests.test_export_support import crop_model, file_hash, oriented_photo, photo_scene, pixel_hash, trained_run
@@ -227,3 +227,33 @@ def test_summary_counts_and_skips(model, run, tmp_path):
     report = summary.report()
     assert "wrote 2 crops: 2 into new sidecars" in report and "skipped 2" in report
     assert apply_module.ApplySummary().report().startswith("wrote 0 crops")
+
+
+def test_photos_the_model_leaves_uncropped_get_no_crop_written(tmp_path):
+    """A model whose keep-the-frame decision says "leave it" (trained on photos some of which were left
+    uncropped, then its logit forced high) writes nothing: no full-frame crop, no new sidecar, the photo
+    untouched."""
+    import keras
+
+    from cropstyle.export.inference import load_crop_model
+    from cropstyle.samples.dataset import write_dataset
+    from cropstyle.training.train import train
+
+    dataset = write_dataset(tmp_path / "dataset", 16, seed=3, long_side=96)
+    labels = pd.read_csv(dataset / "labels.csv")
+    labels.loc[:7, ["left", "top", "right", "bottom", "angle", "has_crop"]] = [0.0, 0.0, 1.0, 1.0, 0.0, False]
+    labels.to_csv(dataset / "labels.csv", index=False)
+    keeping = train([dataset], tmp_path / "run", epochs=1, batch_size=8, image_size=32, verbose=0).run
+    network = keras.saving.load_model(keeping / "model.keras", compile=False)
+    raw = network.get_layer("raw")
+    kernel, bias = raw.get_weights()
+    kernel[:, 5], bias[5] = 0.0, 10.0
+    raw.set_weights([kernel, bias])
+    network.save(keeping / "model.keras")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    oriented_photo(folder / "a.jpg", photo_scene(90, 60, 1), 1)
+    before = tree_hash(folder)
+    summary = apply(keeping, [folder], model=load_crop_model(keeping))
+    assert [(a.status, a.reason) for a in summary.actions] == [("skipped", LEFT_UNCROPPED)]
+    assert tree_hash(folder) == before

@@ -25,6 +25,19 @@ def test_crop_loss_values(true, pred, value_loss, expected):
     np.testing.assert_allclose(loss.numpy(), [expected], rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("true, pred, expected", [
+    # Left uncropped: only the keep-the-frame logit counts (log(1 + e^-z)), however far off the crop is.
+    (FULL, (*INNER, 2.0), np.log1p(np.exp(-2.0))),
+    (FULL, (0.3, 0.0, 0.7, 1.0, 20.0, -1.0), np.log1p(np.exp(1.0))),
+    # Cropped: the crop's loss (here 4.5° off: 0.1 − δ/2) plus log(1 + e^z).
+    (INNER, (0.1, 0.1, 0.9, 0.9, 4.5, -3.0), 0.1 - HUBER_DELTA / 2 + np.log1p(np.exp(-3.0))),
+    (INNER, (*INNER, 0.0), np.log(2.0)),
+])
+def test_keep_the_frame_term(true, pred, expected):
+    loss = CropLoss().call(tf.constant([true]), tf.constant([pred]))
+    np.testing.assert_allclose(loss.numpy(), [expected], rtol=1e-5)
+
+
 def _angle_gradient(value_loss: str, error_degrees: float) -> float:
     pred = tf.Variable([[0.1, 0.1, 0.9, 0.9, error_degrees]])
     with tf.GradientTape() as tape:

@@ -48,6 +48,8 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
     model = keras.saving.load_model(run / "model.keras", compile=False)
     config = json.loads((run / "config.json").read_text())
     assert config["preprocessing"]["image_size"] == 64
+    # Every training photo was cropped: no keep-the-frame decision, the head's five outputs alone.
+    assert config["model"]["keep_decision"] is False and model.get_layer("raw").units == 5
     assert config["datasets"][0]["labels_sha256"] == pipeline.file_sha256(dataset / "labels.csv")
     assert config["arguments"]["seed"] == 1 and config["versions"]["tensorflow"]
     assert list((run / "logs").rglob("events.out.tfevents.*"))  # TensorBoard, previews included
@@ -221,3 +223,46 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         figure = config["validation"]["val_crop_iou_flip_averaged" if averaged else "val_crop_iou"]
         assert figure == pytest.approx(exact, abs=1e-5)
         assert config["validation"]["val_crop_iou"] == pytest.approx(history["val_crop_iou"].max())
+
+
+KEPT_CROP = Crop(0.2, 0.1, 0.8, 0.9, 0.0)  # the red photos' crop; blue photos are left uncropped
+
+
+def red_or_blue_dataset(directory: Path, count: int, seed: int) -> Path:
+    """Photos that are red (cropped to KEPT_CROP) or blue (left uncropped: the full frame, as `extract
+    --include-uncropped` writes it), with noise, in the extractor's format."""
+    from cropstyle.extractor.dataset import LABEL_COLUMNS, label_row
+
+    rng = np.random.default_rng(seed)
+    (directory / "images").mkdir(parents=True)
+    rows = []
+    for index in range(count):
+        red = index % 2 == 0
+        colour = np.array([200, 40, 40] if red else [40, 40, 200], float)
+        pixels = np.clip(colour + rng.normal(0, 20, (48, 64, 3)), 0, 255).astype(np.uint8)
+        name = f"images/{seed}-{index}.jpg"
+        Image.fromarray(pixels).save(directory / name, quality=90)
+        rows.append(label_row(image=name, source=f"/photos/{seed}/{index}.jpg", origin="xmp-embedded", width=640,
+                              height=480, has_crop=red, crop=KEPT_CROP if red else Crop(0.0, 0.0, 1.0, 1.0, 0.0),
+                              orientation=1, fingerprint=str(index)))
+    pd.DataFrame(rows, columns=LABEL_COLUMNS).to_csv(directory / "labels.csv", index=False)
+    return directory
+
+
+def test_photos_the_photographer_leaves_uncropped_come_back_exactly_uncropped(tmp_path):
+    """Leaving a photo alone is a decision (training/model.py KeepOrCrop): the model answers exactly the full
+    frame for the kind of photo the photographer leaves uncropped, and her crop for the kind she crops; a crop
+    alone only approaches the full frame, never reaches it."""
+    # 640 steps: batch norm's moving statistics (momentum 0.99) must forget their start, or inference sees
+    # every photo alike.
+    run = train([red_or_blue_dataset(tmp_path / "train", 160, seed=0)], tmp_path / "run", epochs=40, patience=40,
+                batch_size=8, image_size=32, seed=0, verbose=0).run
+    examples = pipeline.read_examples([red_or_blue_dataset(tmp_path / "new", 8, seed=1)])
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    assert Run.open(run).config["model"]["keep_decision"] is True
+    crops = model.predict(pipeline.make_dataset(examples, 32, 8, training=False), verbose=0)
+    for crop, label in zip(crops, examples.labels):
+        if label[2] == 1.0:  # blue, uncropped
+            assert crop.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
+        else:
+            assert iou(Crop(*map(float, crop)), KEPT_CROP, 640, 480) > 0.8

@@ -95,10 +95,27 @@ def test_model_outputs_inside_for_random_inputs_and_weights(arch):
 
 
 def test_the_head_is_mirror_symmetric():
-    """Flip averaging maps the mirrored photo's raw outputs back with MIRROR_RAW: exactly the mirror image."""
+    """Flip averaging maps the mirrored photo's raw outputs back with MIRROR_RAW: exactly the mirror image (and
+    the keep-the-frame logit, the sixth, is the same for a photo and its mirror)."""
     rng = np.random.default_rng(3)
     raw = tf.constant(rng.normal(0, 2, (500, 5)), tf.float64)
     aspects = tf.constant(np.exp(rng.uniform(np.log(0.4), np.log(2.5), 500)), tf.float64)
-    mirrored = crop_tf.bounded_crop(raw * tf.constant(crop_tf.MIRROR_RAW, tf.float64), aspects)
+    assert crop_tf.MIRROR_RAW[5] == 1.0
+    mirrored = crop_tf.bounded_crop(raw * tf.constant(crop_tf.MIRROR_RAW[:5], tf.float64), aspects)
     np.testing.assert_allclose(crop_tf.flip_horizontal(crop_tf.bounded_crop(raw, aspects), aspects).numpy(),
                                mirrored.numpy(), atol=1e-9)
+
+
+@pytest.mark.parametrize("crop_and_keep, expected", [
+    ((0.1, 0.2, 0.8, 0.9, 3.0, 0.5), (0.0, 0.0, 1.0, 1.0, 0.0)),  # keep > 0: exactly the full frame
+    ((0.1, 0.2, 0.8, 0.9, 3.0, -0.5), (0.1, 0.2, 0.8, 0.9, 3.0)),  # else the crop, unchanged
+    ((0.1, 0.2, 0.8, 0.9, 3.0), (0.1, 0.2, 0.8, 0.9, 3.0)),  # a model saved without the logit
+])
+def test_kept_or_cropped(crop_and_keep, expected):
+    assert crop_tf.kept_or_cropped(tf.constant([crop_and_keep], tf.float64)).numpy().tolist() == [list(expected)]
+
+
+def test_is_full_frame_allows_labels_rounding_only():
+    crops = tf.constant([[0, 0, 1, 1, 0], [1e-6, 0, 1 - 1e-6, 1, 1e-6], [0.001, 0, 1, 1, 0], [0, 0, 1, 1, 0.01]],
+                        tf.float64)
+    assert crop_tf.is_full_frame(crops).numpy().tolist() == [True, True, False, False]

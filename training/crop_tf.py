@@ -48,7 +48,10 @@ def flip_horizontal(crop: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
 
 
 # bounded_crop is mirror-symmetric: the raw outputs that give a crop's mirror image are these, times -1, +1, ...
-MIRROR_RAW = (-1.0, 1.0, 1.0, 1.0, -1.0)  # (centre x and angle change sign; centre y and size do not)
+# (centre x and angle change sign; centre y, size and the sixth, the keep-the-frame logit, do not)
+MIRROR_RAW = (-1.0, 1.0, 1.0, 1.0, -1.0, 1.0)
+FULL_FRAME = (0.0, 0.0, 1.0, 1.0, 0.0)  # geometry.IDENTITY: the label of a photo left uncropped
+FULL_FRAME_TOLERANCE = 1e-4  # labels are rounded to 6 decimals
 
 
 def bounded_crop(raw: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
@@ -71,6 +74,23 @@ def bounded_crop(raw: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
     cx = box_x / 2 + tf.sigmoid(zx) * tf.nn.relu(aspect - box_x)
     cy = box_y / 2 + tf.sigmoid(zy) * tf.nn.relu(1.0 - box_y)
     return rect_to_crop(tf.stack([cx, cy, width, height, angle], axis=-1), aspect)
+
+
+def is_full_frame(crop: tf.Tensor) -> tf.Tensor:
+    """Crops [..., 5] → bool [...]: which are the full frame, i.e. photos the photographer left uncropped."""
+    return tf.reduce_all(tf.abs(crop - tf.constant(FULL_FRAME, crop.dtype)) < FULL_FRAME_TOLERANCE, axis=-1)
+
+
+def kept_or_cropped(crop_and_keep: tf.Tensor) -> tf.Tensor:
+    """[..., 6] crop and keep-the-frame logit → crop [..., 5]: the full frame where the logit is positive, else
+    the crop. Leaving a photo alone is a decision, not a slightly larger crop, so it is made as one (a
+    photographer who leaves most photos uncropped and crops the rest tightly gets one or the other, not a
+    crop halfway between); either way the crop is inside the image. [..., 5] (no logit) passes unchanged."""
+    crop_and_keep = tf.convert_to_tensor(crop_and_keep)
+    if crop_and_keep.shape[-1] == 5:
+        return crop_and_keep
+    crop, keep = crop_and_keep[..., :5], crop_and_keep[..., 5:]
+    return tf.where(keep > 0, tf.constant(FULL_FRAME, crop.dtype), crop)
 
 
 def corner_box_iou(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:

@@ -8,6 +8,12 @@ where d is Huber's ("huber", the default: x²/2δ within δ = HUBER_DELTA of the
 crops; the value term gives a gradient when boxes do not overlap and carries the angle, which the corner-box
 IoU does not see.
 
+With the keep-the-frame logit z (the model's sixth output in training when the photographer leaves photos
+uncropped: training/model.py keep_decision), a photo left uncropped (its label the full frame) counts only
+through log(1 + e^−z), a cropped one through the crop's loss above plus log(1 + e^z) (binary cross-entropy,
+keep_weight 1): the crop is learnt from the photos that were cropped, and whether to crop from all. Blending the full frame into the crop instead, by sigmoid(z), failed:
+every photo slid to "keep" (the uncropped photographer's validation IoU 0.788, the full frame's).
+
 Why Huber and not |x|: |x| pulls every photo towards its answer with the same force however close it is, so the
 most common answer (the median) is a trap. A photographer who leaves 60 % of photos level and uncropped and
 straightens the rest: the level photos pin the angle at 0 as hard when the model is 0.1° off as when it is 5°
@@ -32,14 +38,25 @@ HUBER_DELTA = 0.02  # fractions of the frame; for the angle, 0.02 · 45° = 0.9�
 @keras.saving.register_keras_serializable(package="cropstyle")
 class CropLoss(keras.losses.Loss):
     def __init__(self, value_loss: str = "huber", iou_weight: float = 1.0, value_weight: float = 1.0,
-                 name: str = "crop_loss", **kwargs):
+                 keep_weight: float = 1.0, name: str = "crop_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         if value_loss not in VALUE_LOSSES:
             raise ValueError(f"value loss must be one of {VALUE_LOSSES}, not {value_loss!r}")
         self.value_loss, self.iou_weight, self.value_weight = value_loss, iou_weight, value_weight
+        self.keep_weight = keep_weight
 
     def call(self, y_true, y_pred):
         y_true, y_pred = tf.cast(y_true, tf.float32), tf.cast(y_pred, tf.float32)
+        crop_loss = self.crop_loss(y_true, y_pred[..., :5])
+        if y_pred.shape[-1] == 5:
+            return crop_loss
+        # With the keep-the-frame logit: the crop is learnt from the photos that were cropped, the logit from all.
+        kept = tf.cast(crop_tf.is_full_frame(y_true), tf.float32)
+        keep_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=kept, logits=y_pred[..., 5])
+        return (1.0 - kept) * crop_loss + self.keep_weight * keep_loss
+
+    def crop_loss(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+        """The crop's loss [...] (the module docstring's first three terms) for crops [..., 5]."""
         scale = tf.constant([1.0, 1.0, 1.0, 1.0, 1.0 / crop_tf.MAX_ANGLE])
         diff = (y_pred - y_true) * scale
         if self.value_loss == "huber":
@@ -52,7 +69,7 @@ class CropLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "value_loss": self.value_loss, "iou_weight": self.iou_weight,
-                "value_weight": self.value_weight}
+                "value_weight": self.value_weight, "keep_weight": self.keep_weight}
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
@@ -67,4 +84,4 @@ class CornerBoxIoU(keras.metrics.MeanMetricWrapper):
 
 
 def _iou(y_true, y_pred):
-    return crop_tf.corner_box_iou(tf.cast(y_true, tf.float32), tf.cast(y_pred, tf.float32))
+    return crop_tf.corner_box_iou(tf.cast(y_true, tf.float32), crop_tf.kept_or_cropped(tf.cast(y_pred, tf.float32)))

@@ -7,6 +7,10 @@ mobilenet  MobileNetV3Small, for users who can download ImageNet weights (--weig
 Every architecture ends in CropHead (training/crop_tf.bounded_crop): the crop's angle is 45°·tanh, its size a
 sigmoid fraction of the frame (shrunk to fit when turned), its position a sigmoid fraction of the room left,
 turned into Lightroom corners through the crop geometry; so every output is inside the image, ordered, ±45°.
+With `keep_decision` (train turns it on when the training photos include uncropped ones) the head also gives a
+keep-the-frame logit, and KeepOrCrop makes the decision: the full frame where the photographer would leave
+the photo uncropped, else the crop. build_model returns the crop [B, 5]; training fits training_view(model),
+the crop and the logit [B, 6] (training/losses.py).
 """
 from __future__ import annotations
 
@@ -22,17 +26,31 @@ ARCHITECTURES = ("separable", "compact", "mobilenet")
 # overlaps every plausible crop, so the IoU term has a gradient from the first step (the training crops' mean,
 # tried instead, misses tight crops entirely: training/README.md).
 _HEAD_BIAS = (0.0, 0.0, 1.4, 1.4, 0.0)
+# The keep-the-frame logit starts at "crop" (sigmoid(-2) ≈ 0.12): most photographers crop most photos.
+_KEEP_BIAS = -2.0
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
 class CropHead(layers.Layer):
-    """(raw [B, 5], aspect [B, 1]) → crop [B, 5]: left, top, right, bottom, angle (crop_tf.bounded_crop)."""
+    """(raw [B, 6], aspect [B, 1]) → [B, 6]: the crop, left, top, right, bottom, angle (crop_tf.bounded_crop of
+    the first five), and the keep-the-frame logit (the sixth, unchanged). Models saved before the logit: [B, 5]."""
 
     def call(self, raw, aspect):
-        return crop_tf.bounded_crop(raw, aspect[:, 0])
+        return keras.ops.concatenate([crop_tf.bounded_crop(raw[:, :5], aspect[:, 0]), raw[:, 5:]], axis=-1)
 
     def compute_output_shape(self, raw_shape, aspect_shape):
         return raw_shape
+
+
+@keras.saving.register_keras_serializable(package="cropstyle")
+class KeepOrCrop(layers.Layer):
+    """[B, 6] crop and keep-the-frame logit → crop [B, 5]: the full frame or the crop (crop_tf.kept_or_cropped)."""
+
+    def call(self, crop_and_keep):
+        return crop_tf.kept_or_cropped(crop_and_keep)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], 5)
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
@@ -43,14 +61,30 @@ class Log(layers.Layer):
         return keras.ops.log(x)
 
 
-def _head(features, aspect, dropout: float) -> keras.KerasTensor:
+def _head(features, aspect, dropout: float, keep_decision: bool) -> keras.KerasTensor:
     x = layers.Concatenate()([features, Log(name="log_aspect")(aspect)])
     x = layers.Dense(128, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
     # A small starting kernel keeps the first outputs near the bias, off the flat ends of sigmoid and tanh.
-    raw = layers.Dense(5, kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3, seed=0),
-                       bias_initializer=keras.initializers.Constant(list(_HEAD_BIAS)), dtype="float32", name="raw")(x)
-    return CropHead(dtype="float32", name="crop")(raw, aspect)
+    bias = [*_HEAD_BIAS, _KEEP_BIAS] if keep_decision else list(_HEAD_BIAS)
+    raw = layers.Dense(len(bias), kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3, seed=0),
+                       bias_initializer=keras.initializers.Constant(bias), dtype="float32", name="raw")(x)
+    return _decided(CropHead(dtype="float32", name="crop_and_keep")(raw, aspect))
+
+
+def _decided(crop_and_keep) -> keras.KerasTensor:
+    return KeepOrCrop(dtype="float32", name="crop")(crop_and_keep)
+
+
+def training_view(model: keras.Model) -> keras.Model:
+    """The model (build_model's) before its decision, sharing its weights: crop and keep-the-frame logit
+    [B, 6] (without keep_decision: the crop [B, 5]), what the loss needs."""
+    return keras.Model(model.inputs, model.get_layer("crop_and_keep").output, name=model.name)
+
+
+def decided(view: keras.Model) -> keras.Model:
+    """A training_view back to the model that decides, crop [B, 5] (what RUN/model.keras holds)."""
+    return keras.Model(view.inputs, _decided(view.output), name=view.name)
 
 
 def _inputs(image_size: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:
@@ -98,8 +132,8 @@ def _separable_block(x, filters: int, stride: int = 1) -> keras.KerasTensor:
     return layers.ReLU(6.0)(x)
 
 
-def separable(image_size: int, widths=(24, 48, 96, 128), dropout: float = 0.1,
-              extra_block: bool = True) -> keras.Model:
+def separable(image_size: int, widths=(24, 48, 96, 128), dropout: float = 0.1, extra_block: bool = True,
+              keep_decision: bool = False) -> keras.Model:
     """The default: a strided 3×3 convolution with a learned bias per position, then per width a strided and a plain
     depthwise-separable block (image_size/16 grid at the end), a 1×1 convolution to few channels and a flatten
     that keeps where things are, as in `compact`."""
@@ -114,10 +148,11 @@ def separable(image_size: int, widths=(24, 48, 96, 128), dropout: float = 0.1,
         x = _separable_block(x, widths[-1])
     x = layers.Conv2D(16, 1, activation="relu")(x)
     x = layers.Flatten()(layers.SpatialDropout2D(dropout / 2)(x))
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout), name="separable")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision),
+                       name="separable")
 
 
-def compact(image_size: int, dropout: float = 0.1) -> keras.Model:
+def compact(image_size: int, dropout: float = 0.1, keep_decision: bool = False) -> keras.Model:
     """A small CNN (well under 1M parameters): coordinate channels, four conv–batch-norm–ReLU–pool stages
     and a fifth conv, then a flatten of an image_size/16 grid that keeps where things are in the frame
     (global pooling would throw that away, and a crop is about where)."""
@@ -131,10 +166,11 @@ def compact(image_size: int, dropout: float = 0.1) -> keras.Model:
             x = layers.MaxPooling2D()(x)
     x = layers.Conv2D(16, 1, activation="relu")(x)  # few channels before flattening keep the dense layer small
     x = layers.Flatten()(layers.SpatialDropout2D(dropout / 2)(x))
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout), name="compact")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision),
+                       name="compact")
 
 
-def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3) -> keras.Model:
+def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3, keep_decision: bool = False) -> keras.Model:
     """MobileNetV3Small backbone for small libraries: `weights` is None, "imagenet" (downloaded by Keras)
     or the path of a weights file for the backbone (e.g. the ImageNet .h5 copied by hand)."""
     image, aspect = _inputs(image_size)
@@ -148,7 +184,8 @@ def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3) -> ker
     x = backbone(layers.Rescaling(255.0)(image))
     x = layers.Conv2D(32, 1, activation="relu")(x)
     x = layers.Flatten()(x)
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout), name="mobilenet")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision),
+                       name="mobilenet")
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
@@ -164,12 +201,13 @@ class WithMirror(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="cropstyle")
 class MirroredMean(layers.Layer):
-    """Raw head outputs [2B, 5] of the photos then of their mirrors → [B, 5]: their mean, the mirrors' mapped back
+    """Raw head outputs [2B, 6] of the photos then of their mirrors → [B, 6]: their mean, the mirrors' mapped back
     (crop_tf.MIRROR_RAW: the head is mirror-symmetric, so the mean is again a crop inside the photo)."""
 
     def call(self, raw):
         half = keras.ops.shape(raw)[0] // 2
-        return (raw[:half] + raw[half:] * keras.ops.convert_to_tensor(crop_tf.MIRROR_RAW, raw.dtype)) / 2
+        mirror = keras.ops.convert_to_tensor(crop_tf.MIRROR_RAW[:raw.shape[-1]], raw.dtype)
+        return (raw[:half] + raw[half:] * mirror) / 2
 
     def compute_output_shape(self, shape):
         return (None, *shape[1:])
@@ -183,16 +221,18 @@ def flip_averaged(model: keras.Model) -> keras.Model:
     image, aspect = _inputs(next(tensor.shape[1] for tensor in model.inputs if len(tensor.shape) == 4))
     raw_of = keras.Model(model.inputs, model.get_layer("raw").output, name=model.name)
     both = raw_of({"image": WithMirror()(image), "aspect": keras.ops.concatenate([aspect, aspect], axis=0)})
-    crop = CropHead(dtype="float32", name="crop")(MirroredMean(dtype="float32", name="raw_mean")(both), aspect)
+    raw = MirroredMean(dtype="float32", name="raw_mean")(both)
+    crop = _decided(CropHead(dtype="float32", name="crop_and_keep")(raw, aspect))
     return keras.Model({"image": image, "aspect": aspect}, crop, name=f"{model.name}_flip_averaged")
 
 
-def build_model(arch: str, image_size: int, weights: str | None = None) -> keras.Model:
-    """The named architecture (ARCHITECTURES). `weights` only applies to the pretrained one."""
+def build_model(arch: str, image_size: int, weights: str | None = None, keep_decision: bool = False) -> keras.Model:
+    """The named architecture (ARCHITECTURES). `weights` only applies to the pretrained one. `keep_decision`: the
+    head also decides whether to leave the photo uncropped (the module docstring)."""
     if arch in ("separable", "compact"):
         if weights is not None:
             raise ValueError(f"--weights applies to --arch mobilenet; the {arch} model starts from scratch")
-        return (separable if arch == "separable" else compact)(image_size)
+        return (separable if arch == "separable" else compact)(image_size, keep_decision=keep_decision)
     if arch == "mobilenet":
-        return mobilenet(image_size, weights)
+        return mobilenet(image_size, weights, keep_decision=keep_decision)
     raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")

@@ -26,7 +26,7 @@ import tensorflow as tf
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, iou
 from cropstyle.training import crop_tf, drawing, pipeline
 from cropstyle.training.losses import CornerBoxIoU, CropLoss
-from cropstyle.training.model import build_model, flip_averaged
+from cropstyle.training.model import build_model, decided, flip_averaged, training_view
 from cropstyle.training.run import Run
 
 MONITOR = "val_crop_iou"  # exact mean IoU of the rotated crops on the validation photos
@@ -73,7 +73,8 @@ class ValidationCrops(keras.callbacks.Callback):
         self._forward = None
 
     def predict(self, model: keras.Model | None = None) -> np.ndarray:
-        """The crops of all validation photos, in order [n, 5], by the model being trained (or `model`)."""
+        """The outputs for all validation photos, in order, of the model being trained (crops and keep-the-frame
+        logits [n, 6]) or of `model`."""
         if model is not None:
             return np.concatenate([model(inputs, training=False).numpy() for inputs, _ in self.data])
         if self._forward is None:
@@ -87,9 +88,10 @@ class ValidationCrops(keras.callbacks.Callback):
                               for p, t, w, h in zip(predictions, self.examples.labels, frame["width"], frame["height"])]))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        predictions = self.predict()
+        outputs = self.predict()
+        predictions = crop_tf.kept_or_cropped(outputs).numpy()
         labels = self.examples.labels
-        figures = {"val_loss": float(np.mean(self.loss.call(labels, predictions))),
+        figures = {"val_loss": float(np.mean(self.loss.call(labels, outputs))),
                    "val_iou": float(np.mean(crop_tf.corner_box_iou(labels, predictions))),
                    MONITOR: self.mean_iou(predictions)}
         if logs is not None:
@@ -223,10 +225,13 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     epochs = epochs or default_epochs(steps)
     patience = patience or default_patience(epochs)
 
+    # Whether the photographer ever leaves a photo uncropped is in the data: only then does the model learn to.
+    # (Learning "always crop" instead cost photographers who crop every photo: `trim` 0.947 against 0.989.)
+    keep_decision = bool(crop_tf.is_full_frame(train_examples.labels).numpy().any())
     use_mixed = mixed_precision and bool(tf.config.list_physical_devices("GPU"))
     keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
     with strategy.scope():
-        model = build_model(arch, image_size, weights)
+        model = training_view(build_model(arch, image_size, weights, keep_decision=keep_decision))
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps), alpha=0.05)
         crop_loss = CropLoss(value_loss=loss)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=crop_loss,
@@ -242,8 +247,9 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
                      "quarter of them (at least 10): training/train.py".format(TRAINING_STEPS, list(EPOCH_BOUNDS))},
         "preprocessing": {**pipeline.PREPROCESSING, "image_size": image_size,
                           "source_long_side": _source_long_side(train_examples.paths)},
-        "model": {"arch": arch, "parameters": int(model.count_params()), "outputs": list(LABEL_VALUES)},
-        "loss": {"name": "CropLoss", "value_loss": loss, "iou_weight": 1.0, "value_weight": 1.0,
+        "model": {"arch": arch, "parameters": int(model.count_params()), "outputs": list(LABEL_VALUES),
+                  "keep_decision": keep_decision},
+        "loss": {"name": "CropLoss", "value_loss": loss, "iou_weight": 1.0, "value_weight": 1.0, "keep_weight": 1.0,
                  "definition": "training/losses.py"},
         "augmentation": "horizontal flip (label mirrored, angle negated), brightness ±0.08, contrast ×0.85–1.15 "
                         "about the mean, saturation ×0.85–1.15 about the luma (training/pipeline.py augment)",
@@ -293,7 +299,7 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
         best = None  # resumed after the end: model.keras is there already
     if best is not None:
         averaged = flip_averaged(best)
-        (averaged if flip_average else best).save(out / "model.keras")
+        (averaged if flip_average else decided(best)).save(out / "model.keras")
         config["validation"] = {"val_crop_iou": float(history[MONITOR].max()) if MONITOR in history else None,
                                 "val_crop_iou_flip_averaged": validation.mean_iou(validation.predict(averaged)),
                                 "model_keras": "best epoch, flip averaged" if flip_average else "best epoch",
