@@ -14,6 +14,8 @@ import math
 
 import tensorflow as tf
 
+from cropstyle.extractor.geometry import IDENTITY
+
 MAX_ANGLE = 45.0  # extractor.geometry.MAX_ANGLE: Lightroom keeps the angle in [-45, 45]
 
 
@@ -50,7 +52,7 @@ def flip_horizontal(crop: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
 # bounded_crop is mirror-symmetric: the raw outputs that give a crop's mirror image are these, times -1, +1, ...
 # (centre x and angle change sign; centre y, size and the sixth, the keep-the-frame logit, do not)
 MIRROR_RAW = (-1.0, 1.0, 1.0, 1.0, -1.0, 1.0)
-FULL_FRAME = (0.0, 0.0, 1.0, 1.0, 0.0)  # geometry.IDENTITY: the label of a photo left uncropped
+FULL_FRAME = tuple(IDENTITY.values())  # the label of a photo left uncropped
 FULL_FRAME_TOLERANCE = 1e-4  # labels are rounded to 6 decimals
 
 

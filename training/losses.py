@@ -11,8 +11,9 @@ IoU does not see.
 With the keep-the-frame logit z (the model's sixth output in training when the photographer leaves photos
 uncropped: training/model.py keep_decision), a photo left uncropped (its label the full frame) counts only
 through log(1 + e^−z), a cropped one through the crop's loss above plus log(1 + e^z) (binary cross-entropy,
-keep_weight 1): the crop is learnt from the photos that were cropped, and whether to crop from all. Blending the full frame into the crop instead, by sigmoid(z), failed:
-every photo slid to "keep" (the uncropped photographer's validation IoU 0.788, the full frame's).
+keep_weight 1): the crop is learnt from the photos that were cropped, and whether to crop from all. Blending
+the full frame into the crop instead, by sigmoid(z), failed: every photo slid to "keep" (the uncropped
+photographer's validation IoU 0.788, the full frame's).
 
 Why Huber and not |x|: |x| pulls every photo towards its answer with the same force however close it is, so the
 most common answer (the median) is a trap. A photographer who leaves 60 % of photos level and uncropped and

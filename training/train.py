@@ -249,7 +249,8 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
                           "source_long_side": _source_long_side(train_examples.paths)},
         "model": {"arch": arch, "parameters": int(model.count_params()), "outputs": list(LABEL_VALUES),
                   "keep_decision": keep_decision},
-        "loss": {"name": "CropLoss", "value_loss": loss, "iou_weight": 1.0, "value_weight": 1.0, "keep_weight": 1.0,
+        "loss": {"name": "CropLoss", "value_loss": loss, "iou_weight": 1.0, "value_weight": 1.0,
+                 "keep_weight": crop_loss.keep_weight,
                  "definition": "training/losses.py"},
         "augmentation": "horizontal flip (label mirrored, angle negated), brightness ±0.08, contrast ×0.85–1.15 "
                         "about the mean, saturation ×0.85–1.15 about the luma (training/pipeline.py augment)",
