@@ -73,6 +73,20 @@ def postgres():
         yield cluster
 
 
+@pytest.fixture(scope="session")
+def red_or_blue_run(tmp_path_factory) -> Path:
+    """A RUN trained on a photographer who crops red photos and leaves blue ones uncropped (tests/red_or_blue.py),
+    long enough for the keep-the-frame decision to be learnt."""
+    from cropstyle.training.train import train
+    from tests.red_or_blue import red_or_blue_dataset
+
+    root = tmp_path_factory.mktemp("red-or-blue")
+    # 640 steps: batch norm's moving statistics (momentum 0.99) must forget their start, or inference sees
+    # every photo alike.
+    return train([red_or_blue_dataset(root / "train", 160, seed=0)], root / "run", epochs=40, patience=40,
+                 batch_size=8, image_size=32, seed=0, verbose=0).run
+
+
 def new_store(kind: str, folder: Path, request: pytest.FixtureRequest) -> Path | str:
     """A new, empty store location of `kind`: a folder under `folder`, or a fresh PostgreSQL database."""
     if kind == "sqlite":

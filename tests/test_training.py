@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
-from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, iou, rect_to_crop
+from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, iou, rect_to_crop
 from cropstyle.training import pipeline
 from cropstyle.training.evaluate import evaluate
 from cropstyle.training.run import Run
 from cropstyle.samples.dataset import write_dataset
 from cropstyle.training.train import train
+from tests.red_or_blue import KEPT_CROP, red_or_blue_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,7 +145,7 @@ def painted_photo(path: Path, crop: Crop, width: int, height: int) -> None:
     image.save(path, quality=95)
 
 
-def test_flip_augmentation_keeps_image_and_label_consistent(tmp_path):
+def test_zoom_and_flip_augmentation_keep_image_and_label_consistent(tmp_path):
     width, height, size = 150, 100, 100
     crop = rect_to_crop(RotatedRect(60, 45, 80, 50, 12.0), width, height)
     (tmp_path / "images").mkdir()
@@ -154,12 +155,17 @@ def test_flip_augmentation_keeps_image_and_label_consistent(tmp_path):
                    "orientation": 1, "catalog_image_id": "", "copy_name": "", "fingerprint": ""}]).to_csv(
         tmp_path / "labels.csv", index=False)
     data = pipeline.make_dataset(pipeline.read_examples([tmp_path]), size, 1, training=True, seed=0)
-    flips = set()
+    flips, zooms = set(), set()
     for _ in range(12):  # each epoch draws anew
         inputs, label = next(iter(data))
         image, label = inputs["image"][0].numpy(), Crop(*map(float, label[0].numpy()))
         flipped = abs(label.angle + crop.angle) < 1e-4
         flips.add(flipped)
+        # Zoomed into a window that holds the crop, the crop fills more of the frame, by the same factor across and down.
+        rect = crop_to_rect(label, width, height)
+        across, down = rect.width / 80, rect.height / 50
+        assert across == pytest.approx(down, rel=1e-4) and 1 - 1e-4 < across < 1 / pipeline.ZOOM_SMALLEST
+        zooms.add(across > 1 + 1e-4)
         # The white region is where the label says the crop is (in the stretched size×size input).
         corners = crop_corners(label, width, height) / [width, height] * size
         mask = Image.new("L", (size, size))
@@ -172,7 +178,7 @@ def test_flip_augmentation_keeps_image_and_label_consistent(tmp_path):
         red = (image[..., 0] > 0.5) & (image[..., 1] < 0.35)
         ys, xs = np.nonzero(red)
         assert math.dist((xs.mean() + 0.5, ys.mean() + 0.5), corners[0 if flipped else 1]) < 3
-    assert flips == {True, False}
+    assert flips == {True, False} and zooms == {True, False}
 
 
 # (photos, --val-split) → training and validation sets of 1, replicas − 1 (= 1), replicas + 1 and batch + 1
@@ -225,38 +231,11 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         assert config["validation"]["val_crop_iou"] == pytest.approx(history["val_crop_iou"].max())
 
 
-KEPT_CROP = Crop(0.2, 0.1, 0.8, 0.9, 0.0)  # the red photos' crop; blue photos are left uncropped
-
-
-def red_or_blue_dataset(directory: Path, count: int, seed: int) -> Path:
-    """Photos that are red (cropped to KEPT_CROP) or blue (left uncropped: the full frame, as `extract
-    --include-uncropped` writes it), with noise, in the extractor's format."""
-    from cropstyle.extractor.dataset import LABEL_COLUMNS, label_row
-
-    rng = np.random.default_rng(seed)
-    (directory / "images").mkdir(parents=True)
-    rows = []
-    for index in range(count):
-        red = index % 2 == 0
-        colour = np.array([200, 40, 40] if red else [40, 40, 200], float)
-        pixels = np.clip(colour + rng.normal(0, 20, (48, 64, 3)), 0, 255).astype(np.uint8)
-        name = f"images/{seed}-{index}.jpg"
-        Image.fromarray(pixels).save(directory / name, quality=90)
-        rows.append(label_row(image=name, source=f"/photos/{seed}/{index}.jpg", origin="xmp-embedded", width=640,
-                              height=480, has_crop=red, crop=KEPT_CROP if red else Crop(0.0, 0.0, 1.0, 1.0, 0.0),
-                              orientation=1, fingerprint=str(index)))
-    pd.DataFrame(rows, columns=LABEL_COLUMNS).to_csv(directory / "labels.csv", index=False)
-    return directory
-
-
-def test_photos_the_photographer_leaves_uncropped_come_back_exactly_uncropped(tmp_path):
+def test_photos_the_photographer_leaves_uncropped_come_back_exactly_uncropped(red_or_blue_run, tmp_path):
     """Leaving a photo alone is a decision (training/model.py KeepOrCrop): the model answers exactly the full
     frame for the kind of photo the photographer leaves uncropped, and her crop for the kind she crops; a crop
     alone only approaches the full frame, never reaches it."""
-    # 640 steps: batch norm's moving statistics (momentum 0.99) must forget their start, or inference sees
-    # every photo alike.
-    run = train([red_or_blue_dataset(tmp_path / "train", 160, seed=0)], tmp_path / "run", epochs=40, patience=40,
-                batch_size=8, image_size=32, seed=0, verbose=0).run
+    run = red_or_blue_run
     examples = pipeline.read_examples([red_or_blue_dataset(tmp_path / "new", 8, seed=1)])
     model = keras.saving.load_model(run / "model.keras", compile=False)
     assert Run.open(run).config["model"]["keep_decision"] is True

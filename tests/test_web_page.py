@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, largest_with_aspect, rect_to_crop
+from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, iou, largest_with_aspect, rect_to_crop
 from cropstyle.web.store import open_store
 from cropstyle.samples.load import HOST, ServerProcess, photo_bytes
 
@@ -242,6 +242,36 @@ def test_rotated_crop_on_real_pixels(page, tmp_path, angle):
         difference = np.abs(np.asarray(mine.convert("RGB"), float) - np.asarray(theirs.convert("RGB"), float))
         assert difference[3:-3, 3:-3].mean() < 4, difference.mean()
         assert _colour_fractions(mine)["blue"] < 0.01
+
+
+def test_the_page_says_when_the_model_leaves_a_photo_uncropped(browser, red_or_blue_run, tmp_path):
+    """A photographer who crops red photos and leaves blue ones alone: for a new blue photo the page shows exactly
+    the full frame and says the model leaves it uncropped; a red one gets her crop and the usual line."""
+    from cropstyle.export.webmodel import export_webmodel
+    from tests.red_or_blue import KEPT_CROP
+
+    export_webmodel(red_or_blue_run, tmp_path / "web", quantize="uint8")  # as bench/web.py serves it
+    rng = np.random.default_rng(7)
+    with ServerProcess(tmp_path / "store", model=tmp_path / "web", token=TOKEN, rate_limit=0) as process:
+        context = browser.new_context(viewport={"width": 1280, "height": 960})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"{process.url}/")
+        page.wait_for_selector("body[data-state=ready]")
+        for colour, name in (([40, 40, 200], "blue.jpg"), ([200, 40, 40], "red.jpg")):
+            pixels = np.clip(np.array(colour, float) + rng.normal(0, 20, (480, 640, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / name, quality=90)
+            suggestion = open_photo(page, tmp_path / name)
+            status = page.text_content("#status")
+            if name == "blue.jpg":
+                # The model's answer is exactly the full frame; cropper.js shows it to within rounding.
+                assert page.evaluate("window.cropstyle.state.suggestion") == dict(zip(KEYS, (0, 0, 1, 1, 0)))
+                assert max_corner_distance(suggestion, Crop(0.0, 0.0, 1.0, 1.0, 0.0), 640, 480) < 1e-6
+                assert status.startswith("The model leaves this photo uncropped ("), status
+            else:
+                assert iou(suggestion, KEPT_CROP, 640, 480) > 0.8
+                assert status.startswith("Suggested in "), status
+        context.close()
 
 
 def test_drop_a_png_and_refuse_a_non_image(page):

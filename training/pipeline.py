@@ -9,6 +9,7 @@ aspect ratio width / height from labels.csv, which the stretched pixels no longe
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,17 +132,69 @@ def load_image(path: tf.Tensor, image_size: int) -> tf.Tensor:
     return image / 255.0
 
 
+# Zoom: with probability ZOOM_PROBABILITY a photo is replaced by a window of it, ZOOM_SMALLEST–1 of its width and
+# height (the same fraction of both, so the aspect ratio is unchanged), placed at random but always holding the
+# whole crop, so that the subject moves about the frame while the label stays a crop of what is shown.
+ZOOM_PROBABILITY = 0.5
+ZOOM_SMALLEST = 0.75
+
+
+def zoom_windows(labels: tf.Tensor, aspects: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Crops [B, 5] in frames aspects [B] wide → random windows (x0, y0 [B], fractions of the frame; side f [B],
+    1 where not zoomed) that hold each crop whole, and the crops in their windows (crop_tf: exact). A photo
+    left uncropped has only the full frame as such a window."""
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    n = tf.shape(labels)[0]
+    cx, cy, width, height, angle = tf.unstack(crop_tf.crop_to_rect(labels, aspects), axis=-1)
+    cos, sin = tf.cos(angle * (math.pi / 180.0)), tf.abs(tf.sin(angle * (math.pi / 180.0)))
+    half_x, half_y = (width * cos + height * sin) / 2 / aspects, (width * sin + height * cos) / 2
+    x_lo, x_hi = tf.clip_by_value(cx / aspects - half_x, 0.0, 1.0), tf.clip_by_value(cx / aspects + half_x, 0.0, 1.0)
+    y_lo, y_hi = tf.clip_by_value(cy - half_y, 0.0, 1.0), tf.clip_by_value(cy + half_y, 0.0, 1.0)
+    smallest = tf.maximum(ZOOM_SMALLEST, tf.maximum(x_hi - x_lo, y_hi - y_lo))
+    side = smallest + tf.random.stateless_uniform([n], seeds[0]) * (1.0 - smallest)
+    side = tf.where(tf.random.stateless_uniform([n], seeds[1]) < ZOOM_PROBABILITY, side, tf.ones_like(side))
+
+    def start(lo, hi, key):  # the window [start, start + side] holds [lo, hi] and lies inside [0, 1]
+        first, last = tf.maximum(0.0, hi - side), tf.maximum(tf.minimum(lo, 1.0 - side), tf.maximum(0.0, hi - side))
+        return first + tf.random.stateless_uniform([n], key) * (last - first)
+
+    x0, y0 = start(x_lo, x_hi, seeds[2]), start(y_lo, y_hi, seeds[3])
+    rect = tf.stack([(cx - x0 * aspects) / side, (cy - y0) / side, width / side, height / side, angle], axis=-1)
+    return x0, y0, side, crop_tf.rect_to_crop(rect, aspects)
+
+
+def zoomed(images: tf.Tensor, x0: tf.Tensor, y0: tf.Tensor, side: tf.Tensor) -> tf.Tensor:
+    """Images [B, S, S, 3] → each one's window (zoom_windows) resized back to S×S, sampled as tf.image.resize does
+    (bilinear, half-pixel centres, edges clamped): a window of the whole image gives the image unchanged. Taken
+    from the cached S×S input rather than the photo, a zoomed photo is a little softer (up to 1.33× enlarged),
+    which keeps the cache as small as before."""
+    size = images.shape[1]
+    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")  # clamps samples past the edge
+
+    def span(start):  # crop_and_resize samples start·(S+1) + i·step pixels of the padded image, i = 0 … S−1
+        first = (start * size + 0.5 * side - 0.5 + 1.0) / (size + 1)
+        return first, first + side * (size - 1) / (size + 1)
+
+    (top, bottom), (left, right) = span(y0), span(x0)
+    boxes = tf.stack([top, left, bottom, right], axis=-1)
+    return tf.image.crop_and_resize(padded, boxes, tf.range(tf.shape(images)[0]), [size, size], method="bilinear")
+
+
 def augment(images: tf.Tensor, aspects: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """A batch [B, S, S, 3], its aspect ratios [B, 1] and labels [B, 5] → augmented images and labels.
 
+    Half the photos are zoomed into a random window that holds the whole crop (zoom_windows, label moved exactly),
+    so the model sees the subject all over the frame rather than where a few hundred photos happen to put it.
     Each photo is flipped left-right at random with its label mirrored (crop_tf.flip_horizontal: centre
     mirrored, angle negated), and gets mild photometric jitter that leaves the label alone: brightness
     ±0.08, contrast ×0.85–1.15 about the photo's mean, saturation ×0.85–1.15 about its luma. Nothing here
     moves pixels without moving the label. `seed` is a [2] stateless seed for this batch. Working on
     whole batches keeps the pipeline cheap beside the model on a small CPU.
     """
-    seeds = tf.random.experimental.stateless_split(seed, 4)
+    seeds = tf.random.experimental.stateless_split(seed, 5)
     n = tf.shape(images)[0]
+    x0, y0, side, labels = zoom_windows(labels, aspects[:, 0], seeds[4])
+    images = zoomed(images, x0, y0, side)
     flip = tf.random.stateless_uniform([n], seeds[0]) < 0.5
     images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
     labels = tf.where(flip[:, None], crop_tf.flip_horizontal(labels, aspects[:, 0]), labels)

@@ -252,7 +252,9 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
         "loss": {"name": "CropLoss", "value_loss": loss, "iou_weight": 1.0, "value_weight": 1.0,
                  "keep_weight": crop_loss.keep_weight,
                  "definition": "training/losses.py"},
-        "augmentation": "horizontal flip (label mirrored, angle negated), brightness ±0.08, contrast ×0.85–1.15 "
+        "augmentation": f"zoom (p {pipeline.ZOOM_PROBABILITY}: a random window {pipeline.ZOOM_SMALLEST}–1 of the frame "
+                        "that holds the whole crop, label moved exactly), "
+                        "horizontal flip (label mirrored, angle negated), brightness ±0.08, contrast ×0.85–1.15 "
                         "about the mean, saturation ×0.85–1.15 about the luma (training/pipeline.py augment)",
         "versions": _versions(),
     }

@@ -300,9 +300,13 @@ async function openPhoto(file) {
   if (generation !== state.generation) return;
   applySuggestion();
   for (const control of [ui.reset, ui.angle, ui.angleNumber]) control.disabled = false;
-  setStatus(state.model
-    ? `Suggested in ${elapsed.toFixed(0)} ms (${state.model.backend}). Adjust it, then download or submit your correction.`
-    : "No model on this server: crop by hand, then download or submit.");
+  // A model that learnt to leave photos alone answers exactly the full frame (training/model.py KeepOrCrop).
+  const uncropped = g.LABEL_VALUES.every((key) => state.suggestion[key] === g.IDENTITY[key]);
+  setStatus(!state.model
+    ? "No model on this server: crop by hand, then download or submit."
+    : uncropped
+      ? `The model leaves this photo uncropped (${elapsed.toFixed(0)} ms, ${state.model.backend}). Crop it if you would, then download or submit your correction.`
+      : `Suggested in ${elapsed.toFixed(0)} ms (${state.model.backend}). Adjust it, then download or submit your correction.`);
   setPhase("suggested");
 }
 
