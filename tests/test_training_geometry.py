@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cropstyle.extractor.geometry import Crop, RotatedRect, crop_problem, crop_to_rect, flip_horizontal, rect_to_crop
+from cropstyle.extractor.geometry import (Crop, RotatedRect, crop_corners, crop_problem, crop_to_rect, flip_horizontal,
+                                          rect_to_crop)
 from cropstyle.training import crop_tf
 from cropstyle.training.model import build_model
 
@@ -55,6 +56,25 @@ def test_flip_matches_geometry(samples):
     flipped = crop_tf.flip_horizontal(crops, aspects).numpy()
     for (crop, width, height), got in zip(samples, flipped):
         np.testing.assert_allclose(got, flip_horizontal(crop, width, height).values(), atol=1e-9)
+
+
+def test_bounding_box_and_window_match_geometry(samples):
+    """The zoom augmentation's geometry: the upright box around each crop is its corners' extremes, and the crop
+    seen in a window holding that box has the same corners, moved and enlarged with the window."""
+    crops, aspects = as_tensors(samples)
+    boxes = np.stack([b.numpy() for b in crop_tf.bounding_box(crops, aspects)], axis=-1)
+    rng = np.random.default_rng(3)
+    side = rng.uniform(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 1.0)
+    x0 = rng.uniform(np.maximum(0, boxes[:, 2] - side), np.maximum(np.minimum(boxes[:, 0], 1 - side), boxes[:, 2] - side))
+    y0 = rng.uniform(np.maximum(0, boxes[:, 3] - side), np.maximum(np.minimum(boxes[:, 1], 1 - side), boxes[:, 3] - side))
+    windowed = crop_tf.in_window(crops, aspects, *(tf.constant(v) for v in (x0, y0, side))).numpy()
+    for (crop, width, height), box, got, *window in zip(samples, boxes, windowed, x0, y0, side):
+        corners = crop_corners(crop, width, height) / [width, height]
+        np.testing.assert_allclose(box, [*corners.min(axis=0), *corners.max(axis=0)], atol=1e-9)
+        start_x, start_y, f = window
+        np.testing.assert_allclose(crop_corners(Crop(*got), width, height) / [width, height],
+                                   (corners - [start_x, start_y]) / f, atol=1e-9)
+        assert crop_problem(Crop(*got), width, height) is None
 
 
 def test_corner_box_iou_is_the_crop_iou_for_upright_crops():

@@ -1,7 +1,7 @@
 """The crop geometry of extractor/geometry.py, written again in TensorFlow ops for use inside the graph.
 
-This is the only crop math in training/: the model's output head, the flip augmentation and the loss use
-it, and tests/test_training_geometry.py checks it against extractor.geometry on random crops.
+This is the only crop math in training/: the model's output head, the zoom and flip augmentation and the loss
+use it, and tests/test_training_geometry.py checks it against extractor.geometry on random crops.
 
 Units: a crop is a tensor [..., 5] of Lightroom corners (left, top, right, bottom as fractions of the
 displayed frame, angle in degrees, clockwise). A rect is [..., 5] (cx, cy, width, height, angle) in a
@@ -47,6 +47,25 @@ def flip_horizontal(crop: tf.Tensor, aspect: tf.Tensor) -> tf.Tensor:
     """The crop of the same photo mirrored left-right: centre mirrored, angle negated (geometry.flip_horizontal)."""
     cx, cy, width, height, angle = tf.unstack(crop_to_rect(crop, aspect), axis=-1)
     return rect_to_crop(tf.stack([aspect - cx, cy, width, height, -angle], axis=-1), aspect)
+
+
+def bounding_box(crop: tf.Tensor, aspect: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Crop [..., 5] → (left, top, right, bottom) [...] of the upright box around the turned crop, in fractions of
+    the frame's width and height, clipped to the frame (geometry.crop_corners' extremes)."""
+    cx, cy, width, height, angle = tf.unstack(crop_to_rect(crop, aspect), axis=-1)
+    cos, sin = _axes(angle)
+    sin = tf.abs(sin)
+    half_x, half_y = (width * cos + height * sin) / 2 / aspect, (width * sin + height * cos) / 2
+    return (tf.clip_by_value(cx / aspect - half_x, 0.0, 1.0), tf.clip_by_value(cy - half_y, 0.0, 1.0),
+            tf.clip_by_value(cx / aspect + half_x, 0.0, 1.0), tf.clip_by_value(cy + half_y, 0.0, 1.0))
+
+
+def in_window(crop: tf.Tensor, aspect: tf.Tensor, x0: tf.Tensor, y0: tf.Tensor, side: tf.Tensor) -> tf.Tensor:
+    """Crop [..., 5] → the same crop in the window [x0, x0 + side] × [y0, y0 + side] of the frame (fractions of its
+    width and height, so the window has the frame's aspect ratio), the window enlarged to the whole frame."""
+    cx, cy, width, height, angle = tf.unstack(crop_to_rect(crop, aspect), axis=-1)
+    rect = tf.stack([(cx - x0 * aspect) / side, (cy - y0) / side, width / side, height / side, angle], axis=-1)
+    return rect_to_crop(rect, aspect)
 
 
 # bounded_crop is mirror-symmetric: the raw outputs that give a crop's mirror image are these, times -1, +1, ...

@@ -9,7 +9,6 @@ aspect ratio width / height from labels.csv, which the stretched pixels no longe
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,22 +144,18 @@ def zoom_windows(labels: tf.Tensor, aspects: tf.Tensor, seed: tf.Tensor) -> tupl
     left uncropped has only the full frame as such a window."""
     seeds = tf.random.experimental.stateless_split(seed, 4)
     n = tf.shape(labels)[0]
-    cx, cy, width, height, angle = tf.unstack(crop_tf.crop_to_rect(labels, aspects), axis=-1)
-    cos, sin = tf.cos(angle * (math.pi / 180.0)), tf.abs(tf.sin(angle * (math.pi / 180.0)))
-    half_x, half_y = (width * cos + height * sin) / 2 / aspects, (width * sin + height * cos) / 2
-    x_lo, x_hi = tf.clip_by_value(cx / aspects - half_x, 0.0, 1.0), tf.clip_by_value(cx / aspects + half_x, 0.0, 1.0)
-    y_lo, y_hi = tf.clip_by_value(cy - half_y, 0.0, 1.0), tf.clip_by_value(cy + half_y, 0.0, 1.0)
+    x_lo, y_lo, x_hi, y_hi = crop_tf.bounding_box(labels, aspects)
     smallest = tf.maximum(ZOOM_SMALLEST, tf.maximum(x_hi - x_lo, y_hi - y_lo))
     side = smallest + tf.random.stateless_uniform([n], seeds[0]) * (1.0 - smallest)
     side = tf.where(tf.random.stateless_uniform([n], seeds[1]) < ZOOM_PROBABILITY, side, tf.ones_like(side))
 
     def start(lo, hi, key):  # the window [start, start + side] holds [lo, hi] and lies inside [0, 1]
-        first, last = tf.maximum(0.0, hi - side), tf.maximum(tf.minimum(lo, 1.0 - side), tf.maximum(0.0, hi - side))
+        first = tf.maximum(0.0, hi - side)
+        last = tf.maximum(tf.minimum(lo, 1.0 - side), first)
         return first + tf.random.stateless_uniform([n], key) * (last - first)
 
     x0, y0 = start(x_lo, x_hi, seeds[2]), start(y_lo, y_hi, seeds[3])
-    rect = tf.stack([(cx - x0 * aspects) / side, (cy - y0) / side, width / side, height / side, angle], axis=-1)
-    return x0, y0, side, crop_tf.rect_to_crop(rect, aspects)
+    return x0, y0, side, crop_tf.in_window(labels, aspects, x0, y0, side)
 
 
 def zoomed(images: tf.Tensor, x0: tf.Tensor, y0: tf.Tensor, side: tf.Tensor) -> tf.Tensor:
