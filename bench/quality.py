@@ -13,8 +13,10 @@ Trains with the defaults (`cropstyle train`, nothing tuned per style) and evalua
 It prints one table (model and each baseline: IoU, BDE, angle MAE; training time) and a learning curve on
 FCDB and two styles: model IoU against 50, 100, 200, 400 and all training photos.
 
-    .venv/bin/python bench/quality.py [--data fcdb,thirds,...] [--no-curve] [--work data/quality]
+    .venv/bin/python bench/quality.py [--data fcdb,thirds,...] [--no-curve] [--ensemble N] [--work data/quality]
                                       [--out data/bench-quality.json]
+
+--ensemble N trains with `cropstyle train --ensemble N` instead of the defaults (N models, their mean).
 
 Datasets are made once under --work and reused; runs and reports are made anew each time.
 """
@@ -115,13 +117,13 @@ def subset(dataset: Path, count: int, out: Path, seed: int = 0) -> Path:
     return out
 
 
-def train_and_evaluate(train_dataset: Path, test_dataset: Path, run: Path) -> dict:
+def train_and_evaluate(train_dataset: Path, test_dataset: Path, run: Path, ensemble: int = 1) -> dict:
     from cropstyle.training.evaluate import evaluate
     from cropstyle.training.train import train
 
     shutil.rmtree(run, ignore_errors=True)
     started = time.perf_counter()
-    result = train([train_dataset], run, verbose=0)
+    result = train([train_dataset], run, ensemble=ensemble, verbose=0)
     seconds = time.perf_counter() - started
     report = evaluate(run, [test_dataset], run / "report", verbose=False)
     return {"n_train": result.n_train, "n_val": result.n_val, "n_test": report["n"], "epochs": result.epochs,
@@ -150,11 +152,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="comma-separated: fcdb and zoo style names (default: all)")
     parser.add_argument("--no-curve", action="store_true", help="skip the learning curve")
+    parser.add_argument("--ensemble", type=int, default=1, help="train N models and predict their mean (default 1)")
     parser.add_argument("--work", type=Path, default=PROJECT / "data" / "quality")
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "bench-quality.json")
     args = parser.parse_args()
     names = args.data.split(",") if args.data else ["fcdb", *zoo_styles()]
-    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "results": {}, "curve": {}}
+    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "ensemble": args.ensemble,
+                     "results": {}, "curve": {}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:  # after every run: an interrupted benchmark keeps what it measured
@@ -163,7 +167,8 @@ def main() -> None:
     for name in names:
         train_dataset, test_dataset = datasets_for(name, args.work)
         print(f"{name}: training with the defaults", file=sys.stderr, flush=True)
-        figures["results"][name] = train_and_evaluate(train_dataset, test_dataset, args.work / name / "run")
+        figures["results"][name] = train_and_evaluate(train_dataset, test_dataset, args.work / name / "run",
+                                                       args.ensemble)
         save()
         print(table({name: figures["results"][name]}), flush=True)
     if not args.no_curve:
@@ -173,7 +178,8 @@ def main() -> None:
             for count in CURVE_SIZES:
                 part = subset(train_dataset, count, args.work / name / f"subset-{count}")
                 print(f"{name}: learning curve, {count} photos", file=sys.stderr, flush=True)
-                points[str(count)] = train_and_evaluate(part, test_dataset, args.work / name / f"run-{count}")
+                points[str(count)] = train_and_evaluate(part, test_dataset, args.work / name / f"run-{count}",
+                                                    args.ensemble)
                 figures["curve"][name] = points
                 save()
             points["all"] = figures["results"][name]

@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--flip-average", action="store_true",
                        help="average each prediction with its mirror image's (a little better, twice the work per "
                             "photo: the browser gets slower than smartcrop.js on small photos)")
+    train.add_argument("--ensemble", type=_positive_int, default=1, metavar="N",
+                       help="train N models (seeds S, S+1, …) and predict their mean: more accurate, N times the "
+                            "training and the work per photo (the browser gets slower than smartcrop.js)")
     train.add_argument("--mixed-precision", action="store_true", help="float16 compute on a GPU")
     train.add_argument("--resume", action="store_true", help="continue an interrupted RUN")
 
@@ -185,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         train(args.datasets, args.out, epochs=args.epochs, batch_size=args.batch_size,
               image_size=args.image_size, arch=args.arch, weights=weights, val_split=args.val_split,
               seed=args.seed, resume=args.resume, loss=args.loss, mixed_precision=args.mixed_precision,
-              flip_average=args.flip_average)
+              flip_average=args.flip_average, ensemble=args.ensemble)
         return 0  # train() prints its own summary
     if args.command == "evaluate":
         from cropstyle.training.evaluate import evaluate

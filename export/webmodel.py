@@ -276,14 +276,18 @@ def _validation_metrics(run: Run) -> dict:
     metrics: dict = {"source": "RUN/history.csv, the epoch with the best val_crop_iou",
                      "n_train": split.get("train"), "n_val": split.get("val")}
     history = run.history
+    validation = run.config.get("validation", {})
     if history is not None and "val_crop_iou" in history and len(history):
         best = history.loc[history["val_crop_iou"].idxmax()]
         metrics["epoch"] = int(best["epoch"])
         metrics.update({name: float(best[name]) for name in history.columns if name.startswith("val_")})
+    elif "members_val_crop_iou" in validation:  # an ensemble: its members' histories are in RUN/members/
+        metrics["source"] = "RUN/config.json: the ensemble's exact IoU, and its members' best epochs'"
+        metrics["val_crop_iou"] = validation["val_crop_iou"]
+        metrics["members_val_crop_iou"] = validation["members_val_crop_iou"]
     else:
         metrics["source"] = "none: RUN/history.csv is missing"
     # The best epoch with test-time flip averaging on the same photos, and which of the two RUN/model.keras is.
-    validation = run.config.get("validation", {})
     metrics["val_crop_iou_flip_averaged"] = validation.get("val_crop_iou_flip_averaged")
     metrics["model"] = validation.get("model_keras")
     metrics["evaluate"] = run.evaluation  # the last `cropstyle evaluate` on held-out photos, or None

@@ -163,6 +163,27 @@ def test_tfjs_runs_what_keras_runs_on_real_photos(tmp_path_factory, tmp_path):
     assert again["result"] == single["result"]  # several models in one node process do not disturb each other
 
 
+def test_ensemble_exports_as_one_graph(tmp_path_factory, run, tmp_path):
+    """An --ensemble RUN (members nested in one Keras model, no RUN/history.csv) exports like any other: one TF.js
+    graph that runs what Keras runs, and the metadata gives the ensemble's validation figure and its members'."""
+    from cropstyle.export.inference import load_crop_model
+    from cropstyle.training.train import train
+
+    dataset = Path(json.loads((run / "config.json").read_text())["datasets"][0]["path"])
+    ensemble = train([dataset], tmp_path / "run", epochs=1, batch_size=8, image_size=IMAGE_SIZE, seed=0, ensemble=2,
+                     verbose=0).run
+    report = webmodel.export_webmodel(ensemble, tmp_path / "web", "none")
+    assert report.passed and report.max_abs_diff <= 1e-4
+    images = np.random.default_rng(7).uniform(0, 1, (2, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
+    aspects = np.array([0.75, 1.5], np.float32)
+    node, = webmodel.run_tfjs([report.out], images, aspects, tmp_path)
+    np.testing.assert_allclose(node["result"], load_crop_model(ensemble).predict_arrays(images, aspects), atol=1e-4)
+    validation = json.loads((report.out / "metadata.json").read_text())["validation"]
+    config = Run.open(ensemble).config["validation"]
+    assert validation["val_crop_iou"] == config["val_crop_iou"]
+    assert validation["members_val_crop_iou"] == config["members_val_crop_iou"] and len(config["members_val_crop_iou"]) == 2
+
+
 def test_preprocessing_is_the_training_pipelines(tmp_path_factory, run):
     """predict's preprocessing gives exactly training/pipeline.load_image's input for a dataset image."""
     config = json.loads((run / "config.json").read_text())

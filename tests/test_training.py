@@ -93,6 +93,42 @@ def test_same_seed_same_numbers(tiny_run):
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+def test_ensemble_is_the_mean_of_its_members(tiny_run):
+    """--ensemble 2: member 0 is the run without an ensemble (same seed), member 1 another seed on the same split,
+    and RUN/model.keras the crop of the members' mean head outputs, with its exact validation IoU in config.json."""
+    from cropstyle.training import crop_tf
+
+    base, dataset, single = tiny_run
+    result = train([dataset], base / "ensemble", epochs=2, batch_size=8, image_size=64, seed=1, ensemble=2,
+                   verbose=0)
+    run = result.run
+    members = [keras.saving.load_model(run / "members" / str(k) / "model.keras", compile=False) for k in (0, 1)]
+    alone = keras.saving.load_model(single.model_path, compile=False).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(members[0].get_weights(), alone))
+    assert not all(np.array_equal(x, y) for x, y in zip(members[1].get_weights(), alone))
+    assert json.loads((run / "split.json").read_text()) == json.loads((single.run / "split.json").read_text())
+    assert result.epochs == 4 and not (run / "history.csv").exists()
+
+    examples = pipeline.read_examples([dataset])
+    inputs = np.concatenate([x["image"] for x, _ in pipeline.make_dataset(examples, 64, 8, training=False)])
+    feed = {"image": inputs, "aspect": examples.aspects[:, None].astype(np.float32)}
+    raws = [keras.Model(m.inputs, m.get_layer("raw").output)(feed).numpy() for m in members]
+    expected = crop_tf.bounded_crop(np.mean(raws, axis=0)[:, :5], feed["aspect"][:, 0]).numpy()
+    model = keras.saving.load_model(result.model_path, compile=False)
+    np.testing.assert_allclose(model(feed).numpy(), expected, atol=1e-6)
+
+    config = Run.open(run).config
+    split = json.loads((run / "split.json").read_text())
+    val = examples.subset(examples.frame["image"].isin(split["val"]).to_numpy())
+    predicted = model.predict(pipeline.make_dataset(val, 64, 8, training=False), verbose=0)
+    exact = np.mean([iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
+                     for p, t, w, h in zip(predicted, val.labels, val.frame["width"], val.frame["height"])])
+    assert config["validation"]["val_crop_iou"] == pytest.approx(exact, abs=1e-5)
+    assert config["validation"]["model_keras"] == "mean of 2 members' best epochs"
+    assert config["validation"]["members_val_crop_iou"] == [
+        pytest.approx(pd.read_csv(run / "members" / str(k) / "history.csv")["val_crop_iou"].max()) for k in (0, 1)]
+
+
 class Interrupt(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         raise KeyboardInterrupt

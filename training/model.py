@@ -226,6 +226,18 @@ def flip_averaged(model: keras.Model) -> keras.Model:
     return keras.Model({"image": image, "aspect": aspect}, crop, name=f"{model.name}_flip_averaged")
 
 
+def averaged(members: list[keras.Model]) -> keras.Model:
+    """Training views (training_view's) of models trained alike → one training view whose head outputs are the
+    members' mean, made a crop by one CropHead (the mean of raw outputs, as flip_averaged's, is again a crop inside
+    the photo). Its mean layer is named "raw", so decided() and flip_averaged() apply to it as to one model."""
+    image, aspect = _inputs(next(tensor.shape[1] for tensor in members[0].inputs if len(tensor.shape) == 4))
+    raws = [keras.Model(member.inputs, member.get_layer("raw").output, name=f"member_{k}")(
+                {"image": image, "aspect": aspect}) for k, member in enumerate(members)]
+    raw = layers.Average(dtype="float32", name="raw")(raws)
+    return keras.Model({"image": image, "aspect": aspect}, CropHead(dtype="float32", name="crop_and_keep")(raw, aspect),
+                       name=f"{members[0].name}_ensemble")
+
+
 def build_model(arch: str, image_size: int, weights: str | None = None, keep_decision: bool = False) -> keras.Model:
     """The named architecture (ARCHITECTURES). `weights` only applies to the pretrained one. `keep_decision`: the
     head also decides whether to leave the photo uncropped (the module docstring)."""

@@ -6,6 +6,8 @@ RUN/baselines.json   the training crops and their mean, for `cropstyle evaluate`
 RUN/split.json       which images were used for training and for validation
 RUN/history.csv      one line per epoch; RUN/logs/ TensorBoard (losses, metrics, validation previews)
 RUN/backup/          the state --resume continues from after an interruption (removed when training ends)
+RUN/members/K/       with --ensemble N: member K's model.keras, history.csv, logs/ and backup/ (RUN/model.keras is
+                     their mean; RUN has no history.csv of its own)
 """
 from __future__ import annotations
 
@@ -26,13 +28,13 @@ import tensorflow as tf
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, iou
 from cropstyle.training import crop_tf, drawing, pipeline
 from cropstyle.training.losses import CornerBoxIoU, CropLoss
-from cropstyle.training.model import build_model, decided, flip_averaged, training_view
+from cropstyle.training.model import averaged, build_model, decided, flip_averaged, training_view
 from cropstyle.training.run import Run
 
 MONITOR = "val_crop_iou"  # exact mean IoU of the rotated crops on the validation photos
 PREVIEWS = 6  # validation photos drawn in TensorBoard each epoch
 # Arguments that must be the same to --resume a run.
-_RESUME_KEYS = ("datasets", "batch_size", "image_size", "arch", "weights", "val_split", "seed", "loss")
+_RESUME_KEYS = ("datasets", "batch_size", "image_size", "arch", "weights", "val_split", "seed", "loss", "ensemble")
 
 
 @dataclass
@@ -69,7 +71,7 @@ class ValidationCrops(keras.callbacks.Callback):
         super().__init__()
         self.examples, self.loss = examples, loss
         self.data = pipeline.make_dataset(examples, image_size, batch_size, training=False)
-        self.writer = tf.summary.create_file_writer(str(log_dir / "previews"))
+        self.log_dir, self.writer = log_dir, None  # the writer is made at the first epoch's end
         self._forward = None
 
     def predict(self, model: keras.Model | None = None) -> np.ndarray:
@@ -100,6 +102,8 @@ class ValidationCrops(keras.callbacks.Callback):
                                                        (Crop(*map(float, p)), drawing.MODEL_COLOUR)], long_side=256)
                                 .resize((256, 256)))
                   for path, p, t in list(zip(self.examples.paths, predictions, labels))[:PREVIEWS]]
+        if self.writer is None:
+            self.writer = tf.summary.create_file_writer(str(self.log_dir / "previews"))
         with self.writer.as_default():
             tf.summary.image("validation crops (green: photographer, red: model)", np.stack(images), step=epoch,
                              max_outputs=PREVIEWS)
@@ -176,11 +180,56 @@ def default_patience(epochs: int) -> int:
     return max(10, epochs // 4)
 
 
+def member_dir(run: Path, k: int) -> Path:
+    """Where member k of an ensemble keeps what a single run keeps in RUN (history, logs, backup, its model)."""
+    return run / "members" / str(k)
+
+
+def _fit(data: tf.data.Dataset, model: keras.Model, out: Path, val_examples: pipeline.Examples, image_size: int,
+         batch_size: int, crop_loss: CropLoss, resume: bool, epochs: int, steps: int, patience: int,
+         callbacks: Sequence[keras.callbacks.Callback], verbose: int
+         ) -> tuple[keras.Model | None, pd.DataFrame, dict[str, list[float]]]:
+    """Fit one model, keeping its history, logs and backup in `out`: (the best epoch's model, or None where a run
+    resumed after its end keeps the model.keras it has; the history; this session's Keras history)."""
+    if not resume:
+        shutil.rmtree(out / "backup", ignore_errors=True)
+        shutil.rmtree(out / "logs", ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    history_path = out / "history.csv"
+    best_so_far = None
+    if resume and history_path.exists() and history_path.stat().st_size:
+        best_so_far = float(pd.read_csv(history_path)[MONITOR].max())
+    best_path = out / "best.keras"
+    fit_callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        ValidationCrops(val_examples, image_size, batch_size, crop_loss, out / "logs"),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor=MONITOR, mode="max", save_best_only=True,
+                                        initial_value_threshold=best_so_far),
+        keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience),
+        keras.callbacks.CSVLogger(str(history_path), append=resume),
+        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+        *callbacks,
+    ]
+    # shuffle=False: the dataset shuffles itself (seeded); Keras cannot shuffle a tf.data.Dataset.
+    fit = model.fit(data, epochs=epochs, steps_per_epoch=steps, callbacks=fit_callbacks, verbose=verbose,
+                    shuffle=False)
+    history = pd.read_csv(history_path) if history_path.exists() else pd.DataFrame()
+    fit_history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    if best_path.exists():
+        best = keras.saving.load_model(best_path)
+        best_path.unlink()
+    elif not (resume and (out / "model.keras").exists()):
+        best = model
+    else:
+        best = None  # resumed after the end: model.keras is there already
+    return best, history, fit_history
+
+
 def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_size: int = 32, image_size: int = 96,
           arch: str = "separable", weights: str | None = None, val_split: float = 0.2, seed: int = 0,
           resume: bool = False, loss: str = "huber", patience: int | None = None, learning_rate: float = 2e-3,
-          mixed_precision: bool = False, flip_average: bool = False, devices: Sequence[str] | None = None,
-          callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 2) -> TrainResult:
+          mixed_precision: bool = False, flip_average: bool = False, ensemble: int = 1,
+          devices: Sequence[str] | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 2) -> TrainResult:
     """Train `arch` on `datasets` (combined), writing RUN `out` (see the module docstring).
 
     epochs None: by dataset size (default_epochs); patience None: default_patience of the epochs.
@@ -188,24 +237,26 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     for the value term (training/losses.py). mixed_precision only applies on a GPU. flip_average: save
     RUN/model.keras with test-time flip averaging (about +0.005 IoU on FCDB, but twice the work per photo, which
     makes the browser slower than smartcrop.js on small photos; the gain is measured into config.json either
-    way). devices: train mirrored
-    across these (default: all GPUs). callbacks: extra Keras callbacks. verbose: Keras fit verbosity
-    (2 = one line per epoch).
+    way). ensemble: train this many models on the same split, each from its own seed (seed, seed + 1, …; the first is
+    the run without an ensemble), and save RUN/model.keras as their mean (training/model.py averaged): more accurate,
+    `ensemble` times the training and the work per photo. devices: train mirrored across these (default: all
+    GPUs). callbacks: extra Keras callbacks. verbose: Keras fit verbosity (2 = one line per epoch).
     """
     started = time.time()
     out = Path(out)
     datasets = [Path(d) for d in datasets]
+    if ensemble < 1:
+        raise ValueError(f"--ensemble must be at least 1, not {ensemble}")
     if not 0 < val_split < 1:
         raise ValueError(f"--val-split must be between 0 and 1, not {val_split}")
     weights = None if weights in (None, "none") else str(weights)
     arguments = {"datasets": [str(d.resolve()) for d in datasets], "epochs": epochs, "batch_size": batch_size,
                  "image_size": image_size, "arch": arch, "weights": weights, "val_split": val_split, "seed": seed,
                  "loss": loss, "patience": patience, "learning_rate": learning_rate,
-                 "mixed_precision": mixed_precision, "flip_average": flip_average}
+                 "mixed_precision": mixed_precision, "flip_average": flip_average, "ensemble": ensemble}
     before = _check_resume(out, arguments) if resume else {}
     if not resume:
-        shutil.rmtree(out / "backup", ignore_errors=True)
-        shutil.rmtree(out / "logs", ignore_errors=True)
+        shutil.rmtree(out / "members", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
 
     # Repeatable: seeded Python/NumPy/TF generators, deterministic kernels, a seeded split and augmentation.
@@ -220,7 +271,6 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     # both); a batch is never larger than the photos there are, rounded down to a multiple of the replicas.
     replicas = strategy.num_replicas_in_sync
     batch_size = replicas * max(1, min(batch_size, len(train_examples)) // replicas)
-    train_data = pipeline.make_dataset(train_examples, image_size, batch_size, training=True, seed=seed)
     steps = -(-len(train_examples) // batch_size)  # an epoch: every photo once, on average
     epochs = epochs or default_epochs(steps)
     patience = patience or default_patience(epochs)
@@ -228,16 +278,26 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     # Whether the photographer ever leaves a photo uncropped is in the data: only then does the model learn to.
     # (Learning "always crop" instead cost photographers who crop every photo: `trim` 0.947 against 0.989.)
     keep_decision = bool(crop_tf.is_full_frame(train_examples.labels).numpy().any())
-    use_mixed = mixed_precision and bool(tf.config.list_physical_devices("GPU"))
-    keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
-    with strategy.scope():
-        model = training_view(build_model(arch, image_size, weights, keep_decision=keep_decision))
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps), alpha=0.05)
-        crop_loss = CropLoss(value_loss=loss)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=crop_loss,
-                      metrics=[CornerBoxIoU()])
-    keras.mixed_precision.set_global_policy("float32")
+    crop_loss = CropLoss(value_loss=loss)
 
+    def member(k: int) -> tuple[tf.data.Dataset, keras.Model]:
+        """Member k's training data and compiled model: the same split, its own seed (k = 0: `seed`'s run, the
+        same as without an ensemble) for the weights, the shuffling and the augmentation."""
+        if k:
+            keras.utils.set_random_seed(seed + k)
+        data = pipeline.make_dataset(train_examples, image_size, batch_size, training=True, seed=seed + k)
+        use_mixed = mixed_precision and bool(tf.config.list_physical_devices("GPU"))
+        keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
+        with strategy.scope():
+            model = training_view(build_model(arch, image_size, weights, keep_decision=keep_decision))
+            schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps),
+                                                              alpha=0.05)
+            model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=crop_loss,
+                          metrics=[CornerBoxIoU()])
+        keras.mixed_precision.set_global_policy("float32")
+        return data, model
+
+    first = member(0)
     config = {
         "arguments": arguments,
         "datasets": [_dataset_record(d) for d in datasets],
@@ -247,8 +307,8 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
                      "quarter of them (at least 10): training/train.py".format(TRAINING_STEPS, list(EPOCH_BOUNDS))},
         "preprocessing": {**pipeline.PREPROCESSING, "image_size": image_size,
                           "source_long_side": _source_long_side(train_examples.paths)},
-        "model": {"arch": arch, "parameters": int(model.count_params()), "outputs": list(LABEL_VALUES),
-                  "keep_decision": keep_decision},
+        "model": {"arch": arch, "parameters": int(first[1].count_params()) * ensemble, "outputs": list(LABEL_VALUES),
+                  "keep_decision": keep_decision, "ensemble": ensemble},
         "loss": {"name": "CropLoss", "value_loss": loss, "iou_weight": 1.0, "value_weight": 1.0,
                  "keep_weight": crop_loss.keep_weight,
                  "definition": "training/losses.py"},
@@ -267,53 +327,42 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     }))
     (out / "split.json").write_text(json.dumps({"train": train_examples.frame["image"].tolist(),
                                                 "val": val_examples.frame["image"].tolist()}, indent=0))
-
-    history_path = out / "history.csv"
-    best_so_far = None
-    if resume and history_path.exists() and history_path.stat().st_size:
-        best_so_far = float(pd.read_csv(history_path)[MONITOR].max())
-    best_path = out / "best.keras"
-    validation = ValidationCrops(val_examples, image_size, batch_size, crop_loss, out / "logs")
-    fit_callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        validation,
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor=MONITOR, mode="max", save_best_only=True,
-                                        initial_value_threshold=best_so_far),
-        keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience),
-        keras.callbacks.CSVLogger(str(history_path), append=resume),
-        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
-        *callbacks,
-    ]
     if verbose:
-        print(f"training {arch} ({model.count_params():,} parameters) on {len(train_examples)} photos, "
+        print(f"training {arch} ({first[1].count_params():,} parameters"
+              + (f", {ensemble} members" if ensemble > 1 else "") + f") on {len(train_examples)} photos, "
               f"validating on {len(val_examples)}, {image_size} px, batch {batch_size}, up to {epochs} epochs")
-    # shuffle=False: the dataset shuffles itself (seeded); Keras cannot shuffle a tf.data.Dataset.
-    fit = model.fit(train_data, epochs=epochs, steps_per_epoch=steps, callbacks=fit_callbacks, verbose=verbose,
-                    shuffle=False)
 
-    history = pd.read_csv(history_path) if history_path.exists() else pd.DataFrame()
-    # RUN/model.keras: the best epoch's model, flip averaged if asked (training/model.py flip_averaged).
-    if best_path.exists():
-        best = keras.saving.load_model(best_path)
-        best_path.unlink()
-    elif not (resume and (out / "model.keras").exists()):
-        best = model
-    else:
-        best = None  # resumed after the end: model.keras is there already
+    fitted = []
+    for k in range(ensemble):
+        where = out if ensemble == 1 else member_dir(out, k)
+        fitted.append(_fit(*(first if k == 0 else member(k)), where, val_examples, image_size, batch_size, crop_loss,
+                           resume, epochs, steps, patience, callbacks, verbose))
+        if ensemble > 1 and fitted[-1][0] is not None:
+            fitted[-1][0].save(where / "model.keras")  # RUN/model.keras is made of the members' models
+    validation = ValidationCrops(val_examples, image_size, batch_size, crop_loss, out / "logs")
+    if ensemble == 1:
+        best, history, fit_history = fitted[0]
+        best_val_iou = float(history[MONITOR].max()) if MONITOR in history else float("nan")
+    else:  # members stand in RUN/members/K/model.keras; RUN/model.keras averages them
+        best = averaged([keras.saving.load_model(member_dir(out, k) / "model.keras") for k in range(ensemble)])
+        history, fit_history = None, {}
+        best_val_iou = validation.mean_iou(crop_tf.kept_or_cropped(validation.predict(best)).numpy())
     if best is not None:
-        averaged = flip_averaged(best)
-        (averaged if flip_average else decided(best)).save(out / "model.keras")
-        config["validation"] = {"val_crop_iou": float(history[MONITOR].max()) if MONITOR in history else None,
-                                "val_crop_iou_flip_averaged": validation.mean_iou(validation.predict(averaged)),
-                                "model_keras": "best epoch, flip averaged" if flip_average else "best epoch",
+        averaged_flips = flip_averaged(best)
+        (averaged_flips if flip_average else decided(best)).save(out / "model.keras")
+        config["validation"] = {"val_crop_iou": best_val_iou,
+                                "val_crop_iou_flip_averaged": validation.mean_iou(validation.predict(averaged_flips)),
+                                "model_keras": ("best epoch" if ensemble == 1 else f"mean of {ensemble} members' "
+                                                "best epochs") + (", flip averaged" if flip_average else ""),
                                 "what": "exact mean IoU on the validation photos of the best epoch's model, "
                                         "alone and with test-time flip averaging"}
+        if ensemble > 1:
+            config["validation"]["members_val_crop_iou"] = [float(h[MONITOR].max()) for _, h, _ in fitted]
         (out / "config.json").write_text(json.dumps(config, indent=2))
     result = TrainResult(
-        run=out, model_path=out / "model.keras", epochs=int(len(history)),
-        best_val_iou=float(history[MONITOR].max()) if MONITOR in history else float("nan"),
+        run=out, model_path=out / "model.keras", epochs=sum(len(h) for _, h, _ in fitted), best_val_iou=best_val_iou,
         n_train=len(train_examples), n_val=len(val_examples), seconds=time.time() - started,
-        history={key: [float(v) for v in values] for key, values in fit.history.items()},
+        history=fitted[0][2] if ensemble == 1 else {},
         val_iou_flip_averaged=config.get("validation", {}).get("val_crop_iou_flip_averaged"),
     )
     if verbose:
