@@ -181,7 +181,8 @@ def test_ensemble_exports_as_one_graph(tmp_path_factory, run, tmp_path):
     validation = json.loads((report.out / "metadata.json").read_text())["validation"]
     config = Run.open(ensemble).config["validation"]
     assert validation["val_crop_iou"] == config["val_crop_iou"]
-    assert validation["members_val_crop_iou"] == config["members_val_crop_iou"] and len(config["members_val_crop_iou"]) == 2
+    assert validation["members_val_crop_iou"] == config["members_val_crop_iou"]
+    assert len(config["members_val_crop_iou"]) == 2
 
 
 def test_preprocessing_is_the_training_pipelines(tmp_path_factory, run):

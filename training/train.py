@@ -35,6 +35,7 @@ MONITOR = "val_crop_iou"  # exact mean IoU of the rotated crops on the validatio
 PREVIEWS = 6  # validation photos drawn in TensorBoard each epoch
 # Arguments that must be the same to --resume a run.
 _RESUME_KEYS = ("datasets", "batch_size", "image_size", "arch", "weights", "val_split", "seed", "loss", "ensemble")
+_RESUME_DEFAULTS = {"ensemble": 1}  # what runs made before an argument existed had
 
 
 @dataclass
@@ -155,7 +156,8 @@ def _check_resume(out: Path, arguments: dict) -> dict:
         before = Run.open(out).config
     except FileNotFoundError:
         raise ValueError(f"nothing to resume in {out}: no config.json") from None
-    changed = [key for key in _RESUME_KEYS if before["arguments"].get(key) != arguments[key]]
+    changed = [key for key in _RESUME_KEYS
+               if before["arguments"].get(key, _RESUME_DEFAULTS.get(key)) != arguments[key]]
     if changed:
         raise ValueError(f"--resume needs the same arguments as the interrupted run; changed: {', '.join(changed)}")
     hashes = [d["labels_sha256"] for d in before["datasets"]]
@@ -229,7 +231,8 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
           arch: str = "separable", weights: str | None = None, val_split: float = 0.2, seed: int = 0,
           resume: bool = False, loss: str = "huber", patience: int | None = None, learning_rate: float = 2e-3,
           mixed_precision: bool = False, flip_average: bool = False, ensemble: int = 1,
-          devices: Sequence[str] | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 2) -> TrainResult:
+          devices: Sequence[str] | None = None, callbacks: Sequence[keras.callbacks.Callback] = (),
+          verbose: int = 2) -> TrainResult:
     """Train `arch` on `datasets` (combined), writing RUN `out` (see the module docstring).
 
     epochs None: by dataset size (default_epochs); patience None: default_patience of the epochs.
@@ -297,7 +300,7 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
         keras.mixed_precision.set_global_policy("float32")
         return data, model
 
-    first = member(0)
+    first_data, first_model = member(0)
     config = {
         "arguments": arguments,
         "datasets": [_dataset_record(d) for d in datasets],
@@ -307,7 +310,7 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
                      "quarter of them (at least 10): training/train.py".format(TRAINING_STEPS, list(EPOCH_BOUNDS))},
         "preprocessing": {**pipeline.PREPROCESSING, "image_size": image_size,
                           "source_long_side": _source_long_side(train_examples.paths)},
-        "model": {"arch": arch, "parameters": int(first[1].count_params()) * ensemble, "outputs": list(LABEL_VALUES),
+        "model": {"arch": arch, "parameters": int(first_model.count_params()) * ensemble, "outputs": list(LABEL_VALUES),
                   "keep_decision": keep_decision, "ensemble": ensemble},
         "loss": {"name": "CropLoss", "value_loss": loss, "iou_weight": 1.0, "value_weight": 1.0,
                  "keep_weight": crop_loss.keep_weight,
@@ -328,24 +331,24 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     (out / "split.json").write_text(json.dumps({"train": train_examples.frame["image"].tolist(),
                                                 "val": val_examples.frame["image"].tolist()}, indent=0))
     if verbose:
-        print(f"training {arch} ({first[1].count_params():,} parameters"
+        print(f"training {arch} ({first_model.count_params():,} parameters"
               + (f", {ensemble} members" if ensemble > 1 else "") + f") on {len(train_examples)} photos, "
               f"validating on {len(val_examples)}, {image_size} px, batch {batch_size}, up to {epochs} epochs")
 
     fitted = []
     for k in range(ensemble):
         where = out if ensemble == 1 else member_dir(out, k)
-        fitted.append(_fit(*(first if k == 0 else member(k)), where, val_examples, image_size, batch_size, crop_loss,
-                           resume, epochs, steps, patience, callbacks, verbose))
+        data, model = (first_data, first_model) if k == 0 else member(k)
+        fitted.append(_fit(data, model, where, val_examples, image_size, batch_size, crop_loss, resume, epochs, steps,
+                           patience, callbacks, verbose))
         if ensemble > 1 and fitted[-1][0] is not None:
             fitted[-1][0].save(where / "model.keras")  # RUN/model.keras is made of the members' models
     validation = ValidationCrops(val_examples, image_size, batch_size, crop_loss, out / "logs")
     if ensemble == 1:
-        best, history, fit_history = fitted[0]
-        best_val_iou = float(history[MONITOR].max()) if MONITOR in history else float("nan")
+        best, history, _ = fitted[0]
+        best_val_iou = float(history[MONITOR].max()) if MONITOR in history else None
     else:  # members stand in RUN/members/K/model.keras; RUN/model.keras averages them
         best = averaged([keras.saving.load_model(member_dir(out, k) / "model.keras") for k in range(ensemble)])
-        history, fit_history = None, {}
         best_val_iou = validation.mean_iou(crop_tf.kept_or_cropped(validation.predict(best)).numpy())
     if best is not None:
         averaged_flips = flip_averaged(best)
@@ -360,7 +363,8 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
             config["validation"]["members_val_crop_iou"] = [float(h[MONITOR].max()) for _, h, _ in fitted]
         (out / "config.json").write_text(json.dumps(config, indent=2))
     result = TrainResult(
-        run=out, model_path=out / "model.keras", epochs=sum(len(h) for _, h, _ in fitted), best_val_iou=best_val_iou,
+        run=out, model_path=out / "model.keras", epochs=sum(len(h) for _, h, _ in fitted),
+        best_val_iou=float("nan") if best_val_iou is None else best_val_iou,
         n_train=len(train_examples), n_val=len(val_examples), seconds=time.time() - started,
         history=fitted[0][2] if ensemble == 1 else {},
         val_iou_flip_averaged=config.get("validation", {}).get("val_crop_iou_flip_averaged"),
