@@ -180,6 +180,35 @@ def test_suggest_adjust_submit_download(page, server, run, tmp_path):
         assert image.size == (round(rect.width), round(rect.height))
 
 
+# The photo as training and `cropstyle predict` see it: drawn at the decode size (512 px here, or smaller,
+# never enlarged), then resized to the model's input. Upright, portrait, square, a photo smaller than the input.
+@pytest.mark.parametrize("width, height", [(512, 341), (341, 512), (96, 96), (40, 25)])
+def test_the_page_resizes_as_training_does(page, width, height):
+    """The page computes the model's input itself (faster than tf.browser.fromPixels and a wasm resize): it must be
+    export/inference.preprocess's, tf.image.resize's bilinear with half-pixel centres, to float rounding."""
+    from cropstyle.export.inference import preprocess
+
+    pixels = np.random.default_rng(width * height).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    got = page.evaluate("""([width, height, rgb, size]) => {
+        const canvas = document.createElement("canvas");
+        canvas.width = width;
+        canvas.height = height;
+        const context = canvas.getContext("2d", { willReadFrequently: true });
+        const image = context.createImageData(width, height);
+        for (let i = 0; i < width * height; i += 1) {
+          image.data.set([rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2], 255], 4 * i);
+        }
+        context.putImageData(image, 0, 0);
+        const input = window.cropstyle.modelInput(canvas, size);
+        const result = { shape: input.shape, values: Array.from(input.dataSync()) };
+        input.dispose();
+        return result;
+    }""", [width, height, pixels.ravel().tolist(), 96])
+    expected = preprocess(pixels, 96)
+    assert got["shape"] == [1, 96, 96, 3]
+    assert np.abs(np.asarray(got["values"], np.float32).reshape(expected.shape) - expected).max() <= 1e-6
+
+
 def _sign_photo(path: Path, width: int, height: int, crop: Crop) -> None:
     """Blue background, the crop's rotated rectangle red, its own top-left quarter green."""
     image = Image.new("RGB", (width, height), (20, 40, 230))
