@@ -16,7 +16,7 @@ FCDB and two styles: model IoU against 50, 100, 200, 400 and all training photos
     .venv/bin/python bench/quality.py [--data fcdb,thirds,...] [--no-curve] [--ensemble N] [--work data/quality]
                                       [--out data/bench-quality.json]
 
---ensemble N trains with `cropstyle train --ensemble N` instead of the defaults (N models, their mean).
+--ensemble N trains with `cropstyle train --ensemble N` instead of the defaults (3 models, their mean).
 
 Datasets are made once under --work and reused; runs and reports are made anew each time.
 """
@@ -117,13 +117,13 @@ def subset(dataset: Path, count: int, out: Path, seed: int = 0) -> Path:
     return out
 
 
-def train_and_evaluate(train_dataset: Path, test_dataset: Path, run: Path, ensemble: int = 1) -> dict:
+def train_and_evaluate(train_dataset: Path, test_dataset: Path, run: Path, ensemble: int | None = None) -> dict:
     from cropstyle.training.evaluate import evaluate
     from cropstyle.training.train import train
 
     shutil.rmtree(run, ignore_errors=True)
     started = time.perf_counter()
-    result = train([train_dataset], run, ensemble=ensemble, verbose=0)
+    result = train([train_dataset], run, verbose=0, **({} if ensemble is None else {"ensemble": ensemble}))
     seconds = time.perf_counter() - started
     report = evaluate(run, [test_dataset], run / "report", verbose=False)
     return {"n_train": result.n_train, "n_val": result.n_val, "n_test": report["n"], "epochs": result.epochs,
@@ -152,12 +152,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="comma-separated: fcdb and zoo style names (default: all)")
     parser.add_argument("--no-curve", action="store_true", help="skip the learning curve")
-    parser.add_argument("--ensemble", type=int, default=1, help="train N models and predict their mean (default 1)")
+    parser.add_argument("--ensemble", type=int, default=None,
+                        help="train N models and predict their mean (default: train's, 3; 1 for a single model)")
     parser.add_argument("--work", type=Path, default=PROJECT / "data" / "quality")
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "bench-quality.json")
     args = parser.parse_args()
     names = args.data.split(",") if args.data else ["fcdb", *zoo_styles()]
-    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "ensemble": args.ensemble,
+    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "ensemble": args.ensemble or "default",
                      "results": {}, "curve": {}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
 

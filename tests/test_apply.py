@@ -243,7 +243,8 @@ def test_photos_the_model_leaves_uncropped_get_no_crop_written(tmp_path):
     labels = pd.read_csv(dataset / "labels.csv")
     labels.loc[:7, ["left", "top", "right", "bottom", "angle", "has_crop"]] = [0.0, 0.0, 1.0, 1.0, 0.0, False]
     labels.to_csv(dataset / "labels.csv", index=False)
-    keeping = train([dataset], tmp_path / "run", epochs=1, batch_size=8, image_size=32, verbose=0).run
+    # One model (not the default ensemble, whose "raw" is a mean): its head's weights are set below.
+    keeping = train([dataset], tmp_path / "run", epochs=1, batch_size=8, image_size=32, ensemble=1, verbose=0).run
     network = keras.saving.load_model(keeping / "model.keras", compile=False)
     raw = network.get_layer("raw")
     kernel, bias = raw.get_weights()

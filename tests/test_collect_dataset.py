@@ -85,4 +85,4 @@ def test_training_reads_collected_with_another_dataset(store_with_corrections, t
     assert (examples.frame["origin"] == "collected").sum() == 3
     result = train([library, out], tmp_path / "run", epochs=1, batch_size=8, image_size=32, verbose=0)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert len(config["datasets"]) == 2 and result.epochs == 1
+    assert len(config["datasets"]) == 2 and result.epochs == 3  # 1 for each of the default ensemble's 3 models

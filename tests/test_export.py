@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -74,8 +75,11 @@ def test_metadata(tmp_path_factory, run):
     assert prep["decode_resample"] == "bicubic"  # as extractor.pixels resizes them
     assert metadata["output"]["values"] == ["left", "top", "right", "bottom", "angle"]
     assert metadata["output"]["frame"] == "displayed" and metadata["output"]["convention"] == "lightroom-corners"
+    # The default RUN is an ensemble of 3 (no RUN/history.csv): its exact figure and its members'.
     validation = metadata["validation"]
-    assert 0 <= validation["val_crop_iou"] <= 1 and validation["epoch"] == 0
+    assert validation["val_crop_iou"] == config["validation"]["val_crop_iou"] and 0 <= validation["val_crop_iou"] <= 1
+    assert validation["members_val_crop_iou"] == config["validation"]["members_val_crop_iou"]
+    assert len(validation["members_val_crop_iou"]) == 3 and validation["model"] == "mean of 3 members' best epochs"
     assert validation["n_val"] == config["split"]["val"]
     assert metadata["parity"]["passed"] and metadata["parity"]["max_abs_diff"] == report.max_abs_diff
     assert "wasm" in metadata["parity"]["runtime"]
@@ -163,26 +167,26 @@ def test_tfjs_runs_what_keras_runs_on_real_photos(tmp_path_factory, tmp_path):
     assert again["result"] == single["result"]  # several models in one node process do not disturb each other
 
 
-def test_ensemble_exports_as_one_graph(tmp_path_factory, run, tmp_path):
-    """An --ensemble RUN (members nested in one Keras model, no RUN/history.csv) exports like any other: one TF.js
-    graph that runs what Keras runs, and the metadata gives the ensemble's validation figure and its members'."""
+def test_one_model_exports_with_its_best_epoch(run, tmp_path):
+    """An --ensemble 1 RUN (one model, with RUN/history.csv) exports like the default ensemble: one TF.js graph that
+    runs what Keras runs, and the metadata gives the best epoch of its history."""
     from cropstyle.export.inference import load_crop_model
     from cropstyle.training.train import train
 
     dataset = Path(json.loads((run / "config.json").read_text())["datasets"][0]["path"])
-    ensemble = train([dataset], tmp_path / "run", epochs=1, batch_size=8, image_size=IMAGE_SIZE, seed=0, ensemble=2,
-                     verbose=0).run
-    report = webmodel.export_webmodel(ensemble, tmp_path / "web", "none")
+    single = train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=IMAGE_SIZE, seed=0, ensemble=1,
+                   verbose=0).run
+    report = webmodel.export_webmodel(single, tmp_path / "web", "none")
     assert report.passed and report.max_abs_diff <= 1e-4
     images = np.random.default_rng(7).uniform(0, 1, (2, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
     aspects = np.array([0.75, 1.5], np.float32)
     node, = webmodel.run_tfjs([report.out], images, aspects, tmp_path)
-    np.testing.assert_allclose(node["result"], load_crop_model(ensemble).predict_arrays(images, aspects), atol=1e-4)
+    np.testing.assert_allclose(node["result"], load_crop_model(single).predict_arrays(images, aspects), atol=1e-4)
     validation = json.loads((report.out / "metadata.json").read_text())["validation"]
-    config = Run.open(ensemble).config["validation"]
-    assert validation["val_crop_iou"] == config["val_crop_iou"]
-    assert validation["members_val_crop_iou"] == config["members_val_crop_iou"]
-    assert len(config["members_val_crop_iou"]) == 2
+    history = pd.read_csv(single / "history.csv")
+    assert validation["epoch"] == int(history.loc[history["val_crop_iou"].idxmax(), "epoch"])
+    assert validation["val_crop_iou"] == pytest.approx(history["val_crop_iou"].max())
+    assert "members_val_crop_iou" not in validation and validation["model"] == "best epoch"
 
 
 def test_preprocessing_is_the_training_pipelines(tmp_path_factory, run):

@@ -20,7 +20,7 @@ IMAGE_SIZE = 64
 
 
 def trained_run(tmp_path_factory) -> Path:
-    """A compact model trained 1 epoch at 64 px on 24 synthetic photos (samples/dataset.py)."""
+    """The default model (an ensemble of 3) trained 1 epoch at 64 px on 24 synthetic photos (samples/dataset.py)."""
     if "run" not in _CACHE:
         from cropstyle.samples.dataset import write_dataset
         from cropstyle.training.train import train

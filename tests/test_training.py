@@ -35,10 +35,10 @@ def sample_dataset(directory: Path, count: int, seed: int) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A 40-photo sample library, trained 2 epochs at 64 px."""
+    """A 40-photo sample library, one model (not the default ensemble) trained 2 epochs at 64 px."""
     base = tmp_path_factory.mktemp("tiny")
     dataset = sample_dataset(base / "train", 40, seed=0)
-    result = train([dataset], base / "run", epochs=2, batch_size=8, image_size=64, seed=1)
+    result = train([dataset], base / "run", epochs=2, batch_size=8, image_size=64, seed=1, ensemble=1)
     return base, dataset, result
 
 
@@ -86,7 +86,7 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
 
 def test_same_seed_same_numbers(tiny_run):
     base, dataset, first = tiny_run
-    again = train([dataset], base / "again", epochs=2, batch_size=8, image_size=64, seed=1, verbose=0)
+    again = train([dataset], base / "again", epochs=2, batch_size=8, image_size=64, seed=1, ensemble=1, verbose=0)
     assert again.history == first.history
     a = keras.saving.load_model(first.model_path, compile=False).get_weights()
     b = keras.saving.load_model(again.model_path, compile=False).get_weights()
@@ -94,20 +94,21 @@ def test_same_seed_same_numbers(tiny_run):
 
 
 def test_ensemble_is_the_mean_of_its_members(tiny_run):
-    """--ensemble 2: member 0 is the run without an ensemble (same seed), member 1 another seed on the same split,
-    and RUN/model.keras the crop of the members' mean head outputs, with its exact validation IoU in config.json."""
+    """The default, an ensemble of 3: member 0 is the run without an ensemble (same seed), members 1 and 2 other
+    seeds on the same split, and RUN/model.keras the crop of the members' mean head outputs, with its exact
+    validation IoU in config.json."""
     from cropstyle.training import crop_tf
 
     base, dataset, single = tiny_run
-    result = train([dataset], base / "ensemble", epochs=2, batch_size=8, image_size=64, seed=1, ensemble=2,
-                   verbose=0)
+    result = train([dataset], base / "ensemble", epochs=2, batch_size=8, image_size=64, seed=1, verbose=0)
     run = result.run
-    members = [keras.saving.load_model(run / "members" / str(k) / "model.keras", compile=False) for k in (0, 1)]
+    members = [keras.saving.load_model(run / "members" / str(k) / "model.keras", compile=False) for k in range(3)]
     alone = keras.saving.load_model(single.model_path, compile=False).get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(members[0].get_weights(), alone))
-    assert not all(np.array_equal(x, y) for x, y in zip(members[1].get_weights(), alone))
+    for other in members[1:]:
+        assert not all(np.array_equal(x, y) for x, y in zip(other.get_weights(), alone))
     assert json.loads((run / "split.json").read_text()) == json.loads((single.run / "split.json").read_text())
-    assert result.epochs == 4 and not (run / "history.csv").exists()
+    assert result.epochs == 6 and not (run / "history.csv").exists()
 
     examples = pipeline.read_examples([dataset])
     inputs = np.concatenate([x["image"] for x, _ in pipeline.make_dataset(examples, 64, 8, training=False)])
@@ -124,9 +125,23 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
     exact = np.mean([iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
                      for p, t, w, h in zip(predicted, val.labels, val.frame["width"], val.frame["height"])])
     assert config["validation"]["val_crop_iou"] == pytest.approx(exact, abs=1e-5)
-    assert config["validation"]["model_keras"] == "mean of 2 members' best epochs"
+    assert config["validation"]["model_keras"] == "mean of 3 members' best epochs"
     assert config["validation"]["members_val_crop_iou"] == [
-        pytest.approx(pd.read_csv(run / "members" / str(k) / "history.csv")["val_crop_iou"].max()) for k in (0, 1)]
+        pytest.approx(pd.read_csv(run / "members" / str(k) / "history.csv")["val_crop_iou"].max()) for k in range(3)]
+
+
+@pytest.mark.parametrize("photos, epochs", [
+    (854, 56),  # FCDB's training photos: 27 batches an epoch
+    (320, 150),  # a zoo style's: 10 batches
+    (40, 300),  # 2 batches: a small library sees each photo many times, up to 300 epochs
+    (30000, 15),  # 938 batches: at least 15 epochs, whatever the steps
+])
+def test_schedule_by_dataset_size(photos, epochs):
+    """About 1,500 steps for each model (batch 32), within 15–300 epochs; patience a quarter, at least 10."""
+    from cropstyle.training.train import default_epochs, default_patience
+
+    assert default_epochs(-(-photos // 32)) == epochs
+    assert default_patience(epochs) == max(10, epochs // 4)
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -137,19 +152,50 @@ class Interrupt(keras.callbacks.Callback):
 def test_resume_after_interruption(tmp_path):
     dataset = write_dataset(tmp_path / "data", 16, seed=3, long_side=64)
     with pytest.raises(KeyboardInterrupt):
-        train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, callbacks=[Interrupt()], verbose=0)
+        train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, ensemble=1, callbacks=[Interrupt()],
+              verbose=0)
     assert (tmp_path / "run" / "backup").exists()
-    result = train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, resume=True, verbose=0)
+    result = train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, ensemble=1, resume=True,
+                   verbose=0)
     assert list(result.history["loss"]) and len(result.history["loss"]) == 1  # only the second epoch ran
     assert result.epochs == 2 and result.model_path.exists() and not (tmp_path / "run" / "backup").exists()
     # Resumed once more, after the end: config.json still says what RUN/model.keras scores.
     validation = json.loads((tmp_path / "run" / "config.json").read_text())["validation"]
-    train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, resume=True, verbose=0)
+    train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, ensemble=1, resume=True, verbose=0)
     again = json.loads((tmp_path / "run" / "config.json").read_text())["validation"]
     assert again["model_keras"] == validation["model_keras"] == "best epoch"
     assert again["val_crop_iou"] >= validation["val_crop_iou"]
     with pytest.raises(ValueError, match="image_size"):
-        train([dataset], tmp_path / "run", epochs=2, image_size=48, resume=True, verbose=0)
+        train([dataset], tmp_path / "run", epochs=2, image_size=48, ensemble=1, resume=True, verbose=0)
+
+
+class InterruptSecondFit(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.fits = 0
+
+    def on_train_begin(self, logs=None):
+        self.fits += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.fits == 2:
+            raise KeyboardInterrupt
+
+
+def test_resume_an_ensemble_keeps_the_members_it_finished(tmp_path):
+    """Interrupted in its second member, the default ensemble resumes there: the first member is not trained again."""
+    dataset = write_dataset(tmp_path / "data", 16, seed=3, long_side=64)
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train([dataset], run, epochs=2, batch_size=8, image_size=32, callbacks=[InterruptSecondFit()], verbose=0)
+    first = run / "members" / "0"
+    finished = (first / "model.keras").read_bytes(), (first / "history.csv").read_text()
+    assert (run / "members" / "1" / "backup").exists() and not (run / "members" / "1" / "model.keras").exists()
+    result = train([dataset], run, epochs=2, batch_size=8, image_size=32, resume=True, verbose=0)
+    assert ((first / "model.keras").read_bytes(), (first / "history.csv").read_text()) == finished
+    assert [len(pd.read_csv(run / "members" / str(k) / "history.csv")) for k in range(3)] == [2, 2, 2]
+    assert result.epochs == 6 and not list(run.glob("members/*/backup"))
+    assert Run.open(run).config["validation"]["model_keras"] == "mean of 3 members' best epochs"
 
 
 def test_split_keeps_copies_and_duplicates_together(tmp_path):
@@ -234,7 +280,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         from cropstyle.training.train import train
         for dataset, (n, val_split) in zip({[str(d) for d in datasets]!r}, {MIRRORED_SPLITS!r}):
             result = train([Path(dataset)], Path(dataset + "-run"), epochs=2, batch_size=8, image_size=32,
-                           val_split=val_split, devices=["/cpu:0", "/cpu:1"], verbose=0,
+                           val_split=val_split, devices=["/cpu:0", "/cpu:1"], ensemble=1, verbose=0,
                            flip_average=n > 4)
             print(json.dumps({{"n_train": result.n_train, "n_val": result.n_val, "epochs": result.epochs}}))
         assert len(tf.config.list_logical_devices("CPU")) == 2
