@@ -285,6 +285,7 @@ def _validation_metrics(run: Run) -> dict:
         metrics["source"] = "RUN/config.json: the ensemble's exact IoU, and its members' best epochs'"
         metrics["val_crop_iou"] = validation["val_crop_iou"]
         metrics["members_val_crop_iou"] = validation["members_val_crop_iou"]
+        metrics["members_kept"] = validation.get("members_kept")  # runs made before members could be left out: all
     else:
         metrics["source"] = "none: RUN/history.csv is missing"
     # The best epoch with test-time flip averaging on the same photos, and which of the two RUN/model.keras is.

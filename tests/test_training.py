@@ -17,7 +17,7 @@ from cropstyle.training import pipeline
 from cropstyle.training.evaluate import evaluate
 from cropstyle.training.run import Run
 from cropstyle.samples.dataset import write_dataset
-from cropstyle.training.train import train
+from cropstyle.training.train import kept_members, train
 from tests.red_or_blue import KEPT_CROP, red_or_blue_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,12 +113,17 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
     examples = pipeline.read_examples([dataset])
     inputs = np.concatenate([x["image"] for x, _ in pipeline.make_dataset(examples, 64, 8, training=False)])
     feed = {"image": inputs, "aspect": examples.aspects[:, None].astype(np.float32)}
+    config = Run.open(run).config
+    members_val = config["validation"]["members_val_crop_iou"]
+    assert members_val == [
+        pytest.approx(pd.read_csv(run / "members" / str(k) / "history.csv")["val_crop_iou"].max()) for k in range(3)]
+    kept = config["validation"]["members_kept"]
+    assert kept == kept_members(members_val) == [0, 1, 2]  # these three learned alike
     raws = [keras.Model(m.inputs, m.get_layer("raw").output)(feed).numpy() for m in members]
     expected = crop_tf.bounded_crop(np.mean(raws, axis=0)[:, :5], feed["aspect"][:, 0]).numpy()
     model = keras.saving.load_model(result.model_path, compile=False)
     np.testing.assert_allclose(model(feed).numpy(), expected, atol=1e-6)
 
-    config = Run.open(run).config
     split = json.loads((run / "split.json").read_text())
     val = examples.subset(examples.frame["image"].isin(split["val"]).to_numpy())
     predicted = model.predict(pipeline.make_dataset(val, 64, 8, training=False), verbose=0)
@@ -126,8 +131,18 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
                      for p, t, w, h in zip(predicted, val.labels, val.frame["width"], val.frame["height"])])
     assert config["validation"]["val_crop_iou"] == pytest.approx(exact, abs=1e-5)
     assert config["validation"]["model_keras"] == "mean of 3 members' best epochs"
-    assert config["validation"]["members_val_crop_iou"] == [
-        pytest.approx(pd.read_csv(run / "members" / str(k) / "history.csv")["val_crop_iou"].max()) for k in range(3)]
+
+
+@pytest.mark.parametrize("members_val, kept", [
+    ([0.9896, 0.9907, 0.9584], [0, 1]),  # `trim`: the third member held its height logit saturated
+    ([0.9517, 0.9192, 0.9355], [0, 2]),  # `uncropped`
+    ([0.7149, 0.7216, 0.7200], [0, 1, 2]),  # FCDB: members that vary, none failed
+    ([0.60, 0.90, 0.70], [1]),
+    ([0.5], [0]),
+])
+def test_an_ensemble_leaves_out_members_that_failed(members_val, kept):
+    """Members more than 0.02 below the best member's validation IoU are left out of the mean."""
+    assert kept_members(members_val) == kept
 
 
 @pytest.mark.parametrize("photos, epochs", [
