@@ -368,6 +368,7 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     if ensemble == 1:
         best, history, _ = fitted[0]
         best_val_iou = float(history[MONITOR].max()) if MONITOR in history else None
+        described, members = "best epoch", {}
     else:  # members stand in RUN/members/K/model.keras; RUN/model.keras averages those that learned
         members_val = [float(h[MONITOR].max()) for _, h, _ in fitted]
         kept = kept_members(members_val)
@@ -378,19 +379,16 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
         if verbose and left_out:
             print(f"left out of the mean: member(s) {', '.join(map(str, left_out))}, validation IoU more than "
                   f"{MEMBER_TOLERANCE} below the best member's ({max(members_val):.3f})")
+        described = f"mean of {len(kept)} members' best epochs" if len(kept) > 1 else f"member {kept[0]}'s best epoch"
+        members = {"members_val_crop_iou": members_val, "members_kept": kept}
     if best is not None:
         averaged_flips = flip_averaged(best)
         (averaged_flips if flip_average else decided(best)).save(out / "model.keras")
         config["validation"] = {"val_crop_iou": best_val_iou,
                                 "val_crop_iou_flip_averaged": validation.mean_iou(validation.predict(averaged_flips)),
-                                "model_keras": ("best epoch" if ensemble == 1 else f"mean of {len(kept)} members' "
-                                                "best epochs" if len(kept) > 1 else f"member {kept[0]}'s best epoch")
-                                               + (", flip averaged" if flip_average else ""),
+                                "model_keras": described + (", flip averaged" if flip_average else ""),
                                 "what": "exact mean IoU on the validation photos of the best epoch's model, "
-                                        "alone and with test-time flip averaging"}
-        if ensemble > 1:
-            config["validation"]["members_val_crop_iou"] = members_val
-            config["validation"]["members_kept"] = kept
+                                        "alone and with test-time flip averaging", **members}
         (out / "config.json").write_text(json.dumps(config, indent=2))
     result = TrainResult(
         run=out, model_path=out / "model.keras", epochs=sum(len(h) for _, h, _ in fitted),
