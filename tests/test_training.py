@@ -159,6 +159,14 @@ def test_schedule_by_dataset_size(photos, epochs):
     assert default_patience(epochs) == max(10, epochs // 4)
 
 
+def test_the_command_line_trains_the_default_ensemble():
+    """`cropstyle train` without --ensemble trains train()'s default number of members (the literal in cli.py)."""
+    from cropstyle import cli
+    from cropstyle.training.train import ENSEMBLE
+
+    assert cli.build_parser().parse_args(["train", "data", "--out", "run"]).ensemble == ENSEMBLE == 3
+
+
 class Interrupt(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         raise KeyboardInterrupt

@@ -148,9 +148,9 @@ function bilinearTaps(inSize, outSize) {
 }
 
 /** The canvas as the model's image input, [1, size, size, 3] in [0, 1]: the resize of export/inference.py (the
- * same arithmetic as tf.image.resizeBilinear, tested against TF), computed on the canvas's bytes. It reads the
- * 4 pixels of each output and no others: tf.browser.fromPixels of the whole canvas and a resize in wasm took
- * longer than the model's graph (about 3 ms against 2 at 640×427). */
+ * same arithmetic as tf.image.resizeBilinear, tested against TF), computed on the canvas's bytes from the 4 source
+ * pixels of each output: tf.browser.fromPixels of the whole canvas and a resize in wasm took longer than the
+ * model's graph (about 3 ms against 2 at 640×427). */
 function modelInput(canvas, size) {
   const { width, height } = canvas;
   const rgba = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, width, height).data;
@@ -177,18 +177,13 @@ function modelInput(canvas, size) {
   return tf.tensor4d(values, [1, size, size, 3], "float32");
 }
 
-/** One prediction: the graph inside tf.tidy, so nothing but the output survives it. */
+/** One prediction: the model's input and the graph inside tf.tidy, so nothing but the output survives it. */
 async function runModel(model, canvas, aspect) {
-  const image = modelInput(canvas, model.imageSize);
-  let output;
-  try {
-    output = tf.tidy(() => {
-      const aspectTensor = tf.tensor2d([[aspect]], [1, 1], "float32");
-      return model.graph.execute({ [model.inputs.image]: image, [model.inputs.aspect]: aspectTensor }, model.output);
-    });
-  } finally {
-    image.dispose();
-  }
+  const output = tf.tidy(() => {
+    const image = modelInput(canvas, model.imageSize);
+    const aspectTensor = tf.tensor2d([[aspect]], [1, 1], "float32");
+    return model.graph.execute({ [model.inputs.image]: image, [model.inputs.aspect]: aspectTensor }, model.output);
+  });
   try {
     const values = await output.data();
     return g.makeCrop(values[0], values[1], values[2], values[3], values[4]);
