@@ -9,7 +9,7 @@
 2. Submissions: `--submissions` multipart submissions from `--clients` concurrent clients, each from its
    own loopback address (127.0.0.N), to `--workers` server processes, with a rate limit every client stays
    under (so the buckets in the store are exercised on every request):
-   - clean runs on the SQLite store and on PostgreSQL (a throwaway cluster, samples/postgres.py):
+   - clean runs on the SQLite store and on PostgreSQL (a throwaway cluster, tests/postgres.py):
      throughput, median and p95 latency, the PostgreSQL/SQLite ratios;
    - fault runs: one worker killed -9 at 25 % of the submissions (both stores) and, on PostgreSQL,
      `pg_ctl restart -m immediate` at 60 %; then every acknowledged submission is checked in the store
@@ -46,9 +46,9 @@ sys.path.insert(0, str(PROJECT))
 from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from cropstyle.samples.load import (ServerProcess, blank_png, http_client, make_photos, photo_bytes,  # noqa: E402
-                                    run_load, submit)
-from cropstyle.samples.postgres import TemporaryPostgres  # noqa: E402
+from tests.load import (ServerProcess, blank_png, http_client, make_photos, photo_bytes,  # noqa: E402
+                        run_load, submit)
+from tests.postgres import TemporaryPostgres  # noqa: E402
 from cropstyle.web import limits  # noqa: E402
 from cropstyle.web.store import open_store  # noqa: E402
 

@@ -235,9 +235,17 @@ def run(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
+# The commands that load TensorFlow: its C++ start-up logging stays out of their output unless --debug.
+TENSORFLOW_COMMANDS = {"train", "evaluate", "export", "predict", "apply"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in TENSORFLOW_COMMANDS and not args.debug:
+            from cropstyle.training.quiet_tensorflow import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
         return run(args)
     except KeyboardInterrupt:
         print("cropstyle: interrupted", file=sys.stderr)

@@ -1,27 +1,36 @@
-// Run exported TF.js graph models in node, as the browser will: @tensorflow/tfjs with the wasm backend.
+// Run exported TF.js graph models in node, as the browser will: the page's own TF.js and wasm backend files.
 //
-//   node export/parity.mjs INPUTS.json WEBMODEL...
+//   node export/parity.mjs VENDOR INPUTS.json WEBMODEL...
 //
+// VENDOR: the folder the server serves at /vendor/ (web/vendor.py): tfjs/tf.es2017.min.js and
+// tfjs-backend-wasm/{tf-backend-wasm.es2017.min.js, *.wasm}, the same bytes the browser loads.
 // INPUTS.json: {"image": {"shape": [B, S, S, 3], "file": "image.f32"}, "aspect": {"shape": [B, 1], "file": "aspect.f32"}}
 // (files: little-endian float32, relative to INPUTS.json). Prints one JSON line per WEBMODEL, in order:
 // {"backend", "tfjs_version", "inputs": [names as model.inputs sees them], "outputs": [names of model.outputs],
 //  "shape": [B, 5], "result": [[...], ...]}.
-// Packages come from web/node_modules (web/package.json), the ones the page serves.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webRequire = createRequire(join(here, "..", "web", "package.json"));
-const tf = webRequire("@tensorflow/tfjs");
-const wasm = webRequire("@tensorflow/tfjs-backend-wasm");
-
-const [inputsPath, ...modelDirs] = process.argv.slice(2);
-if (!inputsPath || modelDirs.length === 0) {
-  console.error("usage: node export/parity.mjs INPUTS.json WEBMODEL...");
+const [vendorDir, inputsPath, ...modelDirs] = process.argv.slice(2);
+if (!vendorDir || !inputsPath || modelDirs.length === 0) {
+  console.error("usage: node export/parity.mjs VENDOR INPUTS.json WEBMODEL...");
   process.exit(2);
 }
+
+// The browser bundles are UMD: in node they take the CommonJS branch, and the wasm backend's
+// require("@tensorflow/tfjs-core") must be the TF.js bundle loaded before it (there is no node_modules).
+const nodeRequire = createRequire(import.meta.url);
+function loadBundle(file, provided) {
+  const module = { exports: {} };
+  const load = new Function("exports", "require", "module", "__filename", "__dirname", readFileSync(file, "utf8"));
+  load.call(globalThis, module.exports, (name) => (name in provided ? provided[name] : nodeRequire(name)), module,
+            file, dirname(file));
+  return module.exports;
+}
+const tf = loadBundle(join(vendorDir, "tfjs", "tf.es2017.min.js"), {});
+const wasm = loadBundle(join(vendorDir, "tfjs-backend-wasm", "tf-backend-wasm.es2017.min.js"),
+                        { "@tensorflow/tfjs-core": tf });
 
 // tf.loadGraphModel's file:// handler lives in tfjs-node, which cannot be installed: read the files here.
 function fileHandler(dir) {
@@ -56,8 +65,8 @@ function readInput(spec) {
   return tf.tensor(data, spec.shape, "float32");
 }
 
-wasm.setWasmPaths(join(dirname(webRequire.resolve("@tensorflow/tfjs-backend-wasm")), "/"));
-await tf.setBackend("wasm");
+wasm.setWasmPaths(join(resolve(vendorDir), "tfjs-backend-wasm") + "/");
+if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not start");
 await tf.ready();
 
 const spec = JSON.parse(readFileSync(inputsPath, "utf8"));

@@ -22,6 +22,10 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
+import warnings
+
+# Installed apart, --no-deps (scripts/setup.sh; the README's install for users): not in pyproject.toml.
+SEPARATE_INSTALL = ("tensorflowjs==4.22.0", "tf-keras==2.19.0", "tensorflow-hub==0.16.1")
 
 
 def _missing(name: str) -> bool:
@@ -50,11 +54,13 @@ def tfjs_converters():
         jax_conversion.convert_jax = _convert_jax
         sys.modules["tensorflowjs.converters.jax_conversion"] = jax_conversion
     try:
-        from tensorflowjs import converters
+        with warnings.catch_warnings():  # tensorflow-hub imports pkg_resources (setuptools is pinned below 81 for it)
+            warnings.filterwarnings("ignore", "pkg_resources is deprecated as an API", UserWarning)
+            from tensorflowjs import converters
     except ImportError as error:
         raise RuntimeError(
-            f"the TF.js converter cannot be imported ({error}); install it with `.venv/bin/pip install "
-            "--no-deps tensorflowjs==4.22.0 tf-keras==2.19.0 tensorflow-hub==0.16.1`") from error
+            f"the TF.js converter cannot be imported ({error}); install it apart, without its requirements: "
+            f"`{sys.executable} -m pip install --no-deps {' '.join(SEPARATE_INSTALL)}`") from error
     finally:
         for name in temporary:
             sys.modules.pop(name, None)

@@ -2,9 +2,9 @@
 
 Keras 3 → SavedModel (`model.export`) → TF.js graph model (the `tensorflowjs` converter, see
 tfjs_shims.py) → WEBMODEL/model.json + weight shards + metadata.json (format: export/README.md).
-The export then checks parity itself: the Keras model and the graph model, run in node by
-`@tensorflow/tfjs` with the wasm backend as the page runs it, on the same inputs, must agree within
-TOLERANCE; otherwise it fails (metadata.json records the figures either way).
+The export then checks parity itself: the Keras model and the graph model, run in node with the page's own
+TF.js and wasm files (web/vendor/, see web/vendor.py) as the page runs it, on the same inputs, must agree
+within TOLERANCE; otherwise it fails (metadata.json records the figures either way).
 """
 from __future__ import annotations
 
@@ -21,15 +21,15 @@ import pandas as pd
 
 from cropstyle.export.inference import CropModel, load_crop_model
 from cropstyle.extractor.geometry import LABEL_VALUES
+from cropstyle.training.quiet_tensorflow import native_logging_quieted
 from cropstyle.training.run import Run
+from cropstyle.web import vendor
 
 FORMAT = "cropstyle-webmodel"
 FORMAT_VERSION = 1
 QUANTIZATIONS = ("none", "float16", "uint8")
 TOLERANCE = {"none": 1e-4, "float16": 1e-2, "uint8": 1e-2}  # max abs difference, Keras vs TF.js
 PARITY_SCRIPT = Path(__file__).with_name("parity.mjs")
-# @tensorflow/tfjs for the parity check: the page's own copy, in web/ beside export/ (in the checkout and installed).
-NODE_MODULES = Path(__file__).resolve().parents[1] / "web" / "node_modules"
 PARITY_RANDOM = 8  # seeded random inputs in the parity check, besides up to PARITY_PHOTOS real photos
 PARITY_PHOTOS = 8
 
@@ -181,12 +181,13 @@ def export_webmodel(run: Path, out: Path, quantize: str = "none", target: float 
         old.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="cropstyle-export-") as scratch_name:
         scratch = Path(scratch_name)
-        model.keras_model.export(str(scratch / "saved_model"), format="tf_saved_model", verbose=False)
         from cropstyle.export.tfjs_shims import tfjs_converters
 
         plain = scratch / "plain"  # float32; quantization is the converter's weight writer, applied below
-        tfjs_converters().convert_tf_saved_model(str(scratch / "saved_model"), str(plain),
-                                                 signature_def="serving_default", saved_model_tags="serve")
+        with native_logging_quieted():  # grappler's C++ logging
+            model.keras_model.export(str(scratch / "saved_model"), format="tf_saved_model", verbose=False)
+            tfjs_converters().convert_tf_saved_model(str(scratch / "saved_model"), str(plain),
+                                                     signature_def="serving_default", saved_model_tags="serve")
         images, aspects = parity_inputs(model)
         check = ParityCheck(images, aspects, model.predict_arrays(images, aspects), scratch)
         if quantize == "uint8":
@@ -211,9 +212,12 @@ def export_webmodel(run: Path, out: Path, quantize: str = "none", target: float 
 
 def _check_node() -> None:
     if shutil.which("node") is None:
-        raise RuntimeError("node is not installed: the export checks the TF.js model in node (scripts/setup.sh)")
-    if not (NODE_MODULES / "@tensorflow" / "tfjs").is_dir() or not (NODE_MODULES / "@tensorflow" / "tfjs-backend-wasm").is_dir():
-        raise RuntimeError(f"@tensorflow/tfjs is not installed in {NODE_MODULES}: run `cd web && npm install`")
+        raise RuntimeError("node is not installed: the export checks the TF.js model in node "
+                           "(Debian: apt-get install nodejs)")
+    missing = vendor.missing_files()
+    if missing:
+        raise RuntimeError(f"the page's TF.js files are missing from {vendor.VENDOR} ({', '.join(missing[:3])}): "
+                           "run scripts/setup.sh")
 
 
 def parity_inputs(model: CropModel, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +255,7 @@ def _validation_photos(run: Run, limit: int) -> list[tuple[Path, float]]:
 
 def run_tfjs(webmodels: list[Path], images: np.ndarray, aspects: np.ndarray,
              scratch: Path | None = None) -> list[dict]:
-    """Run each graph model in node (export/parity.mjs, @tensorflow/tfjs + wasm backend) on these inputs."""
+    """Run each graph model in node (export/parity.mjs: the page's own TF.js and wasm files) on these inputs."""
     with tempfile.TemporaryDirectory(prefix="cropstyle-parity-", dir=scratch) as folder_name:
         folder = Path(folder_name)
         images.astype("<f4").tofile(folder / "image.f32")
@@ -260,7 +264,7 @@ def run_tfjs(webmodels: list[Path], images: np.ndarray, aspects: np.ndarray,
             "image": {"shape": list(images.shape), "file": "image.f32"},
             "aspect": {"shape": [len(aspects), 1], "file": "aspect.f32"},
         }))
-        done = subprocess.run(["node", str(PARITY_SCRIPT), str(folder / "inputs.json"),
+        done = subprocess.run(["node", str(PARITY_SCRIPT), str(vendor.VENDOR), str(folder / "inputs.json"),
                                *(str(Path(webmodel).resolve()) for webmodel in webmodels)],
                               capture_output=True, text=True, timeout=600)
     if done.returncode != 0:

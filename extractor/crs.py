@@ -1,5 +1,5 @@
 """Camera Raw settings (`crs:`), the vocabulary Lightroom keeps crops in: their names, their neutral values,
-and reading and writing them (../shared/reference/crop-metadata.md). Everything else imports them from here.
+and reading and writing them (docs/crop-metadata.md). Everything else imports them from here.
 
 The same names appear in XMP (embedded in a photo, or a sidecar) and in a Lightroom catalog's develop
 settings (a Lua table). Readers hand this module the settings as a mapping of bare names (`CropLeft`, not

@@ -1,6 +1,6 @@
 """Crop geometry: the one place that knows what a crop label means.
 
-A label is Lightroom's corner convention (see ../shared/reference/crop-metadata.md): `left, top` is
+A label is Lightroom's corner convention (see docs/crop-metadata.md): `left, top` is
 the crop's own top-left corner and `right, bottom` its own bottom-right corner, as fractions of the
 image's width and height, y down; `angle` (degrees) turns the crop box clockwise about its centre.
 It is *not* a bounding box. Every stage (extractor, training, export, web) goes through this module;

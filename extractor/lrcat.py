@@ -1,7 +1,7 @@
 """Lightroom Classic catalogs (`.lrcat`, SQLite): read every photo's crop (samples/catalog.py writes them).
 
 Lightroom keeps edits only in its catalog unless "Automatically write changes into XMP" is on, so for most users the
-crops are here (see ../shared/reference/crop-metadata.md, "Lightroom Classic catalog"). What this module relies on:
+crops are here (see docs/crop-metadata.md, "Lightroom Classic catalogs"). What this module relies on:
 
 - `Adobe_images`: one row per photo *and per virtual copy* (`copyName`, `masterImage`); `rootFile` → AgLibraryFile;
   `orientation` is Lightroom's code for the combined camera + user orientation (ORIENTATION_CODES below);

@@ -1,6 +1,6 @@
 """Read crop metadata with one exiftool process, and decide what each photo's XMP says.
 
-`crop_from_xmp` and `export_reason` implement ../shared/reference/crop-metadata.md: which crop, in
+`crop_from_xmp` and `export_reason` implement docs/crop-metadata.md: which crop, in
 which frame, and whether the file is an export whose pixels are already cropped.
 """
 from __future__ import annotations

@@ -6,5 +6,6 @@ styles.py    photographers' crop styles and the scenes they compose: classic and
 library.py   a library written as Lightroom writes one (XMP, sidecars, raws, a catalog), with truth.csv
 catalog.py   Lightroom catalogs written from a real one's schema
 dataset.py   a small dataset in the extractor's format, written directly
-load.py      a real server process, generated uploads and a load of concurrent submissions
+
+(The server's load generator and the throwaway PostgreSQL are test code: tests/load.py, tests/postgres.py.)
 """

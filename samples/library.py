@@ -102,10 +102,11 @@ TRUTH_COLUMNS = ["file", "kind", "expected", "origin", "orientation", "width", "
 # skip_reasons; `origin` for label and no-crop rows (the latter as --include-uncropped labels them);
 # `orientation` the one to apply; `width`,`height` the displayed size of the original (a raw's declared
 # size); the label in the DISPLAYED frame, identity for uncropped rows, empty where there is none.
-# The corpus's metadata-only raw stubs: declared (stored) size as metadata.declared_size reads it
-# (Composite:ImageSize; a DNG's DefaultCropSize), the camera's preview size (the largest we embed; always
-# the declared aspect ratio, exactly) and the tags that hold previews.
-CORPUS_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exiftool-images"
+# Real metadata-only raw stubs from ExifTool's test suite (samples/raw_stubs/README.md: origin, licence):
+# declared (stored) size as metadata.declared_size reads it (Composite:ImageSize; a DNG's DefaultCropSize), the
+# camera's preview size (the largest we embed; always the declared aspect ratio, exactly) and the tags that
+# hold previews.
+RAW_STUBS = Path(__file__).resolve().with_name("raw_stubs")
 
 
 @dataclass(frozen=True)
@@ -638,12 +639,10 @@ def make_sample_library(directory: Path, count: int = 120, seed: int = 0, long_s
             for job in jobs:
                 _write_pixels(job)
 
-        # Raws start as copies of the corpus stubs (never written in place).
-        if any(photo.fmt in _RAW_STUBS for photo in photos) and not CORPUS_IMAGES.is_dir():
-            raise RuntimeError(f"the raw stubs are missing: expected the shared corpus at {CORPUS_IMAGES}")
+        # Raws start as copies of the stubs (never written in place).
         for photo in photos:
             if photo.fmt in _RAW_STUBS:
-                shutil.copyfile(CORPUS_IMAGES / _RAW_STUBS[photo.fmt].name, directory / photo.file)
+                shutil.copyfile(RAW_STUBS / _RAW_STUBS[photo.fmt].name, directory / photo.file)
         arguments = [_metadata_arguments(photo, directory, scratch, i) for i, photo in enumerate(photos)]
         _run_exiftool([args for args in arguments if args is not None])
 

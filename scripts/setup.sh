@@ -40,9 +40,14 @@ if [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
   cp pyproject.toml "$stamp"
 fi
 
-# The browser's scripts, styles and wasm files, served locally by `cropstyle serve`.
+# The browser's scripts, styles and wasm files, served locally by `cropstyle serve`: the npm packages in
+# web/node_modules (web/tests run in node with them), the files the page loads copied to web/vendor/.
 if [ ! -f web/node_modules/.package-lock.json ] || ! cmp -s web/package-lock.json web/node_modules/.installed-from; then
   echo "setup: installing the web page's npm packages into web/node_modules"
   (cd web && npm ci --no-audit --no-fund --loglevel=error)
   cp web/package-lock.json web/node_modules/.installed-from
+  rm -rf web/vendor
+fi
+if [ ! -f web/vendor/PACKAGES.json ] || [ web/vendor.py -nt web/vendor/PACKAGES.json ]; then
+  "$PYTHON" web/vendor.py web >/dev/null
 fi

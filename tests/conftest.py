@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import exiftool
@@ -15,7 +16,14 @@ settings.register_profile("cropstyle", derandomize=True, deadline=None)
 settings.load_profile("cropstyle")
 
 PROJECT = Path(__file__).resolve().parents[1]
-CORPUS = PROJECT.parent / "shared" / "corpus"
+# The external test corpus (real files no one here wrote) lives in ../shared beside the development checkout,
+# not in the repository: a clone alone skips the tests that need it, each saying so, and CI, which has it, sets
+# REQUIRE_SHARED so that any such skip fails the run (pytest_sessionfinish below).
+SHARED = PROJECT.parent / "shared"
+CORPUS = SHARED / "corpus"
+REAL_CATALOG = CORPUS / "lightroom" / "test_catalog_1.lrcat"
+SHARED_SKIP = "needs ../shared"
+REQUIRE_SHARED = "CROPSTYLE_REQUIRE_SHARED"
 
 
 def tree_hash(folder: Path) -> str:
@@ -27,11 +35,39 @@ def tree_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def in_shared(path: Path) -> Path:
+    """`path`, a file or folder of ../shared; the test is skipped, saying so, where there is none."""
+    if not path.exists():
+        pytest.skip(f"{SHARED_SKIP} (the external test corpus beside the development checkout): {path} is missing")
+    return path
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.fail(f"the shared corpus is missing at {CORPUS}: clone the project beside ../shared")
-    return CORPUS
+    """../shared/corpus: ExifTool's test images and a real Lightroom catalog, read only."""
+    return in_shared(CORPUS)
+
+
+@pytest.fixture(scope="session")
+def real_catalog() -> Path:
+    """A real Lightroom 5 catalog (../shared/corpus/lightroom), read only."""
+    return in_shared(REAL_CATALOG)
+
+
+_shared_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and SHARED_SKIP in str(report.longrepr):
+        _shared_skips.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With REQUIRE_SHARED set (.ci/run sets it), a test skipped for want of ../shared fails the run."""
+    if os.environ.get(REQUIRE_SHARED) and _shared_skips:
+        print(f"\n{REQUIRE_SHARED} is set, but {len(_shared_skips)} tests were skipped for want of {SHARED}: "
+              + ", ".join(_shared_skips[:5]) + (" …" if len(_shared_skips) > 5 else ""))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +103,7 @@ STORE_KINDS = ["sqlite", "postgresql"]
 def postgres():
     """One throwaway PostgreSQL cluster for the session (Debian's package, run as its `postgres` user when
     we are root), started on first use, stopped at the end; each store gets its own database."""
-    from cropstyle.samples.postgres import TemporaryPostgres
+    from tests.postgres import TemporaryPostgres
 
     with TemporaryPostgres() as cluster:
         yield cluster

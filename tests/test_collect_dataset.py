@@ -12,7 +12,7 @@ from PIL import Image
 from cropstyle.extractor.dataset import LABEL_COLUMNS
 from cropstyle.extractor.geometry import Crop, RotatedRect, rect_to_crop
 from cropstyle.web.collected import collected
-from cropstyle.samples.load import ServerProcess, photo_bytes, submit
+from tests.load import ServerProcess, photo_bytes, submit
 from tests.conftest import STORE_KINDS, new_store
 
 KEYS = ("left", "top", "right", "bottom", "angle")

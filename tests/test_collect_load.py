@@ -20,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from cropstyle.samples.load import ServerProcess, http_client, make_photos, photo_bytes, run_load, submit
+from tests.load import ServerProcess, http_client, make_photos, photo_bytes, run_load, submit
 from cropstyle.web.store import open_store
 from cropstyle.web.store_sqlite import DATABASE
 from tests.conftest import STORE_KINDS, new_store

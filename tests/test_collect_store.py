@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from cropstyle.extractor.geometry import Crop
-from cropstyle.samples.load import photo_bytes
+from tests.load import photo_bytes
 from cropstyle.web.store import CorrectionStore, open_store
 from cropstyle.web.store_sqlite import DATABASE, MIGRATIONS as SQLITE_MIGRATIONS
 from cropstyle.web.store_postgres import MIGRATIONS as POSTGRES_MIGRATIONS
@@ -116,7 +116,7 @@ def test_postgres_schema_versioned_and_a_row_needs_its_photo(postgres):
 
 
 def test_postgres_unreachable_is_one_clear_error(postgres):
-    from cropstyle.samples.load import free_port
+    from tests.load import free_port
     from cropstyle.web.store import StoreUnavailable
 
     with pytest.raises(StoreUnavailable, match="cannot reach postgresql://nobody@127.0.0.1"):

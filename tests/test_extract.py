@@ -17,6 +17,7 @@ from PIL import Image
 from cropstyle.extractor.extract import extract
 from cropstyle.extractor.geometry import Crop, to_displayed
 from cropstyle.extractor.metadata import declared_size, metadata_tool
+from cropstyle.samples.library import RAW_STUBS
 from tests.conftest import PROJECT, crop_tags, scene, tree_hash
 
 
@@ -110,7 +111,7 @@ def bad_library(tmp_path, exif_writer) -> Path:
 
     # An XML entity bomb beside a raw: must not expand, hang or crash.
     raw = library / "bomb.nef"
-    shutil.copy(PROJECT.parent / "shared/corpus/exiftool-images/Nikon.nef", raw)
+    shutil.copy(RAW_STUBS / "Nikon.nef", raw)
     lol = "".join(f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10))
     (library / "bomb.xmp").write_text(
         f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY lol0 "lol">{lol}]>'

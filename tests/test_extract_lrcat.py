@@ -13,6 +13,7 @@ from PIL import Image
 from cropstyle.extractor.extract import extract
 from cropstyle.extractor.geometry import Crop, displayed_size, to_displayed
 from cropstyle.samples.catalog import CatalogEntry, write_catalog
+from cropstyle.samples.library import RAW_STUBS
 from tests.conftest import crop_tags, scene, tree_hash
 
 LABEL = ["left", "top", "right", "bottom", "angle"]
@@ -102,16 +103,15 @@ def test_catalog_crops_become_displayed_labels(catalog_library, tmp_path):
     assert "--remap" in summary.report()
 
 
-REAL_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"
 NEF_FOLDER = "/Users/maxmouchet/Pictures/2013"
 
 
-def test_real_catalog_exports_missing_files_and_remap(corpus, tmp_path):
+def test_real_catalog_exports_missing_files_and_remap(real_catalog, tmp_path):
     """The real Lightroom 5 catalog: its two re-imported exports are exports; its NEFs live on another
     machine until --remap points their folder at copies here."""
-    real_before = hashlib.sha256(REAL_CATALOG.read_bytes()).hexdigest()
+    real_before = hashlib.sha256(real_catalog.read_bytes()).hexdigest()
     catalog = tmp_path / "catalog.lrcat"
-    shutil.copyfile(REAL_CATALOG, catalog)
+    shutil.copyfile(real_catalog, catalog)
     connection = sqlite3.connect(catalog)
     with connection:  # crops set the way Lightroom writes them: lines inside s = { ... }, no HasCrop
         for (image_id, text) in connection.execute(
@@ -131,12 +131,12 @@ def test_real_catalog_exports_missing_files_and_remap(corpus, tmp_path):
     for name in ("_MAX7667.NEF", "_MAX7674.NEF"):
         target = moved / "12-01 (MO) Pre-party Phoelix" / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(corpus / "exiftool-images" / "Nikon.nef", target)  # a real NEF, but without a preview
+        shutil.copyfile(RAW_STUBS / "Nikon.nef", target)  # a real NEF, but without a preview
     extract([catalog], tmp_path / "dataset", remap=[(NEF_FOLDER, str(moved))], progress=False)
     skipped = {row["source"]: row["reason"] for row in read_csv(tmp_path / "dataset" / "skipped.csv")}
     remapped = [reason for source, reason in skipped.items() if source.startswith(str(moved))]
     assert remapped == ["no image data: raw without a usable embedded preview"] * 2
-    assert hashlib.sha256(REAL_CATALOG.read_bytes()).hexdigest() == real_before
+    assert hashlib.sha256(real_catalog.read_bytes()).hexdigest() == real_before
 
 
 def test_malformed_develop_settings_give_a_reason(catalog_library, tmp_path):

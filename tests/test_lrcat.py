@@ -13,8 +13,8 @@ from PIL import Image
 from cropstyle.extractor.geometry import Crop
 from cropstyle.extractor.lrcat import CatalogError, CatalogPhoto, read_catalog, xmp_already_applied
 from cropstyle.samples.catalog import CATALOG_TEMPLATE, CatalogEntry, encode_xmp_blob, write_catalog
+from tests.conftest import REAL_CATALOG
 
-REAL_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"
 REAL_SHA256 = "1cc8dbf74ec512bc0e4203ad46d114e4afff17a305ca983e35547cdc1f35030e"
 NEF_FOLDER = "12-01 (MO) Pre-party Phoelix/"
 # The real catalog: image id → (file, format, stored size, re-imported export)
@@ -33,20 +33,21 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def real_catalog_is_never_modified():
-    assert sha256(REAL_CATALOG) == REAL_SHA256
-    yield
-    assert sha256(REAL_CATALOG) == REAL_SHA256
-    assert not REAL_CATALOG.with_name(REAL_CATALOG.name + "-wal").exists()
-    assert not REAL_CATALOG.with_name(REAL_CATALOG.name + "-journal").exists()
+@pytest.fixture(scope="module")
+def real(real_catalog) -> Path:
+    """The real catalog (../shared), checked unmodified before and after this module's tests."""
+    assert sha256(real_catalog) == REAL_SHA256
+    yield real_catalog
+    assert sha256(real_catalog) == REAL_SHA256
+    assert not real_catalog.with_name(real_catalog.name + "-wal").exists()
+    assert not real_catalog.with_name(real_catalog.name + "-journal").exists()
 
 
 @pytest.fixture
-def catalog(tmp_path) -> Path:
+def catalog(real, tmp_path) -> Path:
     """A writable copy of the real catalog."""
     copy = tmp_path / "catalog.lrcat"
-    shutil.copyfile(REAL_CATALOG, copy)
+    shutil.copyfile(real, copy)
     copy.chmod(0o644)
     return copy
 
@@ -101,11 +102,11 @@ def test_real_catalog_exact_values(catalog):
             height=height, copy_name=None, crop=None, problem=None, already_applied=export, perspective=False)
 
 
-def test_reads_the_original_in_place_without_touching_it():
+def test_reads_the_original_in_place_without_touching_it(real):
     # Read-only file owned by someone else: the reader copies it and never needs to write.
-    result = list(read_catalog(REAL_CATALOG))
+    result = list(read_catalog(real))
     assert [photo.image_id for photo in result] == [21, 40, 63, 78]
-    assert sha256(REAL_CATALOG) == REAL_SHA256
+    assert sha256(real) == REAL_SHA256
 
 
 def test_crop_as_lightroom_writes_it(catalog):
@@ -376,7 +377,9 @@ def test_not_a_catalog(tmp_path):
     with pytest.raises(CatalogError, match="cannot read catalog"):
         read_catalog(tmp_path / "absent.lrcat")
     corrupt = tmp_path / "corrupt.lrcat"
-    corrupt.write_bytes(REAL_CATALOG.read_bytes()[:100] + b"\xff" * 4000)
+    written = tmp_path / "written.lrcat"
+    write_catalog(written, ENTRIES)
+    corrupt.write_bytes(written.read_bytes()[:100] + b"\xff" * 4000)
     with pytest.raises(CatalogError):
         list(read_catalog(corrupt))
 
@@ -417,7 +420,6 @@ def test_write_catalog_round_trip(tmp_path):
         assert photo.already_applied is entry.already_applied
         assert photo.problem is None and photo.perspective is False
     assert len({photo.image_id for photo in result}) == len(result)
-    assert sha256(REAL_CATALOG) == REAL_SHA256
 
 
 def test_written_catalog_looks_like_lightrooms(tmp_path):
@@ -461,7 +463,7 @@ def test_parallel_reading_gives_the_same_photos_in_order(tmp_path, monkeypatch):
     out = tmp_path / "many.lrcat"
     write_catalog(out, entries)
     sequential = list(read_catalog(out, [("/photos", "/elsewhere")], workers=1))
-    monkeypatch.setattr("extractor.lrcat._CHUNK", 4)  # several chunks, so order across workers is exercised
+    monkeypatch.setattr("cropstyle.extractor.lrcat._CHUNK", 4)  # several chunks, so order across workers is exercised
     parallel = list(read_catalog(out, [("/photos", "/elsewhere")], workers=2))
     assert parallel == sequential
     assert len(parallel) == 23 and str(parallel[5].path) == "/elsewhere/shoot2/p5.jpg"
@@ -479,9 +481,9 @@ DEVELOP_QUERY = ("SELECT i.fileFormat, i.id_local, d.text FROM Adobe_images i "
                  "JOIN Adobe_imageDevelopSettings d ON d.image = i.id_local ORDER BY i.id_local")
 
 
-def open_real() -> sqlite3.Connection:
+def open_real(catalog: Path = REAL_CATALOG) -> sqlite3.Connection:
     """The real catalog, read-only: no locks, no side files, never written."""
-    return sqlite3.connect(f"file:{quote(str(REAL_CATALOG))}?immutable=1", uri=True)
+    return sqlite3.connect(f"file:{quote(str(catalog))}?immutable=1", uri=True)
 
 
 def develop_templates(connection: sqlite3.Connection) -> dict[str, tuple[int, str]]:
@@ -541,10 +543,10 @@ def render_template(connection: sqlite3.Connection) -> str:
     return "".join(parts)
 
 
-def test_shipped_template_matches_the_real_catalog():
+def test_shipped_template_matches_the_real_catalog(real):
     template = CATALOG_TEMPLATE.read_text(encoding="utf-8")
     shipped = sqlite3.connect(":memory:")
-    real = open_real()
+    real = open_real(real)
     try:
         shipped.executescript(template)
         # The same statements, in the template in the order write_catalog has always run them.

@@ -7,26 +7,26 @@ import pytest
 
 from cropstyle.extractor.lua_table import MAX_DEPTH, LuaSyntaxError, dumps, loads
 
-REAL_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"
 REAL_SHA256 = "1cc8dbf74ec512bc0e4203ad46d114e4afff17a305ca983e35547cdc1f35030e"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def real_catalog_is_never_modified():
-    yield
-    assert hashlib.sha256(REAL_CATALOG.read_bytes()).hexdigest() == REAL_SHA256
+@pytest.fixture(scope="module")
+def real_texts(real_catalog) -> list[str]:
+    """The develop texts of the real catalog (../shared), which is checked unmodified afterwards."""
+    yield _develop_texts(real_catalog)
+    assert hashlib.sha256(real_catalog.read_bytes()).hexdigest() == REAL_SHA256
 
 
-def real_texts() -> list[str]:
-    connection = sqlite3.connect(f"file:{REAL_CATALOG}?immutable=1", uri=True)
+def _develop_texts(catalog: Path) -> list[str]:
+    connection = sqlite3.connect(f"file:{catalog}?immutable=1", uri=True)
     try:
         return [text for (text,) in connection.execute("SELECT text FROM Adobe_imageDevelopSettings ORDER BY id_local")]
     finally:
         connection.close()
 
 
-def test_real_develop_text():
-    settings = loads(real_texts()[0])
+def test_real_develop_text(real_texts):
+    settings = loads(real_texts[0])
     assert len(settings) == 62
     assert settings["AutoGrayscaleMix"] is True
     assert settings["ConvertToGrayscale"] is False
@@ -38,8 +38,8 @@ def test_real_develop_text():
     assert "CropLeft" not in settings
 
 
-def test_dumps_writes_lightrooms_layout_exactly():
-    for text in real_texts():
+def test_dumps_writes_lightrooms_layout_exactly(real_texts):
+    for text in real_texts:
         assert dumps(loads(text)) + "\n" == text
 
 
@@ -144,8 +144,8 @@ def test_syntax_errors_name_the_position(text, position, message):
     assert str(caught.value).startswith(f"Lua syntax error at {position}: ")
 
 
-def test_every_truncation_of_a_real_text_is_an_error_not_a_crash():
-    text = real_texts()[0].rstrip()
+def test_every_truncation_of_a_real_text_is_an_error_not_a_crash(real_texts):
+    text = real_texts[0].rstrip()
     for end in range(0, len(text) - 1, 7):
         with pytest.raises(LuaSyntaxError):
             loads(text[:end])

@@ -17,11 +17,10 @@ from PIL import Image, ImageOps
 
 from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.geometry import Crop, crop_problem, displayed_size, to_displayed
-from cropstyle.samples.library import KINDS, LABEL, TRUTH_COLUMNS, _planned_photos, make_sample_library
+from cropstyle.samples.library import KINDS, LABEL, RAW_STUBS, TRUTH_COLUMNS, _planned_photos, make_sample_library
 from cropstyle.samples.scenes import render
 
 COUNT, SEED, LONG_SIDE = 40, 7, 120
-CORPUS_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exiftool-images"
 # What Pillow's exif_transpose does for each orientation (used for Lightroom's XMP orientation too).
 SHOW = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
         5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
@@ -35,12 +34,12 @@ def _tree_digest(folder: Path, skip: str = "catalog/") -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def corpus_before() -> dict[str, str]:
-    return _tree_digest(CORPUS_IMAGES, skip="-")
+def stubs_before() -> dict[str, str]:
+    return _tree_digest(RAW_STUBS, skip="-")
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory, corpus_before) -> Path:
+def library(tmp_path_factory, stubs_before) -> Path:
     directory = tmp_path_factory.mktemp("sample") / "library"
     summary = make_sample_library(directory, count=COUNT, seed=SEED, long_side=LONG_SIDE)
     assert summary.rows == COUNT
@@ -248,8 +247,9 @@ def test_jpeg_only_library(tmp_path):
     assert summary.expected == {LABEL: 6}
 
 
-def test_the_corpus_is_left_untouched(library, corpus_before):
-    assert _tree_digest(CORPUS_IMAGES, skip="-") == corpus_before
+def test_the_raw_stubs_are_left_untouched(library, stubs_before):
+    assert _tree_digest(RAW_STUBS, skip="-") == stubs_before
+    assert set(stubs_before) == {"CanonRaw.cr2", "DNG.dng", "LICENSE-GPL-3.0", "Nikon.nef", "README.md"}
 
 
 def test_refuses_a_folder_that_is_not_empty(tmp_path):

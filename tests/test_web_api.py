@@ -17,7 +17,7 @@ from PIL import Image
 
 from cropstyle.extractor.geometry import RotatedRect, rect_to_crop
 from cropstyle.web.store import open_store
-from cropstyle.samples.load import ServerProcess, photo_bytes, submit
+from tests.load import ServerProcess, photo_bytes, submit
 from tests.conftest import STORE_KINDS, new_store
 
 TOKEN = "test-token"

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from cropstyle.samples.load import HOST, ServerProcess, blank_png, http_client, photo_bytes, submit
+from tests.load import HOST, ServerProcess, blank_png, http_client, photo_bytes, submit
 from cropstyle.web import limits
 from cropstyle.web.store import open_store
 from tests.conftest import STORE_KINDS, new_store

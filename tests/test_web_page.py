@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, iou, largest_with_aspect, rect_to_crop
 from cropstyle.web.store import open_store
-from cropstyle.samples.load import HOST, ServerProcess, photo_bytes
+from tests.load import HOST, ServerProcess, photo_bytes
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]

@@ -113,6 +113,16 @@ class ValidationCrops(keras.callbacks.Callback):
         self.writer.flush()
 
 
+def device_line(strategy: tf.distribute.Strategy) -> str:
+    """Which device trains, in words: the GPUs by name, or the CPU."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "training on the CPU (no GPU found)"
+    names = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in gpus]
+    used = strategy.num_replicas_in_sync
+    return f"training on {used} GPU{'s' if used > 1 else ''}: {', '.join(names[:used])}"
+
+
 def _strategy(devices: Sequence[str] | None) -> tf.distribute.Strategy:
     """Mirrored across `devices`, or across all GPUs when there are several; else the default strategy."""
     devices = list(devices) if devices else [d.name for d in tf.config.list_logical_devices("GPU")]
@@ -347,6 +357,7 @@ def train(datasets: list[Path], out: Path, *, epochs: int | None = None, batch_s
     (out / "split.json").write_text(json.dumps({"train": train_examples.frame["image"].tolist(),
                                                 "val": val_examples.frame["image"].tolist()}, indent=0))
     if verbose:
+        print(device_line(strategy))
         print(f"training {arch} ({first_model.count_params():,} parameters"
               + (f", {ensemble} members" if ensemble > 1 else "") + f") on {len(train_examples)} photos, "
               f"validating on {len(val_examples)}, {image_size} px, batch {batch_size}, up to {epochs} epochs")

@@ -2,7 +2,7 @@
 
 GET  /                              the page (web/static/index.html)
 GET  /static/…                      the page's own scripts and styles
-GET  /vendor/{tfjs,tfjs-backend-wasm,cropperjs,smartcrop}/…   npm packages from web/node_modules (no CDN)
+GET  /vendor/{tfjs,tfjs-backend-wasm,cropperjs,smartcrop}/…   the page's npm files, web/vendor/ (no CDN; vendor.py)
 GET  /model/model.json, shards, metadata.json                 the TF.js graph model (--model)
 GET  /api/model                     what the page needs to know about the model (404 without one)
 POST /api/corrections               multipart: photo, crop (JSON), optional predicted (JSON), model → 201 {"id"}
@@ -45,6 +45,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem, displayed_size
+from cropstyle.web import vendor
 from cropstyle.web.limits import (AUTH_FAILURE_BURST, AUTH_FAILURES_PER_MINUTE, BODY_TIMEOUT_S, DECODE_SLOTS,
                                   HEADER_TIMEOUT_S, KEEP_ALIVE_S, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_DECODED_BYTES,
                                   MAX_FIELD_BYTES, MAX_MODEL_NAME, MAX_PHOTO_BYTES)
@@ -52,14 +53,6 @@ from cropstyle.web.store import CorrectionStore, StoreUnavailable, open_store
 
 WEB = Path(__file__).resolve().parent
 STATIC = WEB / "static"
-NODE_MODULES = WEB / "node_modules"
-# URL prefix → folder inside node_modules: only these are served.
-VENDOR = {
-    "tfjs": "@tensorflow/tfjs/dist",
-    "tfjs-backend-wasm": "@tensorflow/tfjs-backend-wasm/dist",
-    "cropperjs": "cropperjs/dist",
-    "smartcrop": "smartcrop",
-}
 
 FIELDS = {"photo", "crop", "predicted", "model"}
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
@@ -643,11 +636,11 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
         return Response(data, media_type=EXTENSION_TYPES.get(row.extension, "application/octet-stream"))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for prefix, folder in VENDOR.items():
-        directory = NODE_MODULES / folder
-        if not directory.is_dir():
-            raise FileNotFoundError(f"{directory} is missing: run `npm ci` in {WEB} (scripts/setup.sh does)")
-        app.mount(f"/vendor/{prefix}", StaticFiles(directory=directory), name=f"vendor-{prefix}")
+    missing = vendor.missing_files()
+    if missing:
+        raise FileNotFoundError(f"the page's scripts are missing from {vendor.VENDOR} ({', '.join(missing[:3])}): "
+                                "run scripts/setup.sh")
+    app.mount("/vendor", StaticFiles(directory=vendor.VENDOR), name="vendor")
     if model is not None:
         app.mount("/model", StaticFiles(directory=model.directory), name="model")
     app.add_middleware(Guard, limit=MAX_BODY_BYTES, body_timeout=settings.body_timeout,

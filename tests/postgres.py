@@ -19,7 +19,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from cropstyle.samples.load import HOST, free_port
+from tests.load import HOST, free_port
 
 POSTGRES_LIB = Path("/usr/lib/postgresql")
 SUPERUSER = "cropstyle"

@@ -57,14 +57,17 @@ def http_client(address: str | None = None, timeout: float = 30) -> httpx.Client
 
 class ServerProcess:
     """`cropstyle serve` in its own process group on 127.0.0.1 (a free port), stopped or killed at will.
-    `store`: a folder or a postgresql:// URL; `options`: more `serve` arguments."""
+    `store`: a folder or a postgresql:// URL; `options`: more `serve` arguments; `program`, `cwd`, `env`: which
+    cropstyle runs, where, with what environment (by default this checkout's, from its root)."""
 
     def __init__(self, store: Path | str, model: Path | None = None, token: str | None = None, rate_limit: float = 0,
                  workers: int = 1, options: list[str] | tuple[str, ...] = (), log: Path | None = None,
-                 port: int | None = None):
+                 port: int | None = None, program: tuple[str, ...] = (sys.executable, "-m", "cropstyle"),
+                 cwd: Path = PROJECT, env: dict[str, str] | None = None):
         self.store = store if str(store).startswith(("postgresql://", "postgres://")) else Path(store)
         self.model, self.token, self.rate_limit, self.workers = model, token, rate_limit, workers
         self.options = list(options)
+        self.program, self.cwd, self.env = program, cwd, os.environ if env is None else env
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
         if log is None:
@@ -74,7 +77,7 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> ServerProcess:
-        command = [sys.executable, "-m", "cropstyle", "serve", "--store", str(self.store), "--host", HOST,
+        command = [*self.program, "serve", "--store", str(self.store), "--host", HOST,
                    "--port", str(self.port), "--rate-limit", str(self.rate_limit), "--quiet", *self.options]
         if self.workers != 1:
             command += ["--workers", str(self.workers)]
@@ -84,8 +87,8 @@ class ServerProcess:
             command += ["--token", self.token]
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(command, cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+            self.process = subprocess.Popen(command, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+                                            env={**self.env, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
