@@ -65,7 +65,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """With REQUIRE_SHARED set (.ci/run sets it), a test skipped for want of ../shared fails the run."""
     if os.environ.get(REQUIRE_SHARED) and _shared_skips:
-        print(f"\n{REQUIRE_SHARED} is set, but {len(_shared_skips)} tests were skipped for want of {SHARED}: "
+        count = f"{len(_shared_skips)} test{' was' if len(_shared_skips) == 1 else 's were'}"
+        print(f"\n{REQUIRE_SHARED} is set, but {count} skipped for want of {SHARED}: "
               + ", ".join(_shared_skips[:5]) + (" …" if len(_shared_skips) > 5 else ""))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
