@@ -10,7 +10,6 @@ import ast
 import csv
 import importlib.metadata
 import json
-import os
 import re
 import shutil
 import subprocess
