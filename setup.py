@@ -25,8 +25,11 @@ def _vendor_module():
 
 class BuildWithVendor(build_py):
     def run(self) -> None:
+        editable = getattr(self, "editable_mode", False)
+        if not editable:  # a build folder left by an earlier build may hold modules since moved or removed
+            shutil.rmtree(Path(self.build_lib) / "cropstyle", ignore_errors=True)
         super().run()
-        if getattr(self, "editable_mode", False):
+        if editable:
             return  # an editable install serves the checkout's web/vendor/, which scripts/setup.sh fills
         web = ROOT / "web"
         vendor = _vendor_module()
@@ -40,6 +43,7 @@ class BuildWithVendor(build_py):
                 raise RuntimeError("building cropstyle needs npm (Debian: apt-get install npm) to fetch the web "
                                    "page's scripts pinned in web/package-lock.json") from None
             subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=web, check=True)
+            shutil.copyfile(web / "package-lock.json", web / "node_modules" / ".installed-from")  # as setup.sh does
             vendor.copy_vendor(*arguments)
 
 

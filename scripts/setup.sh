@@ -46,8 +46,5 @@ if [ ! -f web/node_modules/.package-lock.json ] || ! cmp -s web/package-lock.jso
   echo "setup: installing the web page's npm packages into web/node_modules"
   (cd web && npm ci --no-audit --no-fund --loglevel=error)
   cp web/package-lock.json web/node_modules/.installed-from
-  rm -rf web/vendor
 fi
-if [ ! -f web/vendor/PACKAGES.json ] || [ web/vendor.py -nt web/vendor/PACKAGES.json ]; then
-  "$PYTHON" web/vendor.py web >/dev/null
-fi
+"$PYTHON" web/vendor.py web  # copies when web/vendor/ is incomplete or not the locked versions

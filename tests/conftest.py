@@ -68,7 +68,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         count = f"{len(_shared_skips)} test{' was' if len(_shared_skips) == 1 else 's were'}"
         print(f"\n{REQUIRE_SHARED} is set, but {count} skipped for want of {SHARED}: "
               + ", ".join(_shared_skips[:5]) + (" …" if len(_shared_skips) > 5 else ""))
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if session.exitstatus == pytest.ExitCode.OK:  # an interrupted or failed run keeps its own status
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -114,13 +114,15 @@ class ValidationCrops(keras.callbacks.Callback):
 
 
 def device_line(strategy: tf.distribute.Strategy) -> str:
-    """Which device trains, in words: the GPUs by name, or the CPU."""
+    """Which device trains, in words: the GPUs it uses, by name, or the CPU."""
     gpus = tf.config.list_physical_devices("GPU")
+    if strategy.num_replicas_in_sync > 1:  # mirrored: exactly its devices
+        devices = list(strategy.extended.worker_devices)
+        return f"training on {len(devices)} devices: {', '.join(devices)}"
     if not gpus:
         return "training on the CPU (no GPU found)"
-    names = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in gpus]
-    used = strategy.num_replicas_in_sync
-    return f"training on {used} GPU{'s' if used > 1 else ''}: {', '.join(names[:used])}"
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+    return f"training on the GPU: {name}" + (f" (1 of {len(gpus)})" if len(gpus) > 1 else "")
 
 
 def _strategy(devices: Sequence[str] | None) -> tf.distribute.Strategy:

@@ -7,7 +7,8 @@ version, licence, integrity of each). The server serves that folder at /vendor/ 
 runs the same files in node, so what is checked is what the browser gets. In a checkout scripts/setup.sh fills
 it; a wheel's build fills it inside the package (setup.py), so an installed cropstyle needs no node_modules.
 
-    python web/vendor.py WEB_FOLDER      (npm ci in WEB_FOLDER first; scripts/setup.sh does both)
+    python web/vendor.py WEB_FOLDER      (npm ci in WEB_FOLDER first; scripts/setup.sh does both; a vendor/
+                                          already complete at the locked versions is left as it is)
 
 Only the standard library: setup.py runs this file before cropstyle is installed.
 """
@@ -91,7 +92,20 @@ def copy_vendor(node_modules: Path, lock_file: Path, out: Path) -> list[dict]:
     return manifest
 
 
+def is_current(web: Path) -> bool:
+    """`web/vendor/` holds every file, from the packages and versions the lock file pins (set-up skips the copy)."""
+    try:
+        manifest = json.loads((web / "vendor" / MANIFEST).read_text(encoding="utf-8"))
+        lock = json.loads((web / "package-lock.json").read_text(encoding="utf-8"))["packages"]
+    except (OSError, ValueError, KeyError):
+        return False
+    pinned = [(p.name, lock.get(f"node_modules/{p.name}", {}).get("integrity")) for p in PACKAGES]
+    return [(entry.get("name"), entry.get("integrity")) for entry in manifest] == pinned and \
+        not missing_files(web / "vendor")
+
+
 if __name__ == "__main__":
     web = Path(sys.argv[1]) if len(sys.argv) > 1 else WEB
-    for entry in copy_vendor(web / "node_modules", web / "package-lock.json", web / "vendor"):
-        print(f"vendor: {entry['name']} {entry['version']} ({entry['license']}) → vendor/{entry['prefix']}/")
+    if not is_current(web):
+        for entry in copy_vendor(web / "node_modules", web / "package-lock.json", web / "vendor"):
+            print(f"vendor: {entry['name']} {entry['version']} ({entry['license']}) → vendor/{entry['prefix']}/")
