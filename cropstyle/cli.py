@@ -5,6 +5,7 @@ Errors reach the user as one line; `--debug` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -58,7 +59,7 @@ def _aspect(value: str) -> tuple[float, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cropstyle", description="Learn a photographer's crop style.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks, and TensorFlow's own logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     extract = commands.add_parser("extract", help="photo library (XMP, sidecars, .lrcat) → dataset")
@@ -140,11 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="browser demo and correction collection server")
     serve.add_argument("--model", type=Path, default=None, metavar="WEBMODEL_OR_RUN")
     serve.add_argument("--store", default="data/corrections", metavar="DIR|postgresql://USER@HOST/DB",
-                       help="a folder (SQLite, the default) or a PostgreSQL URL shared by several servers")
+                       help="a folder (SQLite, the default) or a PostgreSQL URL shared by several servers; its "
+                            "password goes in PGPASSWORD or ~/.pgpass (libpq's), not in the URL, which the process "
+                            "list shows")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=_positive_int, default=1, help="server processes sharing the store")
-    serve.add_argument("--token", default=None, help="required to read the collected corrections")
+    serve.add_argument("--token", default=None,
+                       help="required to read the collected corrections (the process list shows it: prefer "
+                            "--token-file or the CROPSTYLE_TOKEN variable)")
+    serve.add_argument("--token-file", type=Path, default=None, metavar="FILE", help="the token, its first line")
     serve.add_argument("--rate-limit", type=float, default=60, metavar="N",
                        help="submissions per minute per client address, across all workers (0: off)")
     serve.add_argument("--trusted-proxy", type=_network, action="append", default=[], metavar="ADDR",
@@ -218,10 +224,11 @@ def run(args: argparse.Namespace) -> int:
         print(summary.report())
         return 1 if summary.counts["failed"] else 0
     if args.command == "serve":
-        from cropstyle.web.server import ServeSettings, serve
+        from cropstyle.web.server import ServeSettings, read_token, serve
 
         settings = ServeSettings(
-            store=args.store, model=str(args.model) if args.model else None, token=args.token,
+            store=args.store, model=str(args.model) if args.model else None,
+            token=read_token(args.token, args.token_file, dict(os.environ)),
             rate_per_minute=args.rate_limit, trusted_proxies=args.trusted_proxy, allowed_hosts=args.allowed_host,
             host=args.host, port=args.port, workers=args.workers, header_timeout=args.header_timeout,
             body_timeout=args.body_timeout, max_connections=args.max_connections)

@@ -24,10 +24,12 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import math
 import os
 import re
 import time
+from http import HTTPStatus
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -71,6 +73,28 @@ SECURITY_HEADERS = [
 NO_STORE_PREFIXES = ("/api/", "/healthz")  # corrections, photos, answers: never kept by a cache
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SETTINGS_VARIABLE = "CROPSTYLE_SERVE"  # the settings, as JSON, from `serve` to each worker process
+MAX_OFFSET = 2**62  # beyond any store's row count, within SQLite's and PostgreSQL's 64-bit integers
+STORE_UNAVAILABLE = "the store is unavailable, nothing was stored: try again later"
+
+log = logging.getLogger("uvicorn.error")  # the server's own log, as uvicorn formats it
+
+
+def json_body(message: str) -> bytes:
+    """{"error": message}, ASCII only: a message may quote what a client sent (a lone surrogate included)."""
+    return json.dumps({"error": message}).encode()
+
+
+def error_head(status: int, length: int, extra: list[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
+    """The headers of every error answer, whichever layer sends it: JSON, closed after, the security headers."""
+    return [(b"content-type", b"application/json"), (b"content-length", str(length).encode()),
+            (b"connection", b"close"), (b"cache-control", b"no-store"), *extra, *SECURITY_HEADERS]
+
+
+class SafeJSONResponse(JSONResponse):
+    """FastAPI's JSON answers, ASCII-escaped (Starlette writes UTF-8, which a lone surrogate cannot be)."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)
@@ -91,6 +115,10 @@ class ServeSettings:
     body_timeout: float = BODY_TIMEOUT_S
     max_connections: int = MAX_CONNECTIONS
 
+    def __post_init__(self) -> None:
+        if self.token is not None and not self.token.strip():
+            raise ValueError("the token is empty: anyone could read the corrections; give a token or none at all")
+
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
@@ -109,6 +137,33 @@ class ServeSettings:
 
     def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(proxy, strict=False) for proxy in self.trusted_proxies]
+
+
+TOKEN_VARIABLE = "CROPSTYLE_TOKEN"
+
+
+def read_token(given: str | None, token_file: Path | None, environ: dict[str, str]) -> str | None:
+    """The token from --token, --token-file (its first line) or CROPSTYLE_TOKEN, at most one of them; the last two
+    keep it out of the process list."""
+    sources = {"--token": given, "--token-file": token_file, TOKEN_VARIABLE: environ.get(TOKEN_VARIABLE)}
+    named = [name for name, value in sources.items() if value is not None]
+    if len(named) > 1:
+        raise ValueError(f"the token is given twice ({' and '.join(named)}): give it once")
+    if token_file is not None:
+        try:
+            lines = token_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"cannot read the token from {token_file}: {error}") from None
+        return lines[0].strip() if lines else ""
+    return given if given is not None else environ.get(TOKEN_VARIABLE)
+
+
+def has_password(store: str) -> bool:
+    """A PostgreSQL URL with a password in it (postgresql://user:secret@host/db)."""
+    if not store.startswith(("postgresql://", "postgres://")):
+        return False
+    credentials = store.split("://", 1)[1].split("@", 1)
+    return len(credentials) == 2 and ":" in credentials[0]
 
 
 @functools.cache
@@ -245,6 +300,10 @@ class Guard:
         except BodyTimeout:
             if not started:
                 await _send_json(guarded_send, 408, f"the body did not arrive within {self.body_timeout:g} s")
+        except Exception:  # a bug: logged, answered as every error is (uvicorn's own 500 is plain text)
+            log.exception("error in %s %s", scope["method"], scope["path"])
+            if not started:
+                await _send_json(guarded_send, 500, "internal error: nothing was stored")
 
     def _problem(self, scope) -> tuple[int, str] | None:
         """(status, message) for a request refused before it reaches a route."""
@@ -267,36 +326,72 @@ class Guard:
 
 
 def _host_name(host: str) -> str:
-    """The name of a Host header value, lower case, without the port ("[::1]:8000" → "::1")."""
+    """The name of a Host header value, lower case, without the port ("[::1]:8000" → "::1"); "" when what follows
+    the name is not a port (":evil.example")."""
     host = host.strip().lower()
     if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        name, _, rest = host[1:].partition("]")
+    elif host.count(":") == 1:
+        name, rest = host.split(":")[0], ":" + host.split(":")[1]
+    else:
+        name, rest = host, ""
+    if rest and not (rest.startswith(":") and rest[1:].isdigit() and rest[1:].isascii()):
+        return ""
+    return name
 
 
 async def _send_json(send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-    data = json.dumps({"error": message}).encode()
+    data = json_body(message)
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            (b"connection", b"close"), *extra]})
+    await send({"type": "http.response.start", "status": status, "headers": error_head(status, len(data), extra)})
     await send({"type": "http.response.body", "body": data})
 
 
 class DeadlineProtocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol with a deadline for the request's headers: a connection that has not sent
     a whole request head within `header_timeout` s of opening (or of the previous response) is answered 408
-    and closed, however slowly its bytes trickle in. The connection limit is uvicorn's limit_concurrency."""
+    and closed, however slowly its bytes trickle in. Beyond `max_connections` open connections, a new one is
+    answered 503. Every answer written here is JSON with the security headers, as the app's are."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.header_timeout = settings_from_environment().header_timeout
+        settings = settings_from_environment()
+        self.header_timeout, self.max_connections = settings.header_timeout, settings.max_connections
         self._header_timer: asyncio.TimerHandle | None = None
         self._bytes_waiting = False
+        self._over_limit = False
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        # The connection limit (uvicorn's limit_concurrency would answer in plain text): a connection beyond it
+        # is answered 503 as soon as its request's head arrives.
+        self._over_limit = len(self.connections) > self.max_connections
         self._arm_header_timer()
+
+    def handle_events(self) -> None:
+        if self._over_limit:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError:
+                event = None
+            if event is not h11.NEED_DATA:
+                self._answer_and_close(503, "too many connections: try again in a moment", [(b"retry-after", b"1")])
+            return
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:  # a new request's head arrived
+            self._disarm_header_timer()
+
+    def send_400_response(self, msg: str) -> None:
+        self._answer_and_close(400, "not a valid HTTP/1.1 request")
+
+    def _answer_and_close(self, status: int, message: str, extra: list[tuple[bytes, bytes]] = ()) -> None:
+        """An answer written beneath the app (no request cycle to send it through), then the connection closed."""
+        body = json_body(message)
+        head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode() + b"".join(
+            name + b": " + value + b"\r\n" for name, value in error_head(status, len(body), extra))
+        self.transport.write(head + b"\r\n" + body)
+        self.transport.close()
 
     def connection_lost(self, exc) -> None:
         self._disarm_header_timer()
@@ -306,12 +401,6 @@ class DeadlineProtocol(H11Protocol):
         if self._header_timer is not None:
             self._bytes_waiting = True
         super().data_received(data)
-
-    def handle_events(self) -> None:
-        cycle = self.cycle
-        super().handle_events()
-        if self.cycle is not cycle:  # a new request's head arrived
-            self._disarm_header_timer()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -333,14 +422,18 @@ class DeadlineProtocol(H11Protocol):
         if self.transport.is_closing():
             return
         if self._bytes_waiting and self.conn.our_state in (h11.IDLE, h11.DONE):
-            body = json.dumps({"error": f"the request's headers did not arrive within {self.header_timeout:g} s"})
-            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-                                 b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body.encode()))
+            self._answer_and_close(408, f"the request's headers did not arrive within {self.header_timeout:g} s")
         self.transport.close()
 
 
 def _finite_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number a float holds: not a bool, not NaN or infinite, not an integer beyond float's range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer of hundreds of digits
+        return False
 
 
 def _reject_constant(name: str):
@@ -361,6 +454,8 @@ def parse_label(text: str, field: str) -> Crop:
         value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except ValueError as error:
         raise Rejected(400, f"`{field}` is not valid JSON with finite numbers and unique keys: {error}") from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise Rejected(400, f"`{field}` is nested too deep: a label is one flat object") from None
     if not isinstance(value, dict):
         raise Rejected(400, f"`{field}` must be a JSON object with {', '.join(LABEL_VALUES)}")
     unknown = sorted(set(value) - set(LABEL_VALUES))
@@ -373,6 +468,16 @@ def parse_label(text: str, field: str) -> Crop:
     if bad:
         raise Rejected(422, f"`{field}`: {', '.join(bad)} must be finite numbers")
     return Crop(*(float(value[k]) for k in LABEL_VALUES))
+
+
+class PublicFiles(StaticFiles):
+    """A folder served as it is, less its hidden files and folders (".git", ".env", editors' ".swp" files...)."""
+
+    def get_path(self, scope) -> str:
+        path = super().get_path(scope)
+        if any(part.startswith(".") for part in Path(path).parts):
+            raise StarletteHTTPException(404, "Not Found")
+        return path
 
 
 def _token_ok(request: Request, token: str) -> bool:
@@ -396,30 +501,36 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
     rate, token = settings.rate_per_minute, settings.token
     burst = float(settings.rate_burst if settings.rate_burst is not None else max(1, int(rate // 3)))
     decode_slots = asyncio.Semaphore(DECODE_SLOTS)
-    app = FastAPI(title="cropstyle", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="cropstyle", docs_url=None, redoc_url=None, openapi_url=None,
+                  default_response_class=SafeJSONResponse)
     app.state.store, app.state.model = store, model
 
     @app.exception_handler(Rejected)
     async def rejected(request: Request, error: Rejected):
-        return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+        return SafeJSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
 
     @app.exception_handler(StoreUnavailable)
     async def unavailable(request: Request, error: StoreUnavailable):
-        return JSONResponse({"error": f"the store is unavailable, nothing was stored: {error}"}, status_code=503,
-                            headers={"Retry-After": "1"})
+        log.warning("store unavailable for %s %s: %s", request.method, request.url.path, error)  # its path or URL
+        return SafeJSONResponse({"error": STORE_UNAVAILABLE}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
-        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code, headers=error.headers)
+        return SafeJSONResponse({"error": str(error.detail)}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_parameters(request: Request, error: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in error.errors())
-        return JSONResponse({"error": f"bad request parameters: {problems}"}, status_code=400)
+        return SafeJSONResponse({"error": f"bad request parameters: {problems}"}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception):  # Starlette logs it; the client gets JSON
+        return SafeJSONResponse({"error": "internal error: nothing was stored"}, status_code=500)
 
     def client_of(request: Request) -> str:
+        # Repeated header lines are one list, in order (RFC 9110 5.3): the proxy's line comes last.
         return client_address(request.client.host if request.client else None,
-                              request.headers.get("x-forwarded-for"), trusted)
+                              ", ".join(request.headers.getlist("x-forwarded-for")), trusted)
 
     async def require_token(request: Request) -> None:
         """The token, when the server has one; failed attempts are rate-limited per client, in the store."""
@@ -499,12 +610,14 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
                     predicted, model_name, client)
         finally:
             await form.close()
-        return JSONResponse({"id": identifier, "created": created}, status_code=201 if created else 200)
+        return SafeJSONResponse({"id": identifier, "created": created}, status_code=201 if created else 200)
 
     @app.get("/api/corrections")
     async def list_corrections(request: Request, limit: int = 100, offset: int = 0):
         await require_token(request)
-        limit, offset = max(1, min(limit, 1000)), max(0, offset)
+        if not 0 <= offset <= MAX_OFFSET:
+            raise Rejected(400, f"`offset` must be between 0 and {MAX_OFFSET}")
+        limit = max(1, min(limit, 1000))
         rows = await run_in_threadpool(store.all, limit, offset)
         total = await run_in_threadpool(store.count)
         return {"count": total, "corrections": [row.public() for row in rows]}
@@ -520,14 +633,14 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
         data = await run_in_threadpool(store.photo_bytes, row)
         return Response(data, media_type=EXTENSION_TYPES.get(row.extension, "application/octet-stream"))
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", PublicFiles(directory=STATIC), name="static")
     missing = vendor.missing_files()
     if missing:
         raise FileNotFoundError(f"the page's scripts are missing from {vendor.VENDOR} ({', '.join(missing[:3])}): "
                                 "run scripts/setup.sh")
-    app.mount("/vendor", StaticFiles(directory=vendor.VENDOR), name="vendor")
+    app.mount("/vendor", PublicFiles(directory=vendor.VENDOR), name="vendor")
     if model is not None:
-        app.mount("/model", StaticFiles(directory=model.directory), name="model")
+        app.mount("/model", PublicFiles(directory=model.directory), name="model")
     app.add_middleware(Guard, limit=MAX_BODY_BYTES, body_timeout=settings.body_timeout,
                        hosts=settings.host_names())  # added last: the outermost of our layers
     return app
@@ -581,6 +694,9 @@ def serve(settings: ServeSettings, log_level: str = "info") -> None:
     import uvicorn
 
     settings.proxy_networks()  # a bad --trusted-proxy fails here, as one line
+    if has_password(settings.store):
+        print("cropstyle serve: the --store URL holds a password, which the process list shows: give it in "
+              "PGPASSWORD or ~/.pgpass (libpq reads both) instead")
     if settings.model is not None:
         load_model_info(Path(settings.model))
     with open_store(settings.store) as store:  # created or migrated once, before the workers start
@@ -597,5 +713,5 @@ def serve(settings: ServeSettings, log_level: str = "info") -> None:
           f"worker{'s' if settings.workers > 1 else ''}; Ctrl-C stops)", flush=True)
     uvicorn.run("cropstyle.web.server:app_from_environment", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, http="cropstyle.web.server:DeadlineProtocol", proxy_headers=False,
-                server_header=False, limit_concurrency=settings.max_connections + 1, timeout_keep_alive=KEEP_ALIVE_S,
+                server_header=False, timeout_keep_alive=KEEP_ALIVE_S,
                 timeout_worker_healthcheck=30, log_level=log_level, access_log=False)
