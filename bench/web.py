@@ -17,10 +17,13 @@
 3. Memory: one server process, its peak resident memory (VmHWM) after start-up and a few ordinary
    submissions (the baseline), then after 20 concurrent worst-case uploads (RGBA PNGs just under the
    decoded-bytes limit), and the resident memory once they are done; and the probe's 7300×5470 RGBA PNG,
-   refused before decoding.
+   refused before decoding. Then per format, each on a fresh server process: 10 concurrent uploads of the
+   largest photo of that kind the limit accepts (tests/load.py: worst_case_photos; JPEG baseline and
+   progressive, PNG, WebP lossless and lossy), its peak resident memory (the target: 300 MB). And the
+   probe's progressive JPEG of 10,000 scans: the answer and how long it took.
 
     .venv/bin/python bench/web.py [--model RUN_OR_WEBMODEL] [--runs 20] [--submissions 2000] [--clients 50]
-                                  [--workers 4] [--out FILE.json] [--skip-browser]
+                                  [--workers 4] [--out FILE.json] [--skip-browser] [--memory-only]
 
 Without --model, trains the project's default model (training.train's own image size and architecture) for
 two epochs on a small synthetic dataset and exports it (a minute or two on 2 cores; the latency does not
@@ -47,7 +50,7 @@ from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from tests.load import (ServerProcess, blank_png, http_client, make_photos, photo_bytes,  # noqa: E402
-                        run_load, submit)
+                        run_load, submit, worst_case_photos)
 from tests.postgres import TemporaryPostgres  # noqa: E402
 from cropstyle.web import limits  # noqa: E402
 from cropstyle.web.store import open_store  # noqa: E402
@@ -148,6 +151,62 @@ def load_run(location, photos: list[bytes], clients: int, workers: int, faults: 
     return figures
 
 
+MEDIA = {"JPEG": ("w.jpg", "image/jpeg"), "PNG": ("w.png", "image/png"), "WEBP": ("w.webp", "image/webp")}
+
+
+def concurrent_uploads(server: ServerProcess, photo: bytes, image_format: str,
+                       uploads: int) -> tuple[list[int], float]:
+    """`uploads` submissions of `photo` at once, each with its own label and connection: their status codes and
+    the seconds until the last answer."""
+    codes: list[int] = []
+    lock = threading.Lock()
+    filename, content_type = MEDIA[image_format]
+
+    def upload(i: int) -> None:
+        with http_client(timeout=120) as own:
+            code = submit(own, server.url, photo, {**GOOD, "left": 0.1 + i / 1000}, filename=filename,
+                          content_type=content_type).status_code
+        with lock:
+            codes.append(code)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(uploads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return codes, time.perf_counter() - started
+
+
+def memory_per_format(scratch: Path, uploads: int = 10) -> dict:
+    """Each kind's worst case accepted, `uploads` at once, on a fresh server process (VmHWM only grows)."""
+    figures = {}
+    photos = worst_case_photos()
+    for number, (kind, (photo, image_format)) in enumerate(tqdm(photos.items(), desc="memory per format")):
+        with ServerProcess(scratch / f"memory-format-{number}", rate_limit=0) as server:
+            baseline = server.peak_memory_mb()
+            codes, seconds = concurrent_uploads(server, photo, image_format, uploads)
+            figures[kind] = {"photo_bytes": len(photo), "answers": {str(c): codes.count(c) for c in set(codes)},
+                             "seconds": round(seconds, 2), "peak_rss_mb_baseline": round(baseline, 1),
+                             "peak_rss_mb": round(server.peak_memory_mb(), 1)}
+    return {"concurrent_uploads": uploads, "target_mb": 300, "formats": figures,
+            "worst_peak_rss_mb": max(f["peak_rss_mb"] for f in figures.values())}
+
+
+def ten_thousand_scans(scratch: Path) -> dict:
+    """The probe's progressive JPEG of 10,000 scans (here 2048×2048 grey, its last scan repeated): answered in?"""
+    buffer = io.BytesIO()
+    Image.new("RGB", (2048, 2048), "grey").save(buffer, "JPEG", progressive=True)
+    progressive = buffer.getvalue()
+    last = progressive[progressive.rindex(b"\xff\xda"):-2]
+    photo = progressive[:-2] + last * (10_000 - progressive.count(b"\xff\xda")) + b"\xff\xd9"
+    scans = photo.count(b"\xff\xda")  # a scan's data never holds FF DA
+    with ServerProcess(scratch / "scans-store", rate_limit=0) as server:
+        codes, seconds = concurrent_uploads(server, photo, "JPEG", 1)
+    return {"photo": f"2048×2048, {scans} scans, {len(photo) // 1024} KB", "answer": codes[0],
+            "seconds": round(seconds, 2)}
+
+
 def memory(scratch: Path, uploads: int) -> dict:
     side = int((limits.MAX_DECODED_BYTES / 4) ** 0.5)
     worst = blank_png(side, side - 1)
@@ -156,23 +215,7 @@ def memory(scratch: Path, uploads: int) -> dict:
             submit(client, server.url, photo_bytes(1024, 768, seed=500 + i), GOOD)
         baseline, resident_before = server.peak_memory_mb(), server.resident_memory_mb()
         bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png", content_type="image/png")
-        codes: list[int] = []
-        lock = threading.Lock()
-
-        def upload(i: int) -> None:
-            with http_client() as own:
-                code = submit(own, server.url, worst, {**GOOD, "left": 0.1 + i / 1000}, filename="w.png",
-                              content_type="image/png").status_code
-            with lock:
-                codes.append(code)
-
-        started = time.perf_counter()
-        threads = [threading.Thread(target=upload, args=(i,)) for i in range(uploads)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        seconds = time.perf_counter() - started
+        codes, seconds = concurrent_uploads(server, worst, "PNG", uploads)
         peak, resident_after = server.peak_memory_mb(), server.resident_memory_mb()
     return {"worst_upload": f"{side}×{side - 1} RGBA PNG, {len(worst) // 1024} KB, "
                             f"{side * (side - 1) * 4 / 2**20:.0f} MB decoded",
@@ -180,7 +223,8 @@ def memory(scratch: Path, uploads: int) -> dict:
             "seconds": round(seconds, 2), "peak_rss_mb_baseline": round(baseline, 1),
             "peak_rss_mb_after_uploads": round(peak, 1), "peak_over_baseline": round(peak / baseline, 2),
             "target_mb": 300, "resident_mb_before": round(resident_before, 1),
-            "resident_mb_after": round(resident_after, 1), "probe_7300x5470_rgba": f"{bomb.status_code} {bomb.json().get('error', '')[:90]}"}
+            "resident_mb_after": round(resident_after, 1), "probe_7300x5470_rgba": f"{bomb.status_code} {bomb.json().get('error', '')[:90]}",
+            "per_format": memory_per_format(scratch), "jpeg_10000_scans": ten_thousand_scans(scratch)}
 
 
 def main() -> None:
@@ -193,13 +237,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--memory-uploads", type=int, default=20)
     parser.add_argument("--skip-browser", action="store_true", help="only the server's figures")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory figures (3.)")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
     figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores"}
     with tempfile.TemporaryDirectory(prefix="cropstyle-bench-web-") as scratch:
         scratch = Path(scratch)
-        if not args.skip_browser:
+        if not (args.skip_browser or args.memory_only):
             started = time.perf_counter()
             model = args.model or build_model(scratch / "model")
             figures["model_build_seconds"] = round(time.perf_counter() - started, 1) if args.model is None else 0.0
@@ -211,26 +256,27 @@ def main() -> None:
             with ServerProcess(scratch / "page-store", model=model, rate_limit=0) as server:
                 figures["inference"] = browser_latency(server.url, photos, args.runs, args.backend)
 
-        photos = make_photos(args.submissions, seed=9)
-        runs: dict = {}
-        with TemporaryPostgres() as postgres:
-            stores = {"sqlite": lambda name: scratch / name, "postgresql": lambda name: postgres.database(name)}
-            for kind, location in stores.items():
-                runs[f"{kind}_clean"] = load_run(location(f"{kind}_clean"), photos, args.clients, args.workers, [],
-                                                 f"{kind}, clean")
-            runs["sqlite_kill_worker"] = load_run(stores["sqlite"]("sqlite_faults"), photos, args.clients, args.workers,
-                                                  [(0.25, "kill-worker")], "sqlite, kill -9 a worker")
-            runs["postgresql_kill_worker_and_restart"] = load_run(
-                stores["postgresql"]("postgresql_faults"), photos, args.clients, args.workers,
-                [(0.25, "kill-worker"), (0.6, "restart-postgresql")], "postgresql, kill -9 a worker, restart",
-                postgres)
-        sqlite, pg = runs["sqlite_clean"], runs["postgresql_clean"]
-        figures["submissions"] = {
-            "submissions": args.submissions, "clients": args.clients, "workers": args.workers,
-            "photo_bytes_mean": round(sum(map(len, photos)) / len(photos)), "runs": runs,
-            "postgresql_over_sqlite": {
-                "throughput": round(pg["throughput_per_s"] / sqlite["throughput_per_s"], 2),
-                "latency_p95": round(pg["latency_ms_p95"] / sqlite["latency_ms_p95"], 2)}}
+        if not args.memory_only:
+            photos = make_photos(args.submissions, seed=9)
+            runs: dict = {}
+            with TemporaryPostgres() as postgres:
+                stores = {"sqlite": lambda name: scratch / name, "postgresql": lambda name: postgres.database(name)}
+                for kind, location in stores.items():
+                    runs[f"{kind}_clean"] = load_run(location(f"{kind}_clean"), photos, args.clients, args.workers, [],
+                                                     f"{kind}, clean")
+                runs["sqlite_kill_worker"] = load_run(stores["sqlite"]("sqlite_faults"), photos, args.clients,
+                                                      args.workers, [(0.25, "kill-worker")], "sqlite, kill -9 a worker")
+                runs["postgresql_kill_worker_and_restart"] = load_run(
+                    stores["postgresql"]("postgresql_faults"), photos, args.clients, args.workers,
+                    [(0.25, "kill-worker"), (0.6, "restart-postgresql")], "postgresql, kill -9 a worker, restart",
+                    postgres)
+            sqlite, pg = runs["sqlite_clean"], runs["postgresql_clean"]
+            figures["submissions"] = {
+                "submissions": args.submissions, "clients": args.clients, "workers": args.workers,
+                "photo_bytes_mean": round(sum(map(len, photos)) / len(photos)), "runs": runs,
+                "postgresql_over_sqlite": {
+                    "throughput": round(pg["throughput_per_s"] / sqlite["throughput_per_s"], 2),
+                    "latency_p95": round(pg["latency_ms_p95"] / sqlite["latency_ms_p95"], 2)}}
         figures["memory"] = memory(scratch, args.memory_uploads)
 
     print(json.dumps(figures, indent=2, ensure_ascii=False))

@@ -360,3 +360,41 @@ def run_load(url: str, photos: list[bytes], clients: int = 20, faults: list[tupl
         thread.join()
     result.seconds = time.perf_counter() - started
     return result
+
+
+# The kinds of photo the server accepts, for the worst cases of each (name → format, Pillow mode, save options).
+WORST_CASE_KINDS = {
+    "baseline JPEG RGB": ("JPEG", "RGB", {}),
+    "progressive JPEG RGB 4:2:0": ("JPEG", "RGB", {"progressive": True}),
+    "progressive JPEG RGB 4:4:4": ("JPEG", "RGB", {"progressive": True, "subsampling": 0}),
+    "progressive JPEG grey": ("JPEG", "L", {"progressive": True}),
+    "progressive JPEG CMYK": ("JPEG", "CMYK", {"progressive": True}),
+    "PNG RGBA": ("PNG", "RGBA", {}),
+    "PNG grey+alpha": ("PNG", "LA", {}),
+    "PNG grey": ("PNG", "L", {}),
+    "lossless WebP RGBA": ("WEBP", "RGBA", {"lossless": True}),
+    "lossy WebP RGB": ("WEBP", "RGB", {}),
+}
+
+
+def worst_case_photos(kinds: dict = WORST_CASE_KINDS) -> dict[str, tuple[bytes, str]]:
+    """For each kind, the largest square photo (sides of 16 px) whose decoding the server's decoded-bytes limit
+    accepts, as (bytes, format): plain grey, since what a decoder allocates depends on the pixels' number, not on
+    what they show. The side is guessed from a small one's cost, then lowered until the server's own estimate
+    (web/uploads.py: preflight) fits."""
+    from cropstyle.web.limits import MAX_DECODED_BYTES
+    from cropstyle.web.uploads import preflight
+
+    def encoded(image_format: str, mode: str, options: dict, side: int) -> bytes:
+        buffer = io.BytesIO()
+        Image.new(mode, (side, side), 128 if mode in ("L", "LA") else "grey").save(buffer, image_format, **options)
+        return buffer.getvalue()
+
+    photos = {}
+    for name, (image_format, mode, options) in kinds.items():
+        per_pixel = preflight(encoded(image_format, mode, options, 256)).decoding_bytes / 256**2
+        side = int((MAX_DECODED_BYTES / per_pixel) ** 0.5) // 16 * 16
+        while preflight(data := encoded(image_format, mode, options, side)).decoding_bytes > MAX_DECODED_BYTES:
+            side -= 16
+        photos[f"{name} {side}×{side}"] = (data, image_format)
+    return photos

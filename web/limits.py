@@ -3,10 +3,15 @@ defaults of those it lets you change). web/README.md explains each."""
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # the photo itself
 MAX_BODY_BYTES = MAX_PHOTO_BYTES + 256 * 1024  # the whole multipart request: photo, labels, boundaries
-# What decoding a photo may allocate (width × height × bands × bytes per band, as Pillow keeps it: 3 bands of
-# 8 bits in 4 bytes), checked on the declared size before decoding. 64 MiB: 16 MP in RGB, so a 4000×3000
-# photo fits; the page sends at most 1024 px.
+# What decoding a photo may allocate, checked on the declared size before decoding (web/uploads.py: Pillow's image,
+# 4 bytes a pixel for RGB, LA or CMYK, and the decoder's own buffers: libjpeg's coefficients for a progressive JPEG,
+# libwebp's canvases). 64 MiB: a baseline 4000×3000 JPEG fits (a progressive one, 7 bytes a pixel, up to 9.5 MP),
+# a WebP up to 3.9 MP; the page sends at most 1024 px.
 MAX_DECODED_BYTES = 64 * 2**20
+# What decoding a JPEG may cost in time, checked on its markers before decoding: libjpeg decodes every block of a
+# scan's components in every scan, even a scan of a few bytes, so repeated scans cost seconds in a few hundred KB.
+MAX_JPEG_SCANS = 500  # TJPARAM_SCANLIMIT in libjpeg-turbo's own fuzzers; libjpeg writes 10 (YCbCr), 6 (grey), 18 (CMYK)
+MAX_JPEG_SCAN_BLOCKS = 8_000_000  # 8×8 blocks decoded, all scans together: ~4× a progressive photo at the limit above
 DECODE_SLOTS = 2  # photos held in memory and decoded at once, per server process: the others wait their turn
 MAX_FIELD_BYTES = 16 * 1024  # crop, predicted, model
 MAX_MODEL_NAME = 200

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -114,7 +115,9 @@ class CorrectionStore(ABC):
 
     def add(self, photo: bytes, extension: str, width: int, height: int, orientation: int, crop: Crop,
             predicted: Crop | None = None, model: str | None = None, client: str | None = None) -> tuple[str, bool]:
-        """Store one correction atomically; returns (id, created). created is False when it was stored before."""
+        """Store one correction atomically; returns (id, created). created is False when it was stored before.
+        A size or orientation that is no integer is a TypeError before anything is written."""
+        width, height, orientation = operator.index(width), operator.index(height), operator.index(orientation)
         digest = hashlib.sha256(photo).hexdigest()
         identifier = correction_id(digest, crop)
         if self.get(identifier) is not None:
@@ -138,7 +141,8 @@ class CorrectionStore(ABC):
 
     @abstractmethod
     def _insert(self, row: Correction, photo: bytes) -> bool:
-        """Store the photo (once per digest) and the row in one atomic step; True if the row is new."""
+        """Store the photo (once per digest) and the row in one atomic step; True if the row is new. When the row
+        cannot be written, the photo is not left behind (unless another row uses it)."""
 
     @abstractmethod
     def _update_bucket(self, key: str, decide: BucketDecision) -> float:

@@ -8,7 +8,8 @@ DIR/tmp/                         files being written (DIGEST.PID.RANDOM.part); n
 A submission writes the photo to tmp/, flushes and fsyncs it, renames it to its final name and fsyncs
 the folder; only then is the row inserted, in one transaction (synchronous=FULL). A crash at any point
 leaves either nothing, or a complete photo without a row (not counted; `check()` lists it), never a row
-without its file or a half-written file under a final name.
+without its file or a half-written file under a final name. A row that fails to be written (an error, not a
+crash) takes its photo with it, unless another row uses that photo.
 
 Several processes on one machine may share DIR (`cropstyle serve --workers N`): SQLite locks the file,
 each process waits up to 30 s for the others. The schema's version is SQLite's `user_version`; opening a
@@ -20,6 +21,8 @@ import os
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cropstyle.web.store import COLUMNS, BucketDecision, Correction, CorrectionStore, StoreCheck, StoreUnavailable
@@ -167,13 +170,45 @@ class SqliteStore(CorrectionStore):
         _fsync_dir(target.parent)
         return relative
 
+    @contextmanager
+    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
+        """The rows' connection in BEGIN IMMEDIATE (SQLite's write lock, every process's), committed at the end."""
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+        except sqlite3.OperationalError as error:  # locked past the busy timeout, disk full, ...
+            raise StoreUnavailable(f"{self.location}: {error}") from error
+
     def _insert(self, row: Correction, photo: bytes) -> bool:
         relative = self._write_photo(photo, row.photo, row.extension)  # the file first, synced ...
         values = (row.id, row.photo, relative, *(getattr(row, c) for c in COLUMNS[3:]))
-        rows = self._execute(  # ... then the row, in one transaction
-            f"INSERT OR IGNORE INTO corrections ({_SELECT}) VALUES ({', '.join('?' * len(COLUMNS))}) RETURNING id",
-            values)
-        return len(rows) == 1
+        try:
+            with self._write_transaction() as db:  # ... then the row
+                if not (self.root / relative).is_file():  # removed meanwhile by another row's failure (below)
+                    self._write_photo(photo, row.photo, row.extension)
+                return len(db.execute(f"INSERT OR IGNORE INTO corrections ({_SELECT}) "
+                                      f"VALUES ({', '.join('?' * len(COLUMNS))}) RETURNING id", values).fetchall()) == 1
+        except BaseException:
+            self._remove_unused_photo(row.photo, relative)
+            raise
+
+    def _remove_unused_photo(self, digest: str, relative: str) -> None:
+        """After a row could not be written: its photo goes too, unless a row uses it. Under the write lock, so no
+        row of the same photo is being written meanwhile (that one finds the file gone and writes it again). When
+        even that lock cannot be had, the photo stays: an orphan, listed by check(), never counted."""
+        try:
+            with self._write_transaction() as db:
+                if not db.execute("SELECT 1 FROM corrections WHERE photo = ? LIMIT 1", (digest,)).fetchall():
+                    (self.root / relative).unlink(missing_ok=True)
+        except (StoreUnavailable, sqlite3.Error, OSError):
+            pass
 
     def _update_bucket(self, key: str, decide: BucketDecision) -> float:
         try:
