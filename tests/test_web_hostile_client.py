@@ -5,6 +5,7 @@ process list, a Host header with a name for a port, hidden files in the model fo
 are in tests/test_web_uploads.py.) Where a store takes part, on both stores."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -267,3 +268,78 @@ def test_hidden_files_are_not_served(tmp_path):
         for path in ("/model/.env", "/model/.git/config", "/model/%2Eenv", "/static/.hidden", "/vendor/.x"):
             answer = client.get(f"{server.url}{path}")
             assert answer.status_code == 404 and answer.json() == {"error": "Not Found"}, path
+
+
+# --- 9. A full disk, a read-only store: 503 with Retry-After, no leftovers, /healthz says so ---------------------
+
+@contextlib.contextmanager
+def small_disk(folder: Path, megabytes: int = 8):
+    """A real file system of its own for the store, small enough to fill (tmpfs: mounting needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for the store needs root")
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Write one file until the disk is full; its path (removing it frees the disk)."""
+    filler = disk / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 2**16)
+                handle.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def _assert_store_refused(client: httpx.Client, server: ServerProcess, seed: int) -> None:
+    refused = submit(client, server.url, photo_bytes(120, 90, seed=seed), GOOD)
+    assert refused.status_code == 503, refused.text
+    assert refused.json() == {"error": "the store is unavailable, nothing was stored: try again later"}
+    assert refused.headers["retry-after"] == "1"
+    health = client.get(f"{server.url}/healthz")
+    assert health.status_code == 503 and health.json()["status"] == "store not writable", health.text
+    assert health.headers["retry-after"] == "1"
+
+
+def test_a_full_disk_is_503_and_leaves_nothing(tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        store = disk / "store"
+        with ServerProcess(store, log=tmp_path / "server.log") as server, http_client() as client:
+            assert submit(client, server.url, photo_bytes(120, 90, seed=1), GOOD).status_code == 201
+            filler = fill(disk)
+            _assert_store_refused(client, server, 2)
+            assert list((store / "tmp").iterdir()) == []  # no .part left behind
+            filler.unlink()
+            assert client.get(f"{server.url}/healthz").json()["status"] == "ok"
+            assert submit(client, server.url, photo_bytes(120, 90, seed=2), GOOD).status_code == 201
+        assert len(_rows(store)) == 2
+    assert "is not writable" in (tmp_path / "server.log").read_text()
+
+
+def test_a_read_only_postgres_database_is_503(postgres):
+    url = postgres.database()
+    name = url.rsplit("/", 1)[1]
+
+    def set_read_only(on: bool) -> None:
+        import psycopg
+
+        with psycopg.connect(postgres.url(), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+    with ServerProcess(url) as server, http_client() as client:
+        assert submit(client, server.url, photo_bytes(120, 90, seed=1), GOOD).status_code == 201
+        set_read_only(True)
+        try:
+            _assert_store_refused(client, server, 2)
+        finally:
+            set_read_only(False)
+        assert submit(client, server.url, photo_bytes(120, 90, seed=2), GOOD).status_code == 201
+    assert len(_rows(url)) == 2

@@ -554,7 +554,13 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
     @app.get("/healthz")
     async def healthz():
         count = await run_in_threadpool(store.count)
-        return {"status": "ok", "corrections": count, "model": model.version if model else None}
+        problem = await run_in_threadpool(store.writable_problem)
+        answer = {"status": "ok", "corrections": count, "model": model.version if model else None}
+        if problem:  # readable, but a submission would fail: a load balancer should send writes elsewhere
+            log.warning("healthz: %s", problem)
+            return SafeJSONResponse({**answer, "status": "store not writable"}, status_code=503,
+                                    headers={"Retry-After": "1"})
+        return answer
 
     @app.get("/api/model")
     async def model_info():

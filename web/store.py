@@ -163,6 +163,11 @@ class CorrectionStore(ABC):
     def count(self) -> int: ...
 
     @abstractmethod
+    def writable_problem(self) -> str | None:
+        """Why a submission could not be stored now (a full disk, a read-only file system or database), or None.
+        For /healthz: the details name the store, for the log, not for clients."""
+
+    @abstractmethod
     def photo_bytes(self, correction: Correction) -> bytes:
         """The photo of `correction`, exactly as stored."""
 

@@ -171,11 +171,20 @@ class PostgresStore(CorrectionStore):
             try:
                 with self._connections.transaction() as connection:
                     return work(connection)
-            except psycopg.OperationalError as error:
+            except psycopg.errors.ReadOnlySqlTransaction as error:  # a read-only database or a standby: no retry
+                raise StoreUnavailable(f"{self.location} is not writable: {_first_line(error)}") from error
+            except psycopg.OperationalError as error:  # unreachable, restarting, disk full (DiskFull)
                 self._connections.drop_idle()
                 if time.monotonic() + RETRY_INTERVAL_S > deadline:
                     raise StoreUnavailable(f"{self.location}: {_first_line(error)}") from error
                 time.sleep(RETRY_INTERVAL_S)
+
+    def writable_problem(self) -> str | None:
+        def read_only(connection: psycopg.Connection) -> bool:
+            return connection.execute("SELECT current_setting('transaction_read_only') = 'on' "
+                                      "OR pg_is_in_recovery()").fetchone()[0]
+
+        return f"{self.location} is read only" if self._run(read_only) else None
 
     def _insert(self, row: Correction, photo: bytes) -> bool:
         values = tuple(getattr(row, c) for c in _ROW_COLUMNS)

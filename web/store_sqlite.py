@@ -160,15 +160,33 @@ class SqliteStore(CorrectionStore):
         target = self.root / relative
         if target.exists() and target.stat().st_size == len(data):
             return relative  # content-addressed: the same bytes are there already (complete: renamed in whole)
-        target.parent.mkdir(exist_ok=True)
         temporary = self.tmp / f"{digest}.{os.getpid()}.{uuid.uuid4().hex}.part"  # the writer's pid: see _writer_alive
-        with open(temporary, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-        _fsync_dir(target.parent)
+        try:
+            target.parent.mkdir(exist_ok=True)
+            with open(temporary, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+            _fsync_dir(target.parent)
+        except OSError as error:  # disk full, a read-only file system or folder: nothing left behind
+            temporary.unlink(missing_ok=True)
+            raise StoreUnavailable(f"{self.location} is not writable: {error}") from error
         return relative
+
+    def writable_problem(self) -> str | None:
+        try:  # what a submission does first: a file written and synced in tmp/ (a page, as a small photo takes)
+            probe = self.tmp / f"writable.{os.getpid()}.{uuid.uuid4().hex}.part"
+            try:
+                with open(probe, "wb") as file:
+                    file.write(b"\0" * 4096)
+                    file.flush()
+                    os.fsync(file.fileno())
+            finally:
+                probe.unlink(missing_ok=True)
+        except OSError as error:
+            return f"{self.location} is not writable: {error}"
+        return None
 
     @contextmanager
     def _write_transaction(self) -> Iterator[sqlite3.Connection]:
