@@ -1,6 +1,7 @@
 -- What samples.catalog.write_catalog builds every catalog from, copied from a real Lightroom 5 catalog
--- (../shared/corpus/lightroom/test_catalog_1.lrcat) by tests/test_lrcat.py: `python -m tests.test_lrcat`
--- rewrites this file, and the tests check that it still matches that catalog. Run as one script.
+-- (test_catalog_1.lrcat of alfanick/lrcat.rb, in the project's external test corpus) by tests/test_lrcat.py:
+-- `python -m tests.test_lrcat` rewrites this file, and the tests check that it still matches that catalog.
+-- Run as one script.
 --
 -- Copyright (c) 2013 Maxime Mouchet
 --

@@ -521,8 +521,9 @@ def render_template(connection: sqlite3.Connection) -> str:
     licence = REAL_CATALOG.with_name("LICENSE-MIT").read_text(encoding="utf-8")
     parts = [
         "-- What samples.catalog.write_catalog builds every catalog from, copied from a real Lightroom 5 catalog\n"
-        "-- (../shared/corpus/lightroom/test_catalog_1.lrcat) by tests/test_lrcat.py: `python -m tests.test_lrcat`\n"
-        "-- rewrites this file, and the tests check that it still matches that catalog. Run as one script.\n--\n",
+        "-- (test_catalog_1.lrcat of alfanick/lrcat.rb, in the project's external test corpus) by tests/test_lrcat.py:\n"
+        "-- `python -m tests.test_lrcat` rewrites this file, and the tests check that it still matches that catalog.\n"
+        "-- Run as one script.\n--\n",
         "".join(f"-- {line}".rstrip() + "\n" for line in licence.splitlines()),
         "\n\n-- 1. The schema: every table, then every index, then every trigger, each in the catalog's own order."
         "\n\n"]
