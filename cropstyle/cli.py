@@ -224,7 +224,8 @@ def run(args: argparse.Namespace) -> int:
         print(summary.report())
         return 1 if summary.counts["failed"] else 0
     if args.command == "serve":
-        from cropstyle.web.server import ServeSettings, read_token, serve
+        from cropstyle.web.server import serve
+        from cropstyle.web.settings import ServeSettings, read_token
 
         settings = ServeSettings(
             store=args.store, model=str(args.model) if args.model else None,

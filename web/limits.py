@@ -1,5 +1,5 @@
-"""The collection server's limits, in one place (web/server.py enforces them; `cropstyle serve` shows the
-defaults of those it lets you change). web/README.md explains each."""
+"""The collection server's limits, in one place (web/guards.py, web/uploads.py and web/server.py enforce them;
+`cropstyle serve` shows the defaults of those it lets you change). web/README.md explains each."""
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # the photo itself
 MAX_BODY_BYTES = MAX_PHOTO_BYTES + 256 * 1024  # the whole multipart request: photo, labels, boundaries

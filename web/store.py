@@ -55,7 +55,7 @@ class Correction:
     angle: float
     predicted: str | None  # the model's label as JSON, same frame, or None
     model: str | None  # the model version that predicted it
-    client: str | None  # the client's address, validated (see web/server.py)
+    client: str | None  # the client's address, validated (web/guards.py: client_address)
     created: float  # Unix time of the first submission
 
     @property

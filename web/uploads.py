@@ -1,9 +1,14 @@
-"""A submitted photo, checked before anything is stored: only JPEG, PNG or WebP that Pillow decodes in full, refused
-before decoding when that would cost too much memory or time or when its data cannot fill the size it declares, cut
-at the image's own end (web/server.py's POST /api/corrections)."""
+"""A submission's photo and labels, checked before anything is stored (web/server.py's POST /api/corrections).
+
+The photo: only JPEG, PNG or WebP that Pillow decodes in full, refused before decoding when that would cost too
+much memory or time or when its data cannot fill the size it declares, cut at the image's own end. The labels
+(`crop`, `predicted`): one flat JSON object of five finite numbers.
+"""
 from __future__ import annotations
 
 import io
+import json
+import math
 import numbers
 import re
 import struct
@@ -14,7 +19,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageMode, UnidentifiedImageError
 
-from cropstyle.extractor.geometry import displayed_size
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, displayed_size
 from cropstyle.web.limits import MAX_DECODED_BYTES, MAX_JPEG_SCAN_BLOCKS, MAX_JPEG_SCANS, MAX_PHOTO_BYTES
 from cropstyle.web.rejected import Rejected
 
@@ -337,3 +342,47 @@ def check_photo(data: bytes) -> UploadedPhoto:
     width, height = displayed_size(declared.width, declared.height, orientation)
     return UploadedPhoto(data[:image_end(data, declared.image_format)], FORMATS[declared.image_format][0], width,
                          height, orientation)
+
+
+def _finite_number(value) -> bool:
+    """A JSON number a float holds: not a bool, not NaN or infinite, not an integer beyond float's range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer of hundreds of digits
+        return False
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"keys given more than once: {', '.join(repeated)}")
+    return dict(pairs)
+
+
+def parse_label(text: str, field: str) -> Crop:
+    """A label field: a JSON object with exactly left, top, right, bottom, angle, each once, each a finite number."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except ValueError as error:
+        raise Rejected(400, f"`{field}` is not valid JSON with finite numbers and unique keys: {error}") from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise Rejected(400, f"`{field}` is nested too deep: a label is one flat object") from None
+    if not isinstance(value, dict):
+        raise Rejected(400, f"`{field}` must be a JSON object with {', '.join(LABEL_VALUES)}")
+    unknown = sorted(set(value) - set(LABEL_VALUES))
+    missing = [k for k in LABEL_VALUES if k not in value]
+    if unknown:
+        raise Rejected(400, f"`{field}` has unknown keys: {', '.join(unknown)}")
+    if missing:
+        raise Rejected(400, f"`{field}` lacks {', '.join(missing)}")
+    bad = [k for k in LABEL_VALUES if not _finite_number(value[k])]
+    if bad:
+        raise Rejected(422, f"`{field}`: {', '.join(bad)} must be finite numbers")
+    return Crop(*(float(value[k]) for k in LABEL_VALUES))
