@@ -5,13 +5,14 @@ Errors reach the user as one line; `--debug` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
 from pathlib import Path
 
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
-from cropstyle.web.limits import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, MAX_CONNECTIONS
+from cropstyle.web.settings import ServeSettings
 
 
 class UserError(Exception):
@@ -138,30 +139,32 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--batch-size", type=_positive_int, default=32)
     apply.add_argument("--jobs", type=_positive_int, default=None, help="decoding threads (default: cores)")
 
+    served = {setting.name: setting.default for setting in dataclasses.fields(ServeSettings)}  # defaults said once
     serve = commands.add_parser("serve", help="browser demo and correction collection server")
     serve.add_argument("--model", type=Path, default=None, metavar="WEBMODEL_OR_RUN")
     serve.add_argument("--store", default="data/corrections", metavar="DIR|postgresql://USER@HOST/DB",
                        help="a folder (SQLite, the default) or a PostgreSQL URL shared by several servers; its "
                             "password goes in PGPASSWORD or ~/.pgpass (libpq's), not in the URL, which the process "
                             "list shows")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=_positive_int, default=1, help="server processes sharing the store")
+    serve.add_argument("--host", default=served["host"])
+    serve.add_argument("--port", type=int, default=served["port"])
+    serve.add_argument("--workers", type=_positive_int, default=served["workers"],
+                       help="server processes sharing the store")
     serve.add_argument("--token", default=None,
                        help="required to read the collected corrections (the process list shows it: prefer "
                             "--token-file or the CROPSTYLE_TOKEN variable)")
     serve.add_argument("--token-file", type=Path, default=None, metavar="FILE", help="the token, its first line")
-    serve.add_argument("--rate-limit", type=float, default=60, metavar="N",
+    serve.add_argument("--rate-limit", type=float, default=served["rate_per_minute"], metavar="N",
                        help="submissions per minute per client address, across all workers (0: off)")
     serve.add_argument("--trusted-proxy", type=_network, action="append", default=[], metavar="ADDR",
                        help="a reverse proxy (address or network) whose X-Forwarded-For names the client (repeatable)")
     serve.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
                        help="a Host name the server answers (repeatable; default: the --host address and localhost)")
-    serve.add_argument("--header-timeout", type=_positive_float, default=HEADER_TIMEOUT_S, metavar="S",
+    serve.add_argument("--header-timeout", type=_positive_float, default=served["header_timeout"], metavar="S",
                        help="seconds for a request's headers to arrive")
-    serve.add_argument("--body-timeout", type=_positive_float, default=BODY_TIMEOUT_S, metavar="S",
+    serve.add_argument("--body-timeout", type=_positive_float, default=served["body_timeout"], metavar="S",
                        help="seconds for a request's body to arrive after its headers")
-    serve.add_argument("--max-connections", type=_positive_int, default=MAX_CONNECTIONS, metavar="N",
+    serve.add_argument("--max-connections", type=_positive_int, default=served["max_connections"], metavar="N",
                        help="open connections per worker; beyond them a request is answered 503")
     serve.add_argument("--quiet", action="store_true", help="log warnings only")
 
@@ -225,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         return 1 if summary.counts["failed"] else 0
     if args.command == "serve":
         from cropstyle.web.server import serve
-        from cropstyle.web.settings import ServeSettings, read_token
+        from cropstyle.web.settings import read_token
 
         settings = ServeSettings(
             store=args.store, model=str(args.model) if args.model else None,
