@@ -69,6 +69,7 @@ LABELS = [
      "`predicted`: angle must be finite numbers"),
     ("crop", NESTED, 400, "`crop` is nested too deep: a label is one flat object"),
     ("predicted", '{"a":' * 1_500 + "1" + "}" * 1_500, 400, "`predicted` is nested too deep"),
+    ("crop", '{"left": [0.1], "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0}', 400, "`crop` is nested too deep"),
     ("crop", '{"\\ud800": 1, "left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0}', 400,
      "`crop` has unknown keys: \ud800"),
 ]
@@ -193,13 +194,23 @@ def test_the_header_deadlines_408_is_json_with_the_security_headers(tmp_path):
 
 def test_the_connection_limits_503_is_json_with_the_security_headers(tmp_path):
     with ServerProcess(tmp_path / "store", options=["--max-connections", "3"]) as server:
-        held = [socket.create_connection((HOST, server.port)) for _ in range(3)]
+        held = [httpx.Client(timeout=10) for _ in range(3)]  # each keeps its connection open once answered
         try:
-            time.sleep(0.5)  # the server has accepted them
+            assert [client.get(f"{server.url}/healthz").status_code for client in held] == [200] * 3
             answer = _raw(server.port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            # The connections under the limit go on being served.
+            assert [client.get(f"{server.url}/healthz").status_code for client in held] == [200] * 3
         finally:
-            for sock in held:
-                sock.close()
+            for client in held:
+                client.close()
+        with http_client() as client:  # once they are closed, new connections are served
+            codes = []
+            for _ in range(50):
+                codes.append(client.get(f"{server.url}/healthz", headers={"Connection": "close"}).status_code)
+                if codes[-1] == 200:
+                    break
+                time.sleep(0.1)  # the server notices the closed connections
+            assert codes[-1] == 200, codes
     assert _assert_json_error(*answer, 503) == "too many connections: try again in a moment"
     assert answer[1]["retry-after"] == "1"
 
@@ -317,8 +328,8 @@ def test_a_full_disk_is_503_and_leaves_nothing(tmp_path):
             _assert_store_refused(client, server, 2)
             assert list((store / "tmp").iterdir()) == []  # no .part left behind
             filler.unlink()
-            assert client.get(f"{server.url}/healthz").json()["status"] == "ok"
             assert submit(client, server.url, photo_bytes(120, 90, seed=2), GOOD).status_code == 201
+            assert client.get(f"{server.url}/healthz").json()["status"] == "ok"
         assert len(_rows(store)) == 2
     assert "is not writable" in (tmp_path / "server.log").read_text()
 
@@ -343,3 +354,40 @@ def test_a_read_only_postgres_database_is_503(postgres):
             set_read_only(False)
         assert submit(client, server.url, photo_bytes(120, 90, seed=2), GOOD).status_code == 201
     assert len(_rows(url)) == 2
+
+
+# --- Review of the round: passwords in a query string, tokens with spaces, an empty allowed name ---------------
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://me:secret@db.example/corrections", "postgresql://me@db.example/corrections"),
+    ("postgresql://me@db.example/corrections?password=secret&sslmode=require",
+     "postgresql://me@db.example/corrections?sslmode=require"),
+    ("postgresql://me@db.example/corrections?sslmode=require", "postgresql://me@db.example/corrections?sslmode=require"),
+])
+def test_a_password_never_shows_in_the_stores_name(url, shown):
+    from cropstyle.web.settings import has_password
+    from cropstyle.web.store_postgres import redacted
+
+    assert redacted(url) == shown
+    assert has_password(url) is (shown != url)
+
+
+@pytest.mark.parametrize("given, file_text, variable, token", [
+    (" spaced ", None, None, "spaced"), (None, "\ufefffrom-an-editor \nsecond line\n", None, "from-an-editor"),
+    (None, None, "\tvariable\n", "variable"), (None, None, None, None),
+])
+def test_a_token_is_read_as_the_header_is(tmp_path, given, file_text, variable, token):
+    from cropstyle.web.settings import read_token
+
+    token_file = None
+    if file_text is not None:
+        token_file = tmp_path / "token"
+        token_file.write_text(file_text, encoding="utf-8")
+    assert read_token(given, token_file, {} if variable is None else {"CROPSTYLE_TOKEN": variable}) == token
+
+
+def test_an_empty_allowed_host_name_lets_nothing_through(tmp_path):
+    with ServerProcess(tmp_path / "store", options=["--allowed-host", "", "--allowed-host", "127.0.0.1"]) as server:
+        refused = _raw(server.port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:evil\r\nConnection: close\r\n\r\n")
+        accepted = _raw(server.port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert (refused[0], accepted[0]) == (421, 200)

@@ -380,3 +380,67 @@ def test_ten_concurrent_worst_cases_of_every_format_stay_under_300_mb(tmp_path):
     print(f"peak resident memory {peak:.0f} MB after 10 concurrent uploads of each of: {', '.join(photos)}")
     assert answers == {kind: [201] * 10 for kind in photos}
     assert peak <= 300
+
+
+# --- The round's review: padding that is no data, repeated components, MPO, costs that grow with the file ------
+
+def padded_in_scan(jpeg: bytes, padding: bytes) -> bytes:
+    """`padding` put at the end of the JPEG's (last) scan, just before EOI."""
+    return jpeg[:jpeg.rindex(b"\xff\xd9")] + padding + b"\xff\xd9"
+
+
+@pytest.mark.parametrize("padding", [b"\xff\xd0" * 200_000, b"\xff" * 400_000 + b"\xff\xd1" * 1000],
+                         ids=["restart markers", "fill bytes"])
+def test_padding_that_is_no_scan_data_does_not_make_a_jpeg_complete(padding):
+    data = padded_in_scan(lying_jpeg(), padding)
+    with pytest.raises(Rejected) as check:
+        check_photo(data)
+    status, message = refused(check)
+    assert status == 415 and message.startswith("`photo` is incomplete: its 4000×4000 pixels are 375000 blocks")
+
+
+def test_a_jpeg_that_names_a_component_twice_is_refused():
+    """libjpeg buffers each component of the frame: one id given three times would be counted once."""
+    data = bytearray(encoded(noise(256, 256), "JPEG", progressive=True, subsampling=0))
+    frame = data.index(b"\xff\xc2")
+    for k in range(data[frame + 9]):
+        data[frame + 10 + 3 * k] = 1
+    with pytest.raises(Rejected) as check:
+        check_photo(bytes(data))
+    assert refused(check) == (415, "`photo` is a JPEG that names one colour component twice")
+
+
+def test_a_phones_jpeg_with_an_mpf_index_is_accepted():
+    """A JPEG with a second image after it (an MPO: a gain map, a depth map): the first image is the photo."""
+    first, second = noise(320, 240, seed=1), noise(160, 120, seed=2)
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[second])
+    data = buffer.getvalue()
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    photo = check_photo(data)
+    assert (photo.extension, photo.width, photo.height) == ("jpg", 320, 240)
+    assert len(photo.data) < len(data)  # cut at the first image's end
+    with Image.open(io.BytesIO(photo.data)) as stored_photo:
+        assert stored_photo.size == (320, 240)
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("fill bytes", "`photo` is a JPEG with 5000000 bytes of padding between its segments (more than 65536)"),
+    ("segments", "`photo` is a JPEG of more than 1000 segments: reading it would take too long"),
+    ("png chunks", "`photo` is a PNG of more than 10000 chunks: reading it would take too long"),
+])
+def test_headers_that_cost_more_to_read_than_a_photo_are_refused_before_reading(kind, message):
+    """Pillow reads a JPEG's fill bytes and segments and a PNG's chunks one at a time, in Python: millions of them
+    cost seconds. They are counted first, in C-speed scans of the bytes."""
+    jpeg = encoded(noise(64, 48), "JPEG")
+    if kind == "fill bytes":
+        data = jpeg[:2] + b"\xff" * 5_000_000 + jpeg[2:]
+    elif kind == "segments":
+        data = jpeg[:2] + b"\xff\xfe\x00\x02" * 100_000 + jpeg[2:]
+    else:
+        plain = encoded(noise(64, 48), "PNG")
+        data = plain[:33] + png_chunk(b"tEXt", b"k\0v") * 20_000 + plain[33:]
+    with pytest.raises(Rejected) as check:
+        check_photo(data)
+    status, text = refused(check)
+    assert status == 413 and text.startswith(message), text

@@ -40,7 +40,7 @@ def json_body(message: str) -> bytes:
     return json.dumps({"error": message}).encode()
 
 
-def error_head(status: int, length: int, extra: list[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
+def error_head(length: int, extra: list[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
     """The headers of every error answer, whichever layer sends it: JSON, closed after, the security headers."""
     return [(b"content-type", b"application/json"), (b"content-length", str(length).encode()),
             (b"connection", b"close"), (b"cache-control", b"no-store"), *extra, *SECURITY_HEADERS]
@@ -147,7 +147,8 @@ class Guard:
         """(status, message) for a request refused before it reaches a route."""
         headers = {k.lower(): v for k, v in scope.get("headers") or []}
         host = headers.get(b"host", b"").decode("latin-1")
-        if _host_name(host) not in self.hosts:
+        name = _host_name(host)
+        if name is None or name not in self.hosts:
             return 421, "this server does not answer to that Host name (see --allowed-host)"
         if scope["method"] in SAFE_METHODS:
             return None
@@ -163,8 +164,8 @@ class Guard:
         return None
 
 
-def _host_name(host: str) -> str:
-    """The name of a Host header value, lower case, without the port ("[::1]:8000" → "::1"); "" when what follows
+def _host_name(host: str) -> str | None:
+    """The name of a Host header value, lower case, without the port ("[::1]:8000" → "::1"); None when what follows
     the name is not a port (":evil.example")."""
     host = host.strip().lower()
     if host.startswith("["):
@@ -174,14 +175,14 @@ def _host_name(host: str) -> str:
     else:
         name, rest = host, ""
     if rest and not (rest.startswith(":") and rest[1:].isdigit() and rest[1:].isascii()):
-        return ""
+        return None
     return name
 
 
 async def _send_json(send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
     data = json_body(message)
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": error_head(status, len(data), extra)})
+    await send({"type": "http.response.start", "status": status, "headers": error_head(len(data), extra)})
     await send({"type": "http.response.body", "body": data})
 
 
@@ -201,9 +202,10 @@ class DeadlineProtocol(H11Protocol):
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
-        # The connection limit (uvicorn's limit_concurrency would answer in plain text): a connection beyond it
-        # is answered 503 as soon as its request's head arrives.
-        self._over_limit = len(self.connections) > self.max_connections
+        # The connection limit (uvicorn's limit_concurrency would answer in plain text): a connection beyond it, or
+        # one opened while as many requests are still running (they outlive connections cut meanwhile), is
+        # answered 503 as soon as its request's head arrives.
+        self._over_limit = len(self.connections) > self.max_connections or len(self.tasks) >= self.max_connections
         self._arm_header_timer()
 
     def handle_events(self) -> None:
@@ -221,13 +223,16 @@ class DeadlineProtocol(H11Protocol):
             self._disarm_header_timer()
 
     def send_400_response(self, msg: str) -> None:
-        self._answer_and_close(400, "not a valid HTTP/1.1 request")
+        if self.conn.our_state is h11.IDLE:  # not when an answer was already sent (a 429 before a broken body)
+            self._answer_and_close(400, "not a valid HTTP/1.1 request")
+        else:
+            self.transport.close()
 
     def _answer_and_close(self, status: int, message: str, extra: list[tuple[bytes, bytes]] = ()) -> None:
         """An answer written beneath the app (no request cycle to send it through), then the connection closed."""
         body = json_body(message)
         head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode() + b"".join(
-            name + b": " + value + b"\r\n" for name, value in error_head(status, len(body), extra))
+            name + b": " + value + b"\r\n" for name, value in error_head(len(body), extra))
         self.transport.write(head + b"\r\n" + body)
         self.transport.close()
 

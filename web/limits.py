@@ -12,6 +12,11 @@ MAX_DECODED_BYTES = 64 * 2**20
 # scan's components in every scan, even a scan of a few bytes, so repeated scans cost seconds in a few hundred KB.
 MAX_JPEG_SCANS = 500  # TJPARAM_SCANLIMIT in libjpeg-turbo's own fuzzers; libjpeg writes 10 (YCbCr), 6 (grey), 18 (CMYK)
 MAX_JPEG_SCAN_BLOCKS = 8_000_000  # 8×8 blocks decoded, all scans together: ~4× a progressive photo at the limit above
+# What reading a photo's headers may cost: Pillow reads a JPEG's segments and a PNG's chunks one at a time, in
+# Python, so millions of tiny ones cost tens of seconds in 20 MB. Cameras write a few dozen.
+MAX_JPEG_SEGMENTS = 1_000
+MAX_JPEG_JUNK_BYTES = 64 * 1024  # fill bytes and junk between a JPEG's segments (Pillow skips them byte by byte)
+MAX_PNG_CHUNKS = 10_000
 DECODE_SLOTS = 2  # photos held in memory and decoded at once, per server process: the others wait their turn
 MAX_FIELD_BYTES = 16 * 1024  # crop, predicted, model
 MAX_MODEL_NAME = 200

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,7 @@ CORRECTION_ID = re.compile(r"[0-9a-f]{32}")
 
 MAX_OFFSET = 2**62  # beyond any store's row count, within SQLite's and PostgreSQL's 64-bit integers
 STORE_UNAVAILABLE = "the store is unavailable, nothing was stored: try again later"
+WRITABLE_CHECK_S = 5.0  # /healthz asks the store whether it can write at most this often (per worker)
 
 class SafeJSONResponse(JSONResponse):
     """FastAPI's JSON answers, ASCII-escaped (Starlette writes UTF-8, which a lone surrogate cannot be)."""
@@ -128,6 +130,8 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
     app = FastAPI(title="cropstyle", docs_url=None, redoc_url=None, openapi_url=None,
                   default_response_class=SafeJSONResponse)
     app.state.store, app.state.model = store, model
+    # /healthz's probe writes to disk: once per WRITABLE_CHECK_S, and again after any write succeeded or failed.
+    writable = {"checked": -math.inf, "problem": None}
 
     @app.exception_handler(Rejected)
     async def rejected(request: Request, error: Rejected):
@@ -136,6 +140,7 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
     @app.exception_handler(StoreUnavailable)
     async def unavailable(request: Request, error: StoreUnavailable):
         log.warning("store unavailable for %s %s: %s", request.method, request.url.path, error)  # its path or URL
+        writable["checked"] = -math.inf  # the next /healthz looks again
         return SafeJSONResponse({"error": STORE_UNAVAILABLE}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
@@ -178,7 +183,10 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
     @app.get("/healthz")
     async def healthz():
         count = await run_in_threadpool(store.count)
-        problem = await run_in_threadpool(store.writable_problem)
+        if time.monotonic() - writable["checked"] > WRITABLE_CHECK_S:
+            writable["problem"] = await run_in_threadpool(store.writable_problem)
+            writable["checked"] = time.monotonic()
+        problem = writable["problem"]
         answer = {"status": "ok", "corrections": count, "model": model.version if model else None}
         if problem:  # readable, but a submission would fail: a load balancer should send writes elsewhere
             log.warning("healthz: %s", problem)
@@ -238,6 +246,7 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
                 identifier, created = await run_in_threadpool(
                     store.add, photo.data, photo.extension, photo.width, photo.height, photo.orientation, crop,
                     predicted, model_name, client)
+                writable["checked"] = -math.inf
         finally:
             await form.close()
         return SafeJSONResponse({"id": identifier, "created": created}, status_code=201 if created else 200)

@@ -46,7 +46,7 @@ class ServeSettings:
     def host_names(self) -> set[str]:
         """The Host header names this server answers (lower case, no port)."""
         if self.allowed_hosts:
-            return {name.lower().strip("[]") for name in self.allowed_hosts}
+            return {name.lower().strip("[]") for name in self.allowed_hosts} - {""}
         names = {"localhost", "127.0.0.1", "::1"}
         if self.host not in ("0.0.0.0", "::", ""):
             names.add(self.host.lower().strip("[]"))
@@ -68,19 +68,21 @@ def read_token(given: str | None, token_file: Path | None, environ: dict[str, st
         raise ValueError(f"the token is given twice ({' and '.join(named)}): give it once")
     if token_file is not None:
         try:
-            lines = token_file.read_text(encoding="utf-8").splitlines()
+            lines = token_file.read_text(encoding="utf-8-sig").splitlines()  # an editor's BOM is no part of it
         except (OSError, UnicodeDecodeError) as error:
             raise ValueError(f"cannot read the token from {token_file}: {error}") from None
         return lines[0].strip() if lines else ""
-    return given if given is not None else environ.get(TOKEN_VARIABLE)
+    token = given if given is not None else environ.get(TOKEN_VARIABLE)
+    return None if token is None else token.strip()  # as the header's is: spaces around it could never match
 
 
 def has_password(store: str) -> bool:
-    """A PostgreSQL URL with a password in it (postgresql://user:secret@host/db)."""
+    """A PostgreSQL URL with a password in it (postgresql://user:secret@host/db, or ?password=secret)."""
     if not store.startswith(("postgresql://", "postgres://")):
         return False
-    credentials = store.split("://", 1)[1].split("@", 1)
-    return len(credentials) == 2 and ":" in credentials[0]
+    from cropstyle.web.store_postgres import redacted
+
+    return redacted(store) != store
 
 
 @functools.cache

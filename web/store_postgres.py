@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
@@ -84,13 +84,14 @@ T = TypeVar("T")
 
 
 def redacted(url: str) -> str:
-    """The URL without its password (for messages and the `source` column)."""
+    """The URL without its password, in the user part or the query (for messages and the `source` column)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "password"]
+    if parts.password is None and len(query) == len(parse_qsl(parts.query, keep_blank_values=True)):
         return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
+    netloc = parts.netloc.rsplit("@", 1)[-1]
     user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc}" if user else netloc))
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc}" if user else netloc, query=urlencode(query)))
 
 
 class Connections:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageMode, UnidentifiedImageError
 
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, displayed_size
-from cropstyle.web.limits import MAX_DECODED_BYTES, MAX_JPEG_SCAN_BLOCKS, MAX_JPEG_SCANS, MAX_PHOTO_BYTES
+from cropstyle.web.limits import (MAX_DECODED_BYTES, MAX_JPEG_JUNK_BYTES, MAX_JPEG_SCAN_BLOCKS, MAX_JPEG_SCANS,
+                                  MAX_JPEG_SEGMENTS, MAX_PHOTO_BYTES, MAX_PNG_CHUNKS)
 from cropstyle.web.rejected import Rejected
 
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
@@ -70,13 +71,16 @@ def decoded_bytes(width: int, height: int, mode: str) -> int:
 # The marker that ends a scan's entropy-coded data: 0xFF followed by neither 0x00 (a byte stuffing), RST0-7
 # (restart markers, inside the scan) nor 0xFF (fill bytes before a marker).
 _SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# What in a scan is no coded data: restart markers, and fill bytes before a marker (a 0xFF followed by another).
+_NOT_SCAN_DATA = re.compile(rb"\xff[\xd0-\xd7]|\xff(?=\xff)")
+_FILL = re.compile(rb"\xff+")
 
 
 @dataclass(frozen=True)
 class JpegScan:
     components: tuple[int, ...]  # component ids
     spectral_start: int  # 0: the scan codes its blocks' DC coefficients, each in one bit at least
-    data_bytes: int  # its entropy-coded data, byte stuffing and restart markers included
+    data_bytes: int  # its entropy-coded data: restart markers and fill bytes not counted
 
 
 @dataclass
@@ -88,6 +92,9 @@ class JpegLayout:
     sampling: dict[int, tuple[int, int]] = field(default_factory=dict)  # component id → (horizontal, vertical)
     scans: list[JpegScan] = field(default_factory=list)
     end: int = 0  # after its EOI marker (len(data) when that cannot be told)
+    segments: int = 0  # marker segments read, scans included
+    junk_bytes: int = 0  # between segments: fill bytes and bytes that are no marker
+    repeated_component: bool = False  # a component id given twice in the frame (libjpeg buffers each)
 
     def blocks(self, component: int, padded: bool = False) -> int:
         """The component's 8×8 blocks as libjpeg counts them; padded: to whole sampling units, as it buffers them."""
@@ -104,21 +111,28 @@ class JpegLayout:
         return sum(self.blocks(component) for component in scan.components if component in self.sampling)
 
 
-def jpeg_layout(data: bytes, max_scans: int | None = None) -> JpegLayout:
+def jpeg_layout(data: bytes, max_scans: int | None = None, max_segments: int | None = None) -> JpegLayout:
     """Walk the JPEG's segments (skipped by their length) and scans (their data runs to the next marker), up to
-    EOI, as libjpeg reads them (bytes that are no marker skipped); stop after max_scans + 1 scans (a JPEG of too
-    many: no need to read them all)."""
+    EOI, as libjpeg reads them (bytes that are no marker skipped); stop after max_scans + 1 scans or max_segments
+    + 1 segments (a JPEG of too many: no need to read them all)."""
     layout = JpegLayout(end=len(data))
     position = 2  # after SOI
     while position + 1 < len(data):
         if data[position] != 0xFF:  # junk between segments: libjpeg skips it (with a warning)
-            position = data.find(b"\xff", position)
-            if position < 0:
+            found = data.find(b"\xff", position)
+            layout.junk_bytes += (found if found >= 0 else len(data)) - position
+            if found < 0:
                 return layout
+            position = found
             continue
         marker = data[position + 1]
-        if marker in (0xFF, 0x00):  # a fill byte; an 0xFF in junk
-            position += 1 if marker == 0xFF else 2
+        if marker == 0xFF:  # fill bytes, skipped at once (one at a time, a file of them would cost seconds)
+            following = _FILL.match(data, position).end() - 1
+            layout.junk_bytes += following - position
+            position = following
+            continue
+        if marker == 0x00:  # an 0xFF in junk
+            position += 2
             continue
         if marker == 0xD9:  # EOI
             layout.end = position + 2
@@ -131,33 +145,53 @@ def jpeg_layout(data: bytes, max_scans: int | None = None) -> JpegLayout:
         length = int.from_bytes(data[position + 2:position + 4], "big")
         segment = data[position + 4:position + 2 + length]
         position += 2 + length
+        layout.segments += 1
+        if max_segments is not None and layout.segments > max_segments:
+            return layout
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and not layout.frame and len(segment) >= 6:
             layout.frame = marker
             layout.height, layout.width = struct.unpack(">HH", segment[1:5])
             for offset in range(6, min(len(segment) - 2, 6 + 3 * segment[5]), 3):  # id, sampling factors, table
                 factors = segment[offset + 1]
+                layout.repeated_component |= segment[offset] in layout.sampling
                 layout.sampling[segment[offset]] = (min(max(factors >> 4, 1), 4), min(max(factors & 15, 1), 4))
         elif marker == 0xDA and segment:
             count = segment[0]  # then (component id, tables) for each, then Ss, Se, Ah/Al
             spectral_start = segment[1 + 2 * count] if len(segment) > 1 + 2 * count else 0
             following = _SCAN_END.search(data, position)
             stop = following.start() if following else len(data)
-            layout.scans.append(JpegScan(tuple(segment[1:1 + 2 * count:2]), spectral_start, stop - position))
+            coded = stop - position - sum(len(m.group()) for m in _NOT_SCAN_DATA.finditer(data, position, stop))
+            layout.scans.append(JpegScan(tuple(segment[1:1 + 2 * count:2]), spectral_start, coded))
             position = stop
             if max_scans is not None and len(layout.scans) > max_scans:
                 return layout
     return layout
 
 
-def _jpeg_preflight(data: bytes, mode: str) -> int:
-    """Refuse a JPEG whose decoding takes too long (too many scans: libjpeg decodes every block of every scan, one
-    of a few bytes too) or that cannot be complete (less than a bit a block in a scan of DC coefficients: libjpeg
-    fills what is missing with grey, and Pillow says nothing); return what decoding it allocates."""
-    layout = jpeg_layout(data, MAX_JPEG_SCANS)
+def _jpeg_markers(data: bytes) -> JpegLayout:
+    """The JPEG's layout, refused when reading it (Pillow reads its markers one by one) would take too long."""
+    layout = jpeg_layout(data, MAX_JPEG_SCANS, MAX_JPEG_SEGMENTS)
     if len(layout.scans) > MAX_JPEG_SCANS:
         raise Rejected(413, f"`photo` is a JPEG of more than {MAX_JPEG_SCANS} scans: decoding it would take too long")
+    if layout.segments > MAX_JPEG_SEGMENTS:
+        raise Rejected(413, f"`photo` is a JPEG of more than {MAX_JPEG_SEGMENTS} segments: reading it would take "
+                            "too long")
+    if layout.junk_bytes > MAX_JPEG_JUNK_BYTES:
+        raise Rejected(413, f"`photo` is a JPEG with {layout.junk_bytes} bytes of padding between its segments "
+                            f"(more than {MAX_JPEG_JUNK_BYTES}): reading it would take too long")
+    return layout
+
+
+def _jpeg_preflight(layout: JpegLayout, mode: str) -> int:
+    """Refuse a JPEG whose decoding takes too long (too many blocks in its scans: libjpeg decodes every block of
+    every scan, one of a few bytes too) or that cannot be complete (less than a bit a block in a scan of DC
+    coefficients: libjpeg fills what is missing with grey, and Pillow says nothing); return what decoding it
+    allocates. Only libjpeg's own "premature end" warning would prove a JPEG complete, and Pillow does not pass it
+    on: a bit a block is the least any coding of real pixels takes."""
     if not layout.frame:
         raise Rejected(415, "`photo` could not be decoded: its JPEG markers hold no frame header")
+    if layout.repeated_component:
+        raise Rejected(415, "`photo` is a JPEG that names one colour component twice")
     if layout.frame not in JPEG_FRAMES:
         raise Rejected(415, "`photo` is a lossless, hierarchical or arithmetic-coded JPEG: only baseline and "
                             "progressive JPEG are accepted")
@@ -270,6 +304,10 @@ def preflight(data: bytes) -> Preflight:
     WebP decoder takes its canvases when it opens). Rejected: not JPEG, PNG or WebP; a JPEG refused from its
     markers (see _jpeg_preflight). Pillow's errors (an unreadable header) pass through."""
     image_format = sniffed_format(data)
+    # Bounded before Pillow reads a header: it walks a JPEG's segments and a PNG's chunks one by one, in Python.
+    layout = _jpeg_markers(data) if image_format == "JPEG" else None
+    if image_format == "PNG" and sum(1 for _ in zip(range(MAX_PNG_CHUNKS + 1), _png_chunks(data))) > MAX_PNG_CHUNKS:
+        raise Rejected(413, f"`photo` is a PNG of more than {MAX_PNG_CHUNKS} chunks: reading it would take too long")
     if image_format == "WEBP":
         size = _webp_size(data)
         if size is None:
@@ -278,11 +316,13 @@ def preflight(data: bytes) -> Preflight:
         return Preflight("WEBP", width, height, mode,
                          WEBP_BYTES_PER_PIXEL * width * height + WEBP_FILE_COPIES * len(data))
     with Image.open(io.BytesIO(data), formats=[image_format] if image_format else None) as image:
-        if image.format not in FORMATS:
+        # A phone's JPEG with an MPF index (a gain map, a depth map) opens as MPO: its first image is the photo.
+        opened = "JPEG" if image.format == "MPO" else image.format
+        if opened not in FORMATS:
             raise Rejected(415, f"`photo` must be JPEG, PNG or WebP, not {image.format}")
         width, height, mode = *image.size, image.mode
-    cost = _jpeg_preflight(data, mode) if image_format == "JPEG" else decoded_bytes(width, height, mode)
-    return Preflight(image.format, width, height, mode, cost)
+    cost = _jpeg_preflight(layout, mode) if layout is not None else decoded_bytes(width, height, mode)
+    return Preflight(opened, width, height, mode, cost)
 
 
 def image_end(data: bytes, image_format: str) -> int:
@@ -328,7 +368,7 @@ def check_photo(data: bytes) -> UploadedPhoto:
                                     f"{MAX_DECODED_BYTES // 2**20} MB limit")
             if declared.image_format == "PNG":
                 _check_png_data(data)
-            with Image.open(io.BytesIO(data), formats=[declared.image_format]) as image:
+            with Image.open(io.BytesIO(data), formats=[declared.image_format, "MPO"]) as image:
                 orientation = exif_orientation(image.getexif().get(0x0112, 1))
                 image.load()  # decode every pixel: truncated or corrupt data fails here
     except Rejected:
@@ -366,8 +406,27 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return dict(pairs)
 
 
+def _nesting(text: str) -> int:
+    """How deep JSON text's objects and arrays go (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for character in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (character == "\\", character != '"')
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_label(text: str, field: str) -> Crop:
     """A label field: a JSON object with exactly left, top, right, bottom, angle, each once, each a finite number."""
+    if _nesting(text) > 1:  # before parsing: how deep a parser may go differs between Pythons
+        raise Rejected(400, f"`{field}` is nested too deep: a label is one flat object")
     try:
         value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except ValueError as error:
