@@ -15,6 +15,7 @@ demo: setup $(DATA)/report/metrics.json $(RUN)/web/model.json
 	$(CROPSTYLE) serve --model $(RUN)/web --store $(DATA)/corrections
 
 test: setup
+	.venv/bin/ruff check .
 	.venv/bin/python -m pytest
 
 bench: setup

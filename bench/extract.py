@@ -89,7 +89,8 @@ def main() -> None:
         "peak_memory_mb": round(peak_mb),
     }
     print(f"floor    {figures['floor_photos_per_s']:7.1f} photos/s  (exiftool batch + sequential draft decode)")
-    print(f"extract  {figures['extract_photos_per_s']:7.1f} photos/s  = {figures['extract_vs_floor']:.2f}× the floor (target ≥ 1.0)")
+    print(f"extract  {figures['extract_photos_per_s']:7.1f} photos/s  = {figures['extract_vs_floor']:.2f}× the floor "
+          "(target ≥ 1.0)")
     print(f"re-run   {rerun_seconds:7.2f} s         = {figures['rerun_vs_first']:.1%} of the first run (target ≤ 10%)")
     print(f"peak memory of `cropstyle extract`: {peak_mb:.0f} MB (target < 1024)")
     print(json.dumps(figures))

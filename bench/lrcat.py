@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cropstyle.extractor.lrcat import cores, _open_private_copy, _photo_query, read_catalog  # noqa: E402
+from cropstyle.extractor.lrcat import _open_private_copy, _photo_query, cores, read_catalog  # noqa: E402
 from cropstyle.samples.catalog import encode_xmp_blob  # noqa: E402
 
 REFERENCE_CATALOG = ROOT.parent / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"  # read only

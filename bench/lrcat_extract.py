@@ -19,8 +19,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from cropstyle.extractor.extract import extract  # noqa: E402
-from cropstyle.samples.catalog import CatalogEntry, write_catalog  # noqa: E402
 from cropstyle.extractor.metadata import crop_from_xmp, declared_size, metadata_tool, orientation_from_tags  # noqa: E402
+from cropstyle.samples.catalog import CatalogEntry, write_catalog  # noqa: E402
+
 sys.path.insert(0, str(PROJECT / "bench"))
 from extract import jpeg_library  # noqa: E402  (bench/extract.py)
 
@@ -38,7 +39,8 @@ def main() -> None:
         photos = jpeg_library(library, args.count, args.long_side)  # bench/extract.py's, page cache warm
         with metadata_tool() as tool:
             tags = tool.read_tags(photos)
-        entries = [CatalogEntry(p, orientation_from_tags(tags[p], tags[p]), *declared_size(tags[p]), crop_from_xmp(tags[p]))
+        entries = [CatalogEntry(p, orientation_from_tags(tags[p], tags[p]), *declared_size(tags[p]),
+                                crop_from_xmp(tags[p]))
                    for p in photos]
         catalog = work / "Catalog.lrcat"
         write_catalog(catalog, entries)
@@ -55,7 +57,8 @@ def main() -> None:
                "lrcat_photos_per_s": round(len(photos) / lrcat_seconds, 1),
                "lrcat_vs_xmp": round(xmp_seconds / lrcat_seconds, 2)}
     print(f"XMP route      {figures['xmp_photos_per_s']:7.1f} photos/s")
-    print(f"catalog route  {figures['lrcat_photos_per_s']:7.1f} photos/s = {figures['lrcat_vs_xmp']:.2f}× the XMP route")
+    print(f"catalog route  {figures['lrcat_photos_per_s']:7.1f} photos/s = {figures['lrcat_vs_xmp']:.2f}× "
+          "the XMP route")
     print(json.dumps(figures))
 
 

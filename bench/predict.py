@@ -2,9 +2,10 @@
 
 Same run, same files: 200 cropped 12-megapixel JPEGs from the sample library, read once before timing so
 both contenders find them in the page cache; the two run alternately --rounds times and the best of each
-counts (the least disturbed by other work on the machine), with the CPU time per photo as a check. The floor is bench/extract.py's: one exiftool batch read of
-the crop tags, then a sequential Pillow draft-mode decode and resize of each photo. `predict` does all of
-that plus the model: the time to load the model is reported apart (it is paid once per command).
+counts (the least disturbed by other work on the machine), with the CPU time per photo as a check. The
+floor is bench/extract.py's: one exiftool batch read of the crop tags, then a sequential Pillow draft-mode
+decode and resize of each photo. `predict` does all of that plus the model: the time to load the model is
+reported apart (it is paid once per command).
 Target (issue 5): predict ≥ 0.8× the floor's throughput. Then the model is exported (none, float16,
 uint8) with its parity check; target ≤ 1.2 MB for the default model with uint8.
 
@@ -32,7 +33,6 @@ sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
 
 import extract as bench_extract  # noqa: E402  (bench/extract.py: the decode floor and the benchmarks' library)
-
 
 
 def _cpu_seconds() -> float:
@@ -95,7 +95,8 @@ def main() -> None:
         "parameters": model.keras_model.count_params(),
         "floor_photos_per_s": round(n / floor_seconds, 1), "predict_photos_per_s": round(n / predict_seconds, 1),
         "predict_vs_floor": round(floor_seconds / predict_seconds, 2), "model_load_seconds": round(load_seconds, 2),
-        "floor_cpu_ms_per_photo": round(1000 * floor_cpu / n, 1), "predict_cpu_ms_per_photo": round(1000 * predict_cpu / n, 1),
+        "floor_cpu_ms_per_photo": round(1000 * floor_cpu / n, 1),
+        "predict_cpu_ms_per_photo": round(1000 * predict_cpu / n, 1),
         "cores": os.cpu_count(), "load_average_before": round(load_before, 2), "rounds": args.rounds,
         "all_rounds_vs_floor": [round(f / p, 2) for (f, _), (p, _) in zip(floor_runs, predict_runs)],
     }

@@ -186,7 +186,7 @@ def main() -> None:
             points["all"] = figures["results"][name]
     print("\n" + table(figures["results"]))
     if figures["curve"]:
-        print(f"\nlearning curve: model IoU on the test photos (best baseline in brackets)")
+        print("\nlearning curve: model IoU on the test photos (best baseline in brackets)")
         for name, points in figures["curve"].items():
             cells = []
             for count, result in points.items():

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from cropstyle.samples.dataset import write_dataset  # noqa: E402
 from cropstyle.training import pipeline  # noqa: E402
 from cropstyle.training.losses import CornerBoxIoU, CropLoss  # noqa: E402
 from cropstyle.training.model import build_model  # noqa: E402
-from cropstyle.samples.dataset import write_dataset  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -49,11 +49,19 @@ sys.path.insert(0, str(PROJECT))
 from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from tests.load import (ServerProcess, blank_png, http_client, make_photos, photo_bytes,  # noqa: E402
-                        run_load, submit, worst_case_photos)
-from tests.postgres import TemporaryPostgres  # noqa: E402
 from cropstyle.web import limits  # noqa: E402
 from cropstyle.web.store import open_store  # noqa: E402
+from tests.load import (  # noqa: E402
+    ServerProcess,
+    blank_png,
+    http_client,
+    make_photos,
+    photo_bytes,
+    run_load,
+    submit,
+    worst_case_photos,
+)
+from tests.postgres import TemporaryPostgres  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -214,7 +222,8 @@ def memory(scratch: Path, uploads: int) -> dict:
         for i in range(5):
             submit(client, server.url, photo_bytes(1024, 768, seed=500 + i), GOOD)
         baseline, resident_before = server.peak_memory_mb(), server.resident_memory_mb()
-        bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png", content_type="image/png")
+        bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png",
+                      content_type="image/png")
         codes, seconds = concurrent_uploads(server, worst, "PNG", uploads)
         peak, resident_after = server.peak_memory_mb(), server.resident_memory_mb()
     return {"worst_upload": f"{side}×{side - 1} RGBA PNG, {len(worst) // 1024} KB, "
@@ -223,7 +232,8 @@ def memory(scratch: Path, uploads: int) -> dict:
             "seconds": round(seconds, 2), "peak_rss_mb_baseline": round(baseline, 1),
             "peak_rss_mb_after_uploads": round(peak, 1), "peak_over_baseline": round(peak / baseline, 2),
             "target_mb": 300, "resident_mb_before": round(resident_before, 1),
-            "resident_mb_after": round(resident_after, 1), "probe_7300x5470_rgba": f"{bomb.status_code} {bomb.json().get('error', '')[:90]}",
+            "resident_mb_after": round(resident_after, 1),
+            "probe_7300x5470_rgba": f"{bomb.status_code} {bomb.json().get('error', '')[:90]}",
             "per_format": memory_per_format(scratch), "jpeg_10000_scans": ten_thousand_scans(scratch)}
 
 

@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract = commands.add_parser("extract", help="photo library (XMP, sidecars, .lrcat) → dataset")
     extract.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders, photos or .lrcat catalogs")
     extract.add_argument("--out", required=True, type=Path, metavar="DATASET")
-    extract.add_argument("--size", type=_positive_int, default=TRAINING_LONG_SIDE, help="long side of training images (px)")
+    extract.add_argument("--size", type=_positive_int, default=TRAINING_LONG_SIDE,
+                         help="long side of training images (px)")
     extract.add_argument("--jobs", type=_positive_int, default=None, help="decoding processes (default: cores)")
     extract.add_argument("--include-uncropped", action="store_true", help="label uncropped photos as full frame")
     extract.add_argument("--remap", type=_remap, action="append", default=[], metavar="OLD=NEW",
@@ -94,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=_positive_int, default=96, metavar="PX", help="model input side")
     train.add_argument("--arch", choices=("separable", "compact", "mobilenet"), default="separable")
     train.add_argument("--weights", default="none", metavar="none|imagenet|PATH", help="backbone weights (mobilenet)")
-    train.add_argument("--loss", choices=("huber", "l1", "mse"), default="huber", help="value term beside the IoU term (training/losses.py)")
+    train.add_argument("--loss", choices=("huber", "l1", "mse"), default="huber",
+                       help="value term beside the IoU term (training/losses.py)")
     train.add_argument("--val-split", type=float, default=0.2, metavar="F")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--flip-average", action="store_true",
@@ -217,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
         print(format_predictions(predictions, args.format))
         failed = [p for p in predictions if p.cropped_error]
         for prediction in failed:
-            print(f"cropstyle: could not write the cropped {prediction.source}: {prediction.cropped_error}", file=sys.stderr)
+            print(f"cropstyle: could not write the cropped {prediction.source}: {prediction.cropped_error}",
+                  file=sys.stderr)
         return 1 if failed else 0
     if args.command == "apply":
         from cropstyle.export.apply import apply

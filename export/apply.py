@@ -79,7 +79,8 @@ class ApplySummary:
         lines.append(f"{verb} {len(done)} crops: {sum(a.created for a in done)} into new sidecars, "
                      f"{sum(a.target == a.source for a in done)} into the photos (--in-place), "
                      f"{sum(not a.created and a.target != a.source for a in done)} into existing sidecars"
-                     + (f", {sum(a.replaced is not None for a in done)} replacing a crop" if any(a.replaced for a in done) else ""))
+                     + (f", {sum(a.replaced is not None for a in done)} replacing a crop"
+                        if any(a.replaced for a in done) else ""))
         skipped = Counter(a.reason.split(":")[0] if a.reason.startswith(skip_reasons.NOT_AN_IMAGE) else a.reason
                           for a in self.actions if a.status == "skipped")
         if skipped:
@@ -105,7 +106,8 @@ def apply(run: Path, paths: Sequence[Path], dry_run: bool = False, force: bool =
             if action.target is not None:
                 key = str(action.target).lower()
                 if key in claimed:  # two raws of one name (IMG_1.CR2, IMG_1.NEF) would share IMG_1.xmp
-                    action = ApplyAction(prediction.source, "skipped", f"{action.target.name} is written for another photo")
+                    action = ApplyAction(prediction.source, "skipped",
+                                         f"{action.target.name} is written for another photo")
                 claimed.add(key)
             if action.status == "written":
                 if dry_run:
@@ -139,7 +141,8 @@ def plan(prediction: Prediction, force: bool = False, in_place: bool = False) ->
             return ApplyAction(prediction.source, "skipped", EMBEDDED_CROP if force else HAS_CROP)
         target, existing = photo.sidecar or photo.path.with_name(photo.path.name + ".xmp"), photo.sidecar_crop
     if target == photo.sidecar and photo.sidecar_problem:
-        return ApplyAction(prediction.source, "skipped", f"{skip_reasons.UNREADABLE}: sidecar {target.name}: {photo.sidecar_problem}")
+        return ApplyAction(prediction.source, "skipped",
+                           f"{skip_reasons.UNREADABLE}: sidecar {target.name}: {photo.sidecar_problem}")
     if existing is not None and not force:
         return ApplyAction(prediction.source, "skipped", HAS_CROP)
     stored = to_stored(prediction.crop, prediction.width, prediction.height, orientation)
@@ -165,5 +168,6 @@ def _write(tool, action: ApplyAction) -> None:
         status, stderr = tool.last_status, (tool.last_stderr or "").strip()
     except Exception as error:  # exiftool died: report this photo, carry on is impossible
         raise RuntimeError(f"exiftool failed writing {action.target}: {error}") from error
-    if status != 0 or not any(word in output for word in ("updated", "created", "unchanged")) or not action.target.exists():
+    if (status != 0 or not any(word in output for word in ("updated", "created", "unchanged"))
+            or not action.target.exists()):
         action.status, action.reason = "failed", f"exiftool: {stderr or output.strip() or f'exit status {status}'}"

@@ -161,7 +161,8 @@ def _predict_files(model: CropModel, tool: MetadataTool, files: list, pool: Thre
     def read() -> None:
         try:
             for chunk in _chunks(files):
-                tags = tool.read_tags(list(dict.fromkeys([f.path for f in chunk] + [f.sidecar for f in chunk if f.sidecar])))
+                tags = tool.read_tags(list(dict.fromkeys([f.path for f in chunk]
+                                                         + [f.sidecar for f in chunk if f.sidecar])))
                 for file in chunk:
                     photo = read_photo(file, tags)
                     source = photo if isinstance(photo, Skipped) else pixel_source(tool, photo)
@@ -327,10 +328,12 @@ def format_predictions(predictions: list[Prediction], fmt: str = "table") -> str
         values += [str(row[name]) for name in extra]
         lines.append(values)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(v.ljust(w) if i in (0, 1) or i >= 7 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths))).rstrip()
+    text = ["  ".join(v.ljust(w) if i in (0, 1) or i >= 7 else v.rjust(w)
+                      for i, (v, w) in enumerate(zip(line, widths))).rstrip()
             for line in lines]
     done = sum(p.crop is not None for p in predictions)
-    text.append(f"{done} of {len(predictions)} photos predicted" + (f", {len(predictions) - done} skipped" if done < len(predictions) else ""))
+    text.append(f"{done} of {len(predictions)} photos predicted"
+                + (f", {len(predictions) - done} skipped" if done < len(predictions) else ""))
     return "\n".join(text)
 
 

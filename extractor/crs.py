@@ -114,7 +114,8 @@ def xmp_packet(attributes: Mapping[str, str], history: Sequence[Mapping[str, str
     body = ""
     if history:
         items = "\n".join(
-            "     <rdf:li " + " ".join(f'stEvt:{k}="{_escape(v)}"' for k, v in event.items()) + "/>" for event in history
+            "     <rdf:li " + " ".join(f'stEvt:{k}="{_escape(v)}"' for k, v in event.items()) + "/>"
+            for event in history
         )
         body = f"\n   <xmpMM:History>\n    <rdf:Seq>\n{items}\n    </rdf:Seq>\n   </xmpMM:History>\n  "
     description = f'  <rdf:Description rdf:about=""\n{declarations}\n{values}'

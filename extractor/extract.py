@@ -11,7 +11,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait, FIRST_COMPLETED
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,13 +68,14 @@ class Summary:
     foreign_missing: int = 0
 
     def report(self) -> str:
-        lines = [f"found {self.found} sources: {self.extracted} extracted, {self.unchanged} unchanged since the last run, "
-                 f"{sum(self.skipped.values())} skipped"]
+        lines = [f"found {self.found} sources: {self.extracted} extracted, "
+                 f"{self.unchanged} unchanged since the last run, {sum(self.skipped.values())} skipped"]
         lines += [f"  skipped, {reason}: {count}" for reason, count in self.skipped.most_common()]
         lines.append(f"{self.out}/labels.csv now holds {self.labels_total} examples (reasons per file in skipped.csv)")
         if self.foreign_missing:
-            lines.append(f"{self.foreign_missing} catalog photos point to missing files: if the catalog comes from another "
-                         "machine, map its folders with --remap OLD=NEW (for example --remap /Users/me/Pictures=/home/me/Pictures)")
+            lines.append(f"{self.foreign_missing} catalog photos point to missing files: "
+                         "if the catalog comes from another machine, map its folders with --remap OLD=NEW "
+                         "(for example --remap /Users/me/Pictures=/home/me/Pictures)")
         return "\n".join(lines)
 
 
@@ -192,7 +193,8 @@ def extract(paths: Sequence[Path], out: Path, size: int = TRAINING_LONG_SIDE, jo
             continue
         try:
             # A catalog photo also changes when its develop settings do: their digest joins the fingerprint.
-            catalog_state = hashlib.sha256(repr(candidate.catalog).encode()).hexdigest()[:16] if candidate.catalog else ""
+            catalog_state = (hashlib.sha256(repr(candidate.catalog).encode()).hexdigest()[:16]
+                             if candidate.catalog else "")
             candidate.fingerprint = fingerprint(candidate.source, candidate.sidecar, extra=catalog_state)
         except OSError as error:
             skip(candidate, f"{skip_reasons.UNREADABLE}: {error.strerror}")
@@ -217,7 +219,8 @@ def extract(paths: Sequence[Path], out: Path, size: int = TRAINING_LONG_SIDE, jo
                     tags = tool.read_tags(list(dict.fromkeys(files)))
                     for candidate in chunk:
                         photo = read_photo(_library_file(candidate), tags)
-                        pending = photo.reason if isinstance(photo, Skipped) else _pending(candidate, photo, include_uncropped)
+                        pending = (photo.reason if isinstance(photo, Skipped)
+                                   else _pending(candidate, photo, include_uncropped))
                         if isinstance(pending, str):
                             skip(candidate, pending)
                             continue

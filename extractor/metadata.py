@@ -14,8 +14,7 @@ from pathlib import Path
 
 import exiftool
 
-from cropstyle.extractor import skip_reasons
-from cropstyle.extractor import crs
+from cropstyle.extractor import crs, skip_reasons
 from cropstyle.extractor.geometry import Crop
 
 EXIFTOOL_INSTALL = "sudo apt-get install libimage-exiftool-perl"
@@ -45,7 +44,8 @@ class MetadataTool:
         tags = {Path(entry["SourceFile"]): entry for entry in json.loads(output or "[]")}
         missing = [file for file in files if file not in tags]
         for file in missing:
-            tags[file] = {"ExifTool:Error": _stderr_line_for(self._tool.last_stderr, file) or "exiftool could not read it"}
+            tags[file] = {"ExifTool:Error": _stderr_line_for(self._tool.last_stderr, file)
+                          or "exiftool could not read it"}
         return tags
 
     def execute(self, *params: str) -> str:

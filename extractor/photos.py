@@ -16,7 +16,13 @@ from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.geometry import Crop, displayed_size
 from cropstyle.extractor.library import LibraryFile
 from cropstyle.extractor.metadata import (
-    MetadataTool, crop_from_xmp, declared_size, export_reason, has_perspective, is_image, orientation_from_tags,
+    MetadataTool,
+    crop_from_xmp,
+    declared_size,
+    export_reason,
+    has_perspective,
+    is_image,
+    orientation_from_tags,
 )
 
 # Embedded-XMP formats whose main image is raw sensor data: seen, like raws, through their JPEG preview.

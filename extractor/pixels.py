@@ -50,7 +50,8 @@ def draft_request(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, math.ceil(size[0] * scale)), max(1, math.ceil(size[1] * scale))
 
 
-def open_displayed(source: Path | bytes, orientation: int, max_side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
+def open_displayed(source: Path | bytes, orientation: int,
+                   max_side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
     """Decode `source` as RGB with `orientation` applied; with `max_side`, decode small (JPEG draft mode)
     and shrink so the long side is at most `max_side`. Returns the image and the stored size."""
     try:

@@ -60,7 +60,8 @@ def _xmp(entry: CatalogEntry) -> str:
     history = []
     if entry.already_applied:
         # An export's XMP: settings already applied to its pixels; Lightroom also writes the derivation.
-        attributes.update({"crs:HasSettings": "True", **{f"crs:{k}": v for k, v in crs.crop_settings(None, False).items()},
+        attributes.update({"crs:HasSettings": "True",
+                           **{f"crs:{k}": v for k, v in crs.crop_settings(None, False).items()},
                            "crs:AlreadyApplied": "True"})
         history = [{"action": "derived",
                     "parameters": "converted from image/x-nikon-nef to image/jpeg, saved to new location"}]

@@ -46,8 +46,7 @@ import exiftool
 import numpy as np
 from PIL import Image
 
-from cropstyle.extractor import crs
-from cropstyle.extractor import skip_reasons
+from cropstyle.extractor import crs, skip_reasons
 from cropstyle.extractor.geometry import IDENTITY, LABEL_VALUES, Crop, displayed_size, to_displayed, to_stored
 from cropstyle.samples.catalog import CatalogEntry, write_catalog
 from cropstyle.samples.scenes import Scene, render_image
@@ -303,8 +302,8 @@ def _plan(count: int, seed: int, long_side: int, kinds: Sequence[str] | None, st
             # The camera wrote one orientation, the photographer rotated it in Lightroom: XMP says another.
             exif_o = int(photo_rng.choice((1, 1, 6, 8)))
             xmp_o = int(photo_rng.choice([o for o in (1, 3, 6, 8) if o != exif_o]))
-            photos += _plan_embedded(photo_rng, kind, f"{folder}/IMG_{number:04d}.JPG", "jpeg", long_side, exif_o, xmp_o,
-                                     style)
+            photos += _plan_embedded(photo_rng, kind, f"{folder}/IMG_{number:04d}.JPG", "jpeg", long_side, exif_o,
+                                     xmp_o, style)
         elif kind == "tiff":
             orientation = int(photo_rng.choice((1, 6, 8)))
             ext = ".tif" if photo_rng.uniform() < 0.5 else ".TIFF"
@@ -372,7 +371,8 @@ def _plan_embedded(rng: np.random.Generator, kind: str, file: str, fmt: str, lon
         stored = Crop(0.81, 0.77, 0.19, 0.12, 1.5)
         settings.update(crs.crop_settings(stored))
         truth = to_displayed(stored, stored_w, stored_h, orientation)
-    xmp = None if settings is None else _xmp_packet(orientation=orientation, settings=settings, history=history, date=date)
+    xmp = None if settings is None else _xmp_packet(orientation=orientation, settings=settings, history=history,
+                                                    date=date)
     photo = PlannedPhoto(kind, file, fmt=fmt, scene=scene, pixel_size=(stored_w, stored_h), orientation=orientation,
                    exif_orientation=exif_orientation, xmp=xmp, truth_size=(shown_w, shown_h), truth_crop=truth,
                    exif=_camera_exif(rng), catalog_crop=catalog_crop)
@@ -407,11 +407,13 @@ def _plan_raw(rng: np.random.Generator, kind: str, number: int, long_side: int) 
     file = f"{folder}/{prefix}{number:04d}{ext}"
     settings = {**_DEVELOP_SETTINGS, **crs.crop_settings(stored), "RawFileName": Path(file).name}
     # The stub keeps its own camera EXIF; only its orientation and preview are rewritten.
-    photo = PlannedPhoto(kind, file, fmt=fmt, scene=scene, pixel_size=_preview_size(stub, long_side), orientation=orientation,
-                   exif_orientation=orientation, truth_size=(shown_w, shown_h), truth_crop=truth)
+    photo = PlannedPhoto(kind, file, fmt=fmt, scene=scene, pixel_size=_preview_size(stub, long_side),
+                         orientation=orientation, exif_orientation=orientation, truth_size=(shown_w, shown_h),
+                         truth_crop=truth)
     if fmt == "dng":
         # DNG conversion leaves a `derived` history entry: an original all the same (see the reference).
-        history = [{"action": "derived", "parameters": "converted from image/x-canon-cr2 to image/dng, saved to new location"},
+        history = [{"action": "derived",
+                    "parameters": "converted from image/x-canon-cr2 to image/dng, saved to new location"},
                    _saved_event(date)]
         photo.xmp = _xmp_packet(orientation=orientation, settings=settings, history=history, date=date,
                                 extra={"tiff:Make": stub.make, "tiff:Model": stub.model})
@@ -461,7 +463,8 @@ def _plan_orphan_sidecar(rng: np.random.Generator, number: int) -> PlannedPhoto:
     settings = {**_DEVELOP_SETTINGS, **crs.crop_settings(stored), "RawFileName": f"{name}.CR2"}
     xmp = _xmp_packet(orientation=1, settings=settings, history=[_saved_event(_date(rng))], sidecar=True)
     file = f"Raw/2022-09-18/{name}.xmp"
-    return PlannedPhoto("orphan-sidecar", file, fmt="none", orientation=1, sidecar=file, sidecar_xmp=xmp, truth_crop=stored)
+    return PlannedPhoto("orphan-sidecar", file, fmt="none", orientation=1, sidecar=file, sidecar_xmp=xmp,
+                        truth_crop=stored)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -510,7 +513,8 @@ def _metadata_arguments(photo: PlannedPhoto, directory: Path, scratch: Path, ind
             args += [f"-{tag}<={preview}" for tag in _RAW_STUBS[photo.fmt].preview_tags]
         args.append(f"-IFD0:Orientation#={photo.exif_orientation}")
         if photo.fmt == "nef":  # a camera writes the same orientation in every IFD that has one
-            args += [f"-SubIFD:Orientation#={photo.exif_orientation}", f"-SubIFD1:Orientation#={photo.exif_orientation}"]
+            args += [f"-SubIFD:Orientation#={photo.exif_orientation}",
+                     f"-SubIFD1:Orientation#={photo.exif_orientation}"]
     else:
         args += list(photo.exif)
         if photo.exif_orientation is not None:
@@ -668,5 +672,6 @@ def make_sample_library(directory: Path, count: int = 120, seed: int = 0, long_s
         writer.writerows(rows)
 
     files = sum(1 for p in directory.rglob("*") if p.is_file())
-    return SampleSummary(directory, kinds=Counter(r["kind"] for r in rows), expected=Counter(r["expected"] for r in rows),
+    return SampleSummary(directory, kinds=Counter(r["kind"] for r in rows),
+                         expected=Counter(r["expected"] for r in rows),
                          files=files, seconds=time.perf_counter() - started, catalog=catalog)

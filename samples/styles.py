@@ -24,8 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from cropstyle.extractor.geometry import Crop, RotatedRect, crop_problem, rect_corners, rect_to_crop
-from cropstyle.samples.scenes import (EDGES, FACE_HALF_HEIGHT, FACE_HALF_WIDTH, PALETTES, SKIN_TONES, SUBJECT_COLOURS,
-                                      EdgeElement, Face, Scene)
+from cropstyle.samples.scenes import (
+    EDGES,
+    FACE_HALF_HEIGHT,
+    FACE_HALF_WIDTH,
+    PALETTES,
+    SKIN_TONES,
+    SUBJECT_COLOURS,
+    EdgeElement,
+    Face,
+    Scene,
+)
 
 # A composer: (generator, displayed width, displayed height) → the scene and its crop, None when left uncropped.
 Composer = Callable[[np.random.Generator, int, int], tuple[Scene, Crop | None]]
@@ -198,7 +207,8 @@ def compose_thirds(rng: np.random.Generator, width: int, height: int) -> tuple[S
     point = (subject[0] * width, subject[1] * height)
 
     def largest_with_subject_at(crossing: tuple[float, float]) -> RotatedRect:
-        return _largest(lambda s: _anchored(s * height * THIRDS_ASPECT, s * height, 0.0, crossing, point), width, height)
+        return _largest(lambda s: _anchored(s * height * THIRDS_ASPECT, s * height, 0.0, crossing, point),
+                        width, height)
 
     best = max(map(largest_with_subject_at, THIRD_LINE_CROSSINGS), key=lambda rect: rect.height)  # max keeps the first
     return scene, _valid(best, width, height)

@@ -12,14 +12,14 @@ import exiftool
 import pandas as pd
 import pytest
 
-from cropstyle.extractor.extract import extract
-from cropstyle.extractor.geometry import Crop, to_stored
-from cropstyle.extractor.crs import CROP_TAGS, exiftool_assignments
-from cropstyle.extractor.metadata import metadata_tool
-from cropstyle.samples.library import make_sample_library
 from cropstyle.export import apply as apply_module
 from cropstyle.export.apply import EMBEDDED_CROP, HAS_CROP, LEFT_UNCROPPED, apply, written_values
 from cropstyle.export.predict import predict
+from cropstyle.extractor.crs import CROP_TAGS, exiftool_assignments
+from cropstyle.extractor.extract import extract
+from cropstyle.extractor.geometry import Crop, to_stored
+from cropstyle.extractor.metadata import metadata_tool
+from cropstyle.samples.library import make_sample_library
 from tests.conftest import crop_tags, tree_hash
 from tests.test_export_support import crop_model, file_hash, oriented_photo, photo_scene, pixel_hash, trained_run
 
@@ -75,7 +75,8 @@ def test_round_trip_all_orientations(model, run, tmp_path, in_place):
         assert action.target == (photo if in_place else photo.with_name(photo.name + ".xmp"))
         assert action.created is not in_place
         # Written in the STORED frame: to_stored of the prediction, rounded to Lightroom's 6 decimals.
-        expected = written_values(to_stored(prediction.crop, prediction.width, prediction.height, prediction.orientation))
+        expected = written_values(to_stored(prediction.crop, prediction.width, prediction.height,
+                                            prediction.orientation))
         assert action.stored == expected
         assert tags[action.target]["XMP-crs:HasCrop"] is True or str(tags[action.target]["XMP-crs:HasCrop"]) == "True"
         assert stored_crop(tags[action.target]).values() == pytest.approx(expected.values(), abs=1e-12)
@@ -91,7 +92,8 @@ def test_round_trip_all_orientations(model, run, tmp_path, in_place):
     for photo in photos:
         row, prediction = labels[photo], predictions[photo]
         assert row["origin"] == ("xmp-embedded" if in_place else "xmp-sidecar")
-        assert (row["width"], row["height"], row["orientation"]) == (prediction.width, prediction.height, prediction.orientation)
+        assert (row["width"], row["height"], row["orientation"]) == (prediction.width, prediction.height,
+                                                                     prediction.orientation)
         values = [row[k] for k in ("left", "top", "right", "bottom", "angle")]
         assert values == pytest.approx(prediction.crop.values(), abs=1e-4)
 
@@ -130,7 +132,8 @@ def test_round_trip_raws_and_dng(model, run, tmp_path):
         assert file_hash(raw) == raw_bytes[raw]
     for sidecar, before in sidecars_before.items():  # only the crop tags changed
         after = all_tags(sidecar)
-        assert {k: v for k, v in after.items() if k not in CROP_KEYS} == {k: v for k, v in before.items() if k not in CROP_KEYS}
+        assert ({k: v for k, v in after.items() if k not in CROP_KEYS}
+                == {k: v for k, v in before.items() if k not in CROP_KEYS})
     assert by_source[dngs[0]].target == dngs[0]
     with metadata_tool() as tool:
         assert {p: tool.preview(p) for p in dngs} == previews
@@ -147,10 +150,10 @@ def test_force_and_in_place_semantics(model, run, tmp_path, exif_writer):
     folder.mkdir()
     embedded = oriented_photo(folder / "embedded.jpg", photo_scene(90, 60, 1), 1)
     exif_writer(embedded, *crop_tags(0.1, 0.1, 0.9, 0.9, 2.0))
-    in_sidecar = oriented_photo(folder / "sidecar.jpg", photo_scene(90, 60, 2), 6)
+    oriented_photo(folder / "sidecar.jpg", photo_scene(90, 60, 2), 6)
     sidecar = folder / "sidecar.jpg.xmp"
     exif_writer(sidecar, *crop_tags(0.2, 0.1, 0.8, 0.7, 0.0), "-XMP-dc:Title=keep me", "-XMP-crs:Exposure2012=0.35")
-    plain = oriented_photo(folder / "plain.png", photo_scene(90, 60, 3), 3)
+    oriented_photo(folder / "plain.png", photo_scene(90, 60, 3), 3)
     before = tree_hash(folder)
 
     # Default: photos that have a crop are left alone, the others get one.
@@ -168,7 +171,8 @@ def test_force_and_in_place_semantics(model, run, tmp_path, exif_writer):
     summary = apply(run, [folder], force=True, model=model)
     actions = {a.source.name: a for a in summary.actions}
     assert actions["embedded.jpg"].reason == EMBEDDED_CROP
-    assert actions["sidecar.jpg"].status == "written" and actions["sidecar.jpg"].replaced == Crop(0.2, 0.1, 0.8, 0.7, 0.0)
+    assert (actions["sidecar.jpg"].status == "written"
+            and actions["sidecar.jpg"].replaced == Crop(0.2, 0.1, 0.8, 0.7, 0.0))
     tags = read_tags(sidecar)[sidecar]
     assert stored_crop(tags) == actions["sidecar.jpg"].stored
     everything = all_tags(sidecar)

@@ -12,8 +12,8 @@ from PIL import Image
 from cropstyle.extractor.dataset import LABEL_COLUMNS
 from cropstyle.extractor.geometry import Crop, RotatedRect, rect_to_crop
 from cropstyle.web.collected import collected
-from tests.load import ServerProcess, photo_bytes, submit
 from tests.conftest import STORE_KINDS, new_store
+from tests.load import ServerProcess, photo_bytes, submit
 
 KEYS = ("left", "top", "right", "bottom", "angle")
 
@@ -72,8 +72,8 @@ def test_collected_writes_the_standard_format(store_with_corrections):
 
 def test_training_reads_collected_with_another_dataset(store_with_corrections, tmp_path):
     """`cropstyle train LIBRARY_DATASET COLLECTED_DATASET`: both load as one set of examples and train."""
-    from cropstyle.training import pipeline
     from cropstyle.samples.dataset import write_dataset
+    from cropstyle.training import pipeline
     from cropstyle.training.train import train
 
     root, store, _ = store_with_corrections

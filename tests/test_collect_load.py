@@ -20,10 +20,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.load import ServerProcess, http_client, make_photos, photo_bytes, run_load, submit
 from cropstyle.web.store import open_store
 from cropstyle.web.store_sqlite import DATABASE
 from tests.conftest import STORE_KINDS, new_store
+from tests.load import ServerProcess, http_client, make_photos, photo_bytes, run_load, submit
 
 CLIENTS = 20
 SUBMISSIONS = 500
@@ -122,7 +122,8 @@ def test_workers_share_the_store_through_faults(location, request):
         killed_pid = killed[0][0]
         while time.monotonic() < deadline and (len(server.worker_pids()) != 4 or killed_pid in server.worker_pids()):
             time.sleep(0.2)
-        assert len(server.worker_pids()) == 4 and killed_pid in workers_before and killed_pid not in server.worker_pids()
+        assert (len(server.worker_pids()) == 4 and killed_pid in workers_before
+                and killed_pid not in server.worker_pids())
         again = run_load(server.url, make_photos(40, seed=4), clients=CLIENTS)
         assert again.errors == [] and len(again.acknowledged) == 40
 

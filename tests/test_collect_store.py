@@ -10,11 +10,12 @@ import psycopg
 import pytest
 
 from cropstyle.extractor.geometry import Crop
-from tests.load import photo_bytes
 from cropstyle.web.store import CorrectionStore, open_store
-from cropstyle.web.store_sqlite import DATABASE, MIGRATIONS as SQLITE_MIGRATIONS
 from cropstyle.web.store_postgres import MIGRATIONS as POSTGRES_MIGRATIONS
+from cropstyle.web.store_sqlite import DATABASE
+from cropstyle.web.store_sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from tests.conftest import STORE_KINDS, new_store
+from tests.load import photo_bytes
 
 CROP = Crop(0.1, 0.1, 0.9, 0.9, 0.0)
 
@@ -112,12 +113,13 @@ def test_postgres_schema_versioned_and_a_row_needs_its_photo(postgres):
         assert connection.execute("SELECT version FROM cropstyle_schema").fetchall() == [(len(POSTGRES_MIGRATIONS),)]
         with pytest.raises(psycopg.errors.ForeignKeyViolation):
             connection.execute("INSERT INTO corrections (id, photo, width, height, orientation, \"left\", top, "
-                               "\"right\", bottom, angle, created) VALUES ('x', 'no-such-photo', 1, 1, 1, 0, 0, 1, 1, 0, 0)")
+                               "\"right\", bottom, angle, created) "
+                               "VALUES ('x', 'no-such-photo', 1, 1, 1, 0, 0, 1, 1, 0, 0)")
 
 
 def test_postgres_unreachable_is_one_clear_error(postgres):
-    from tests.load import free_port
     from cropstyle.web.store import StoreUnavailable
+    from tests.load import free_port
 
     with pytest.raises(StoreUnavailable, match="cannot reach postgresql://nobody@127.0.0.1"):
         open_store(f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none")

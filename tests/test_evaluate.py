@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from cropstyle.extractor.geometry import IDENTITY, Crop, RotatedRect, crop_problem, rect_to_crop
+from cropstyle.samples.dataset import write_dataset
 from cropstyle.training import baselines
 from cropstyle.training.metrics import bde, crop_metrics, summarise
-from cropstyle.samples.dataset import write_dataset
 
 
 def test_identical_crops():
@@ -66,7 +66,8 @@ def test_saliency_is_libvips_smartcrop_at_a_given_crops_size(tmp_path):
         left, top, w, h, iw, ih = baselines.smartcrop_box(path, image.width * 0.6, image.height * 0.5)
         expected, _ = image.smartcrop(w, h, interesting="attention", attention_x=True, attention_y=True)
         assert (w, h) == (round(image.width * 0.6), round(image.height * 0.5))
-        assert np.array_equal(np.ndarray(buffer=image.crop(left, top, w, h).write_to_memory(), dtype=np.uint8, shape=(h, w, 3)),
+        assert np.array_equal(np.ndarray(buffer=image.crop(left, top, w, h).write_to_memory(), dtype=np.uint8,
+                                         shape=(h, w, 3)),
                               np.ndarray(buffer=expected.write_to_memory(), dtype=np.uint8, shape=(h, w, 3)))
         # At a crop's size (the mean training crop's, or the true one's for the reference): a 0.6×0.5 upright crop
         # of a frame ten times the image's size.

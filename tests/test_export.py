@@ -3,21 +3,21 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
 
-from cropstyle.export import inference, webmodel
+from cropstyle.export import webmodel
 from cropstyle.export.inference import load_model_input, preprocess
-from tests.conftest import PROJECT
-from tests.test_export_support import IMAGE_SIZE, crop_model, exported, trained_run
 from cropstyle.training import pipeline
 from cropstyle.training.run import Run
+from tests.conftest import PROJECT
+from tests.test_export_support import IMAGE_SIZE, crop_model, exported, trained_run
 
 
 @pytest.fixture(scope="module")

@@ -168,7 +168,8 @@ def test_label_is_in_displayed_frame_and_image_is_displayed(tmp_path, exif_write
     extract([photo.parent], tmp_path / "dataset", size=150, progress=False)
     (row,) = read_csv(tmp_path / "dataset" / "labels.csv")
     expected = to_displayed(stored_crop, 300, 200, 6)
-    assert [float(row[k]) for k in ("left", "top", "right", "bottom", "angle")] == pytest.approx(expected.values(), abs=1e-9)
+    assert ([float(row[k]) for k in ("left", "top", "right", "bottom", "angle")]
+            == pytest.approx(expected.values(), abs=1e-9))
     assert (row["width"], row["height"], row["orientation"], row["origin"]) == ("200", "300", "6", "xmp-embedded")
     image = Image.open(tmp_path / "dataset" / row["image"])
     assert image.size == (100, 150)
@@ -223,11 +224,13 @@ PHASES = {
     "in the exiftool batch": {"call": "exiftool.exiftool:_read_fd_endswith", "nth": 3},
     "decoding": {"call": "cropstyle.extractor.extract:render_training_image", "nth": 10},
     "writing the CSVs": {"call": "os:replace", "nth": 1, "first_argument_named": ".labels.csv.tmp",
-                         "set": {"cropstyle.extractor.extract:CHECKPOINT_SECONDS": 0}},  # a checkpoint after the first chunk
+                         # a checkpoint after the first chunk
+                         "set": {"cropstyle.extractor.extract:CHECKPOINT_SECONDS": 0}},
 }
 
 
-def _interrupted_run(tmp_path: Path, library: Path, dataset: Path, phase: dict, stop: signal.Signals) -> subprocess.Popen:
+def _interrupted_run(tmp_path: Path, library: Path, dataset: Path, phase: dict,
+                     stop: signal.Signals) -> subprocess.Popen:
     """The CLI paused in `phase`, then sent `stop` as Ctrl-C sends it: to the whole process group (exiftool too)."""
     ready, release = tmp_path / "ready", tmp_path / "release"
     plan = {"call": phase["call"], "nth": phase["nth"],
@@ -268,7 +271,8 @@ def test_interrupted_run_leaves_valid_dataset_and_resumes(tmp_path, exif_writer,
     assert all((dataset / row["image"]).exists() for row in saved)  # what was saved is consistent
     if stop == signal.SIGINT:
         # Ctrl-C keeps every photo already decoded: each image written has its row.
-        images = {f"images/{path.name}" for path in (dataset / "images").glob("*.jpg")} if (dataset / "images").exists() else set()
+        images = ({f"images/{path.name}" for path in (dataset / "images").glob("*.jpg")}
+                  if (dataset / "images").exists() else set())
         assert {row["image"] for row in saved} == images
         if phase == "decoding":
             # One decoder: 9 done, the 10th finishes; until the main thread takes the signal (milliseconds, more on
@@ -279,7 +283,9 @@ def test_interrupted_run_leaves_valid_dataset_and_resumes(tmp_path, exif_writer,
 
     resumed = extract([library], dataset, progress=False)
     assert resumed.unchanged == len(saved)
-    strip = lambda rows: sorted((r["source"], r["image"], r["left"], r["angle"]) for r in rows)
+    def strip(rows):
+        return sorted((r["source"], r["image"], r["left"], r["angle"]) for r in rows)
+
     assert strip(read_csv(dataset / "labels.csv")) == strip(read_csv(reference / "labels.csv"))
 
 

@@ -80,7 +80,8 @@ def test_catalog_crops_become_displayed_labels(catalog_library, tmp_path):
         rows = by_name[f"IMG_{orientation:04d}.jpg"]
         row = next(r for r in rows if not r["copy_name"])
         assert row["origin"] == "lrcat" and row["orientation"] == str(orientation)
-        assert values(row) == pytest.approx(to_displayed(crop_for(orientation), *STORED, orientation).values(), abs=1e-9)
+        assert values(row) == pytest.approx(to_displayed(crop_for(orientation), *STORED, orientation).values(),
+                                            abs=1e-9)
         assert (int(row["width"]), int(row["height"])) == displayed_size(*STORED, orientation)
         image = Image.open(tmp_path / "dataset" / row["image"])
         assert image.width / image.height == pytest.approx(int(row["width"]) / int(row["height"]), rel=0.02)

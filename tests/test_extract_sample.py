@@ -43,7 +43,8 @@ def _label_for(labels: dict, source: str, kind: str) -> dict:
 def test_every_photo_gets_the_label_the_generator_meant(extracted):
     library, _, truth, labels, _ = extracted
     expected_labels = [row for row in truth if row["expected"] == "label"]
-    assert {row["kind"] for row in expected_labels} >= {"jpeg", "cr2-sidecar", "nef-sidecar", "dng", "tiff", "png", "lrcat"}
+    assert {row["kind"] for row in expected_labels} >= {"jpeg", "cr2-sidecar", "nef-sidecar", "dng", "tiff", "png",
+                                                        "lrcat"}
     assert {int(row["orientation"]) for row in expected_labels} == set(range(1, 9))
     for row in expected_labels:
         got = _label_for(labels, str(library / row["file"]), row["kind"])

@@ -521,7 +521,8 @@ def render_template(connection: sqlite3.Connection) -> str:
     licence = REAL_CATALOG.with_name("LICENSE-MIT").read_text(encoding="utf-8")
     parts = [
         "-- What samples.catalog.write_catalog builds every catalog from, copied from a real Lightroom 5 catalog\n"
-        "-- (test_catalog_1.lrcat of alfanick/lrcat.rb, in the project's external test corpus) by tests/test_lrcat.py:\n"
+        "-- (test_catalog_1.lrcat of alfanick/lrcat.rb, in the project's external test corpus) "
+        "by tests/test_lrcat.py:\n"
         "-- `python -m tests.test_lrcat` rewrites this file, and the tests check that it still matches that catalog.\n"
         "-- Run as one script.\n--\n",
         "".join(f"-- {line}".rstrip() + "\n" for line in licence.splitlines()),

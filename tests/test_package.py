@@ -34,7 +34,8 @@ SOURCES = ["pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "cropstyle"
 BUILD_OUTPUTS = shutil.ignore_patterns("__pycache__", "node_modules", "vendor", "vendor.part", "*.egg-info", "build")
 VERSION = importlib.metadata.version("cropstyle")
 # TensorFlow's C++ start-up lines (quiet_tensorflow.py keeps them out unless --debug).
-TENSORFLOW_NOISE = re.compile(r"oneDNN|cuda|cuFFT|cuDNN|cuBLAS|computation placer|absl::InitializeLog|cpu_feature_guard")
+TENSORFLOW_NOISE = re.compile(r"oneDNN|cuda|cuFFT|cuDNN|cuBLAS|computation placer|absl::InitializeLog|"
+                              r"cpu_feature_guard")
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,8 @@ def test_wheel_holds_one_namespace_with_the_pages_files_and_their_licences(wheel
     lock = json.loads((PROJECT / "web" / "package-lock.json").read_text())["packages"]
     manifest = json.loads(archive.read("cropstyle/web/vendor/PACKAGES.json"))
     assert [(entry["name"], entry["version"], entry["license"]) for entry in manifest] == \
-        [(package.name, lock[f"node_modules/{package.name}"]["version"], package.licence) for package in vendor.PACKAGES]
+        [(package.name, lock[f"node_modules/{package.name}"]["version"], package.licence)
+         for package in vendor.PACKAGES]
     assert b"Apache License" in archive.read("cropstyle/web/vendor/tfjs/LICENSE")
     assert b"MIT" in archive.read("cropstyle/web/vendor/cropperjs/LICENSE")
     # The page's files are the bytes npm installed.

@@ -14,15 +14,20 @@ import pytest
 from PIL import Image
 from shapely.geometry import Polygon
 
+from cropstyle.export.inference import preprocess
+from cropstyle.export.predict import format_predictions, parse_aspect, predict, write_cropped_photo
 from cropstyle.extractor.extract import extract
 from cropstyle.extractor.geometry import Crop, crop_corners, crop_to_rect, displayed_size
 from cropstyle.extractor.metadata import metadata_tool
 from cropstyle.extractor.pixels import open_displayed
 from cropstyle.samples.library import make_sample_library
-from cropstyle.export.inference import preprocess
-from cropstyle.export.predict import format_predictions, parse_aspect, predict, write_cropped_photo
 from tests.test_export_support import (
-    IMAGE_SIZE, crop_model, file_hash, oriented_photo, photo_scene, trained_run,
+    IMAGE_SIZE,
+    crop_model,
+    file_hash,
+    oriented_photo,
+    photo_scene,
+    trained_run,
 )
 
 
@@ -103,7 +108,8 @@ def test_aspect_is_the_largest_crop_of_that_ratio_inside_the_prediction(model, r
         outer = crop_to_rect(model_crop, prediction.width, prediction.height)
         assert rect.width / rect.height == pytest.approx(w / h, rel=1e-9)
         assert (rect.cx, rect.cy, rect.angle) == pytest.approx((outer.cx, outer.cy, outer.angle), abs=1e-9)
-        assert rect.width == pytest.approx(outer.width, rel=1e-9) or rect.height == pytest.approx(outer.height, rel=1e-9)
+        assert (rect.width == pytest.approx(outer.width, rel=1e-9)
+                or rect.height == pytest.approx(outer.height, rel=1e-9))
         inner = Polygon(crop_corners(crop, prediction.width, prediction.height))
         assert Polygon(crop_corners(model_crop, prediction.width, prediction.height)).buffer(1e-6).contains(inner)
 
@@ -151,7 +157,8 @@ def test_write_cropped_full_resolution_and_never_over_an_input(model, run, tmp_p
     written = {p.source.name: p.cropped for p in predictions}
     assert written["a.jpg"] == photos / "a-2.jpg" and written["b.png"] == photos / "b.jpg"
     for prediction in predictions:
-        rect = crop_to_rect(prediction.crop, *displayed_size(*Image.open(prediction.source).size, prediction.orientation))
+        rect = crop_to_rect(prediction.crop,
+                            *displayed_size(*Image.open(prediction.source).size, prediction.orientation))
         with Image.open(prediction.cropped) as out:
             assert out.format == "JPEG" and out.size == (round(rect.width), round(rect.height))
             assert out.width / out.height == pytest.approx(4 / 5, abs=0.02)
@@ -183,7 +190,8 @@ def test_command_line(run, tmp_path, capsys):
 
     photo = oriented_photo(tmp_path / "p.jpg", photo_scene(90, 60, 8), 6)
     args = cli.build_parser().parse_args(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"])
-    assert args.aspect == (4.0, 5.0) and cli.main(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"]) == 0
+    assert (args.aspect == (4.0, 5.0)
+            and cli.main(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"]) == 0)
     (record,) = json.loads(capsys.readouterr().out)
     assert record["source"] == str(photo) and (record["width"], record["height"], record["orientation"]) == (90, 60, 6)
     rect = crop_to_rect(Crop(*(record[k] for k in ("left", "top", "right", "bottom", "angle"))), 90, 60)

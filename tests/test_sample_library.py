@@ -63,8 +63,8 @@ def tool():
 
 def _read_tags(tool, files: list[Path]) -> dict[str, dict]:
     output = tool.execute("-json", "-n", "-G1", "-XMP-crs:all", "-XMP-tiff:Orientation", "-IFD0:Orientation",
-                          "-XMP-xmpMM:HistoryAction", "-Composite:ImageSize", "-SubIFD:DefaultCropSize", "-File:FileType",
-                          *map(str, files))
+                          "-XMP-xmpMM:HistoryAction", "-Composite:ImageSize", "-SubIFD:DefaultCropSize",
+                          "-File:FileType", *map(str, files))
     return {Path(entry["SourceFile"]).as_posix(): entry for entry in json.loads(output)}
 
 
@@ -182,7 +182,8 @@ def test_pixels_show_the_scene_upright(library, truth):
         drawn = render(planned[row["file"]].scene, width, height).astype(np.float32)
         assert np.abs(shown - drawn).mean() < 4, row["file"]  # JPEG noise only
         if width != height:  # the other way round does not match at all
-            wrong = np.asarray(Image.fromarray(drawn.astype(np.uint8)).transpose(Image.Transpose.ROTATE_180), np.float32)
+            wrong = np.asarray(Image.fromarray(drawn.astype(np.uint8)).transpose(Image.Transpose.ROTATE_180),
+                               np.float32)
             assert np.abs(shown - wrong).mean() > 8, row["file"]
 
 

@@ -18,8 +18,16 @@ import pytest
 from PIL import Image, ImageOps
 
 from cropstyle.extractor.extract import extract
-from cropstyle.extractor.geometry import (IDENTITY, LABEL_VALUES, Crop, RotatedRect, crop_problem, crop_to_rect,
-                                          rect_corners, rect_to_crop)
+from cropstyle.extractor.geometry import (
+    IDENTITY,
+    LABEL_VALUES,
+    Crop,
+    RotatedRect,
+    crop_problem,
+    crop_to_rect,
+    rect_corners,
+    rect_to_crop,
+)
 from cropstyle.samples.library import LABEL, PlannedPhoto, _planned_photos, make_sample_library
 from cropstyle.samples.scenes import FACE_HALF_HEIGHT, FACE_HALF_WIDTH, Scene, render, subject_half_extent
 from cropstyle.samples.styles import CLASSIC, FLAW_TIGHTEN, STYLES

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, iou, rect_to_crop
+from cropstyle.samples.dataset import write_dataset
 from cropstyle.training import pipeline
 from cropstyle.training.evaluate import evaluate
 from cropstyle.training.run import Run
-from cropstyle.samples.dataset import write_dataset
 from cropstyle.training.train import kept_members, train
 from tests.red_or_blue import KEPT_CROP, red_or_blue_dataset
 
@@ -256,7 +256,8 @@ def test_zoom_and_flip_augmentation_keep_image_and_label_consistent(tmp_path):
     (tmp_path / "images").mkdir()
     painted_photo(tmp_path / "images" / "a.jpg", crop, width, height)
     pd.DataFrame([{"image": "images/a.jpg", "source": "/a.jpg", "origin": "xmp-embedded", "width": width,
-                   "height": height, "has_crop": True, **dict(zip(["left", "top", "right", "bottom", "angle"], crop.values())),
+                   "height": height, "has_crop": True,
+                   **dict(zip(["left", "top", "right", "bottom", "angle"], crop.values())),
                    "orientation": 1, "catalog_image_id": "", "copy_name": "", "fingerprint": ""}]).to_csv(
         tmp_path / "labels.csv", index=False)
     data = pipeline.make_dataset(pipeline.read_examples([tmp_path]), size, 1, training=True, seed=0)
@@ -266,7 +267,8 @@ def test_zoom_and_flip_augmentation_keep_image_and_label_consistent(tmp_path):
         image, label = inputs["image"][0].numpy(), Crop(*map(float, label[0].numpy()))
         flipped = abs(label.angle + crop.angle) < 1e-4
         flips.add(flipped)
-        # Zoomed into a window that holds the crop, the crop fills more of the frame, by the same factor across and down.
+        # Zoomed into a window that holds the crop, the crop fills more of the frame,
+        # by the same factor across and down.
         rect = crop_to_rect(label, width, height)
         across, down = rect.width / 80, rect.height / 50
         assert across == pytest.approx(down, rel=1e-4) and 1 - 1e-4 < across < 1 / pipeline.ZOOM_SMALLEST

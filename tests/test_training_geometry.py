@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cropstyle.extractor.geometry import (Crop, RotatedRect, crop_corners, crop_problem, crop_to_rect, flip_horizontal,
-                                          rect_to_crop)
+from cropstyle.extractor.geometry import (
+    Crop,
+    RotatedRect,
+    crop_corners,
+    crop_problem,
+    crop_to_rect,
+    flip_horizontal,
+    rect_to_crop,
+)
 from cropstyle.training import crop_tf
 from cropstyle.training.model import build_model
 
@@ -65,8 +72,10 @@ def test_bounding_box_and_window_match_geometry(samples):
     boxes = np.stack([b.numpy() for b in crop_tf.bounding_box(crops, aspects)], axis=-1)
     rng = np.random.default_rng(3)
     side = rng.uniform(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 1.0)
-    x0 = rng.uniform(np.maximum(0, boxes[:, 2] - side), np.maximum(np.minimum(boxes[:, 0], 1 - side), boxes[:, 2] - side))
-    y0 = rng.uniform(np.maximum(0, boxes[:, 3] - side), np.maximum(np.minimum(boxes[:, 1], 1 - side), boxes[:, 3] - side))
+    x0 = rng.uniform(np.maximum(0, boxes[:, 2] - side),
+                     np.maximum(np.minimum(boxes[:, 0], 1 - side), boxes[:, 2] - side))
+    y0 = rng.uniform(np.maximum(0, boxes[:, 3] - side),
+                     np.maximum(np.minimum(boxes[:, 1], 1 - side), boxes[:, 3] - side))
     windowed = crop_tf.in_window(crops, aspects, *(tf.constant(v) for v in (x0, y0, side))).numpy()
     for (crop, width, height), box, got, *window in zip(samples, boxes, windowed, x0, y0, side):
         corners = crop_corners(crop, width, height) / [width, height]
@@ -106,7 +115,8 @@ def test_model_outputs_inside_for_random_inputs_and_weights(arch):
     rng = np.random.default_rng(5)
     model = build_model(arch, 64)
     # Random weights, scaled up so the head sees large, saturating values.
-    model.set_weights([w + rng.normal(0, 0.5, w.shape).astype(w.dtype) if w.ndim > 1 else w for w in model.get_weights()])
+    model.set_weights([w + rng.normal(0, 0.5, w.shape).astype(w.dtype) if w.ndim > 1 else w
+                       for w in model.get_weights()])
     images = rng.uniform(0, 1, (16, 64, 64, 3)).astype("float32")
     aspects = np.exp(rng.uniform(-1, 1, (16, 1))).astype("float32")
     crops = model.predict({"image": images, "aspect": aspects}, verbose=0)

@@ -17,8 +17,8 @@ from PIL import Image
 
 from cropstyle.extractor.geometry import RotatedRect, rect_to_crop
 from cropstyle.web.store import open_store
-from tests.load import ServerProcess, photo_bytes, submit
 from tests.conftest import STORE_KINDS, new_store
+from tests.load import ServerProcess, photo_bytes, submit
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -67,8 +67,8 @@ def test_healthz_and_page(server, client):
     assert page.status_code == 200 and "cropstyle" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     for asset in ("/vendor/tfjs/tf.es2017.min.js", "/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm",
-                  "/vendor/cropperjs/cropper.min.js", "/vendor/cropperjs/cropper.min.css", "/vendor/smartcrop/smartcrop.js",
-                  "/static/app.js", "/static/geometry.js"):
+                  "/vendor/cropperjs/cropper.min.js", "/vendor/cropperjs/cropper.min.css",
+                  "/vendor/smartcrop/smartcrop.js", "/static/app.js", "/static/geometry.js"):
         assert client.get(f"{server.url}{asset}").status_code == 200, asset
     assert client.get(f"{server.url}/vendor/tfjs/../../package.json").status_code == 404
     assert client.get(f"{server.url}/api/model").status_code == 404  # started without --model
@@ -136,7 +136,8 @@ BAD_LABELS = [
     (_crop(top=0.8, bottom=0.2), 422, "inverted"),
     (_crop(angle=46), 422, "beyond"),
     (_crop(angle=-90), 422, "beyond"),
-    ({"left": 0.05, "top": 0.05, "right": 0.95, "bottom": 0.95, "angle": 10}, 422, "outside"),  # turned, it leaves the image
+    # turned, it leaves the image
+    ({"left": 0.05, "top": 0.05, "right": 0.95, "bottom": 0.95, "angle": 10}, 422, "outside"),
     (_crop(left=0.5, right=0.5001), 422, "degenerate"),
     (_crop(left="0.1"), 422, "finite numbers"),
     (_crop(left=True), 422, "finite numbers"),
@@ -193,7 +194,8 @@ def _bad_requests():
         ("text as photo", dict(files={"photo": ("p.jpg", b"this is not an image at all")}, data={"crop": crop}), 415,
          "not an image"),
         ("empty photo", dict(files={"photo": ("p.jpg", b"")}, data={"crop": crop}), 400, "empty"),
-        ("truncated jpeg", dict(files={"photo": ("p.jpg", truncated)}, data={"crop": crop}), 415, "could not be decoded"),
+        ("truncated jpeg", dict(files={"photo": ("p.jpg", truncated)}, data={"crop": crop}), 415,
+         "could not be decoded"),
         ("gif", dict(files={"photo": ("p.gif", _gif())}, data={"crop": crop}), 415, "JPEG, PNG or WebP"),
         ("decompression bomb", dict(files={"photo": ("b.png", png_header_bomb(20_000, 20_000))}, data={"crop": crop}),
          413, "pixels"),

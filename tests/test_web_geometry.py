@@ -114,7 +114,8 @@ def test_geometry_js_matches_python(tmp_path):
         pytest.fail("node is needed to test web/static/geometry.js (Debian package nodejs)")
     vectors = tmp_path / "vectors.json"
     vectors.write_text(json.dumps(make_vectors()))
-    result = subprocess.run([node, "--test", str(JS_TEST)], env={"GEOMETRY_VECTORS": str(vectors), "PATH": "/usr/bin:/bin"},
+    result = subprocess.run([node, "--test", str(JS_TEST)],
+                            env={"GEOMETRY_VECTORS": str(vectors), "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "# fail 0" in result.stdout and "# pass 6" in result.stdout, result.stdout

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.load import HOST, ServerProcess, blank_png, http_client, photo_bytes, submit
 from cropstyle.web import limits
 from cropstyle.web.store import open_store
 from tests.conftest import STORE_KINDS, new_store
+from tests.load import HOST, ServerProcess, blank_png, http_client, photo_bytes, submit
 
 GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
 TOKEN = "hardening-token"
@@ -56,7 +56,8 @@ def test_each_client_address_has_its_own_limit(location):
     with ServerProcess(location, rate_limit=1) as server:
         for address in ("127.0.0.2", "127.0.0.3"):
             with http_client(address) as client:
-                codes = [submit(client, server.url, photo_bytes(120, 90, seed=hash(address) % 1000 + i), GOOD).status_code
+                codes = [submit(client, server.url, photo_bytes(120, 90, seed=hash(address) % 1000 + i),
+                                GOOD).status_code
                          for i in range(2)]
             assert codes == [201, 429], address
     assert sorted(row.client for row in _rows(location)) == ["127.0.0.2", "127.0.0.3"]
@@ -108,7 +109,8 @@ def test_decoded_size_is_bounded_and_memory_stays_flat(tmp_path):
     assert side * (side - 1) * 4 <= limits.MAX_DECODED_BYTES < 7300 * 5470 * 4
     with ServerProcess(tmp_path / "store", rate_limit=0) as server, http_client() as client:
         baseline = server.resident_memory_mb()
-        bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png", content_type="image/png")
+        bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png",
+                      content_type="image/png")
         assert bomb.status_code == 413 and "decoding it would take" in bomb.json()["error"], bomb.text
 
         answers: list[int] = []
@@ -242,7 +244,8 @@ def test_writes_from_another_origin_are_refused(tmp_path):
     with ServerProcess(store, rate_limit=0) as server, http_client() as client:
         def post(headers: dict, seed: int) -> httpx.Response:
             return client.post(f"{server.url}/api/corrections", headers=headers,
-                               files={"photo": ("p.jpg", photo_bytes(120, 90, seed=seed))}, data={"crop": json.dumps(GOOD)})
+                               files={"photo": ("p.jpg", photo_bytes(120, 90, seed=seed))},
+                               data={"crop": json.dumps(GOOD)})
         for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
                         {"Origin": f"http://127.0.0.1:{server.port + 1}"}, {"Sec-Fetch-Site": "cross-site"}):
             refused = post(headers, 10)
@@ -259,7 +262,8 @@ def test_host_header_is_allow_listed(tmp_path):
         for path in ("/api/corrections", "/", "/healthz"):
             refused = client.get(f"{server.url}{path}", headers={"Host": "evil.example"})
             assert refused.status_code == 421 and "--allowed-host" in refused.json()["error"], path
-        assert client.get(f"{server.url}/api/corrections", headers={"Host": f"localhost:{server.port}"}).status_code == 200
+        assert client.get(f"{server.url}/api/corrections",
+                          headers={"Host": f"localhost:{server.port}"}).status_code == 200
         assert client.get(f"{server.url}/api/corrections").status_code == 200  # Host: 127.0.0.1:PORT
     with ServerProcess(tmp_path / "store2", rate_limit=0, options=["--allowed-host", "crops.example.org"]) as server, \
             http_client() as client:

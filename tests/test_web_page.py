@@ -18,7 +18,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, iou, largest_with_aspect, rect_to_crop
+from cropstyle.extractor.geometry import (
+    Crop,
+    RotatedRect,
+    crop_corners,
+    crop_to_rect,
+    iou,
+    largest_with_aspect,
+    rect_to_crop,
+)
 from cropstyle.web.store import open_store
 from tests.load import HOST, ServerProcess, photo_bytes
 
@@ -310,7 +318,8 @@ def test_drop_a_png_and_refuse_a_non_image(page):
         const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
         const transfer = new DataTransfer();
         transfer.items.add(new File([bytes], name, { type }));
-        document.querySelector("#stage").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        document.querySelector("#stage").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, \
+bubbles: true, cancelable: true }));
     }"""
     page.evaluate(drop, [png, "dropped.png", "image/png"])
     page.wait_for_selector("body[data-state=suggested]")

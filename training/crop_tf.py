@@ -127,6 +127,7 @@ def corner_box_iou(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
 
     ax0, ay0, ax1, ay1 = box(a)
     bx0, by0, bx1, by1 = box(b)
-    inter = tf.nn.relu(tf.minimum(ax1, bx1) - tf.maximum(ax0, bx0)) * tf.nn.relu(tf.minimum(ay1, by1) - tf.maximum(ay0, by0))
+    inter = (tf.nn.relu(tf.minimum(ax1, bx1) - tf.maximum(ax0, bx0))
+             * tf.nn.relu(tf.minimum(ay1, by1) - tf.maximum(ay0, by0)))
     union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
     return inter / tf.maximum(union, 1e-9)

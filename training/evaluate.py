@@ -74,7 +74,8 @@ def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, includ
     per_photo = {name: [metrics.crop_metrics(p, t, w, h) for p, t, (w, h) in zip(predicted, truth, sizes)]
                  for name, predicted in crops.items()}
     result = {"n": len(examples),
-              "seen": {"included": bool(include_seen and seen.any()), "left_out": 0 if include_seen else int(seen.sum())},
+              "seen": {"included": bool(include_seen and seen.any()),
+                       "left_out": 0 if include_seen else int(seen.sum())},
               "methods": {name: metrics.summarise(values) for name, values in per_photo.items()}}
     if verbose:
         print(_table(result["n"], result["methods"]))
@@ -94,14 +95,17 @@ def _contact_sheet(out: Path, examples: pipeline.Examples, truth: list[Crop], cr
     order = np.argsort([m["iou"] for m in per_photo["model"]], kind="stable")[:SHEET_LIMIT]
     cells = []
     for rank, i in enumerate(order):
-        image = drawing.draw_crops(examples.paths[i], [(truth[i], drawing.TRUE_COLOUR), (crops[best][i], drawing.BASELINE_COLOUR),
+        image = drawing.draw_crops(examples.paths[i], [(truth[i], drawing.TRUE_COLOUR),
+                                                       (crops[best][i], drawing.BASELINE_COLOUR),
                                                        (crops["model"][i], drawing.MODEL_COLOUR)])
         name = f"sheet/{rank:04d}.jpg"
         image.save(out / name, quality=85)
         model_iou, best_iou = per_photo["model"][i]["iou"], per_photo[best][i]["iou"]
-        cells.append(f'<figure><img src="{name}" alt=""><figcaption>{html.escape(Path(examples.frame["source"][i]).name)}'
+        cells.append(f'<figure><img src="{name}" alt="">'
+                     f'<figcaption>{html.escape(Path(examples.frame["source"][i]).name)}'
                      f"<br>model IoU {model_iou:.2f} · {best} {best_iou:.2f}</figcaption></figure>")
-    rows = "".join(f"<tr><td>{name}</td><td>{v['iou']:.3f}</td><td>{v['bde']:.3f}</td><td>{v['angle_mae']:.2f}°</td></tr>"
+    rows = "".join(f"<tr><td>{name}</td><td>{v['iou']:.3f}</td><td>{v['bde']:.3f}</td>"
+                   f"<td>{v['angle_mae']:.2f}°</td></tr>"
                    for name, v in result["methods"].items())
     (out / "index.html").write_text(f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>cropstyle evaluation</title>
@@ -112,7 +116,8 @@ img{{max-width:256px;max-height:256px}} td,th{{padding:2px 10px;text-align:right
 <p>Worst model IoU first{" (the first " + str(SHEET_LIMIT) + ")" if result["n"] > SHEET_LIMIT else ""}.
 <span style="color:rgb{drawing.TRUE_COLOUR}">■ photographer</span>
 <span style="color:rgb{drawing.MODEL_COLOUR}">■ model</span>
-<span style="color:rgb{drawing.BASELINE_COLOUR}">■ {best} (best baseline)</span>; the dot marks each crop's own top-left corner.</p>
+<span style="color:rgb{drawing.BASELINE_COLOUR}">■ {best} (best baseline)</span>; \
+the dot marks each crop's own top-left corner.</p>
 {"".join(cells)}
 </body></html>
 """)

@@ -15,7 +15,8 @@ from cropstyle.extractor.geometry import Crop, crop_corners, iou
 
 
 def bde(predicted: Crop, true: Crop, width: float, height: float) -> float:
-    difference = (crop_corners(predicted, width, height) - crop_corners(true, width, height)) / np.array([width, height])
+    difference = ((crop_corners(predicted, width, height) - crop_corners(true, width, height))
+                  / np.array([width, height]))
     return float(np.abs(difference).mean())
 
 

@@ -3,8 +3,9 @@
 Preprocessing (PREPROCESSING below, copied into RUN/config.json; the browser repeats it): take the photo
 as displayed at the dataset's long side (512 by default, as the extractor wrote it), decode to RGB, resize
 it to image_size×image_size ignoring the aspect ratio (bilinear, half-pixel centres, no antialiasing:
-tf.image.resize, or tf.image.resizeBilinear with halfPixelCenters=true in TF.js), scale to float32 in [0, 1]. The model's second input is the displayed
-aspect ratio width / height from labels.csv, which the stretched pixels no longer show.
+tf.image.resize, or tf.image.resizeBilinear with halfPixelCenters=true in TF.js), scale to float32 in [0, 1].
+The model's second input is the displayed aspect ratio width / height from labels.csv, which the
+stretched pixels no longer show.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from cropstyle.extractor.dataset import LABEL_COLUMNS
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem
 from cropstyle.training import crop_tf
 
-
 PREPROCESSING = {
     "inputs": {
         "image": "float32 [image_size, image_size, 3], RGB in [0, 1]",
@@ -32,7 +32,8 @@ PREPROCESSING = {
         "onto a canvas of that size): downscaling straight to image_size without antialiasing would alias",
         "decode it (the dataset's JPEG) to RGB",
         "resize to image_size x image_size ignoring the aspect ratio: bilinear, half-pixel centres, no antialias "
-        "(tf.image.resize(method='bilinear', antialias=False); TF.js tf.image.resizeBilinear(img, [s, s], false, true))",
+        "(tf.image.resize(method='bilinear', antialias=False); "
+        "TF.js tf.image.resizeBilinear(img, [s, s], false, true))",
         "cast to float32 and divide by 255",
     ],
     "outputs": "float32 [5]: left, top, right, bottom (fractions of the displayed frame, Lightroom corner "
@@ -53,7 +54,8 @@ class Examples:
         return len(self.paths)
 
     def subset(self, mask: np.ndarray) -> "Examples":
-        return Examples(self.paths[mask], self.aspects[mask], self.labels[mask], self.frame[mask].reset_index(drop=True))
+        return Examples(self.paths[mask], self.aspects[mask], self.labels[mask],
+                        self.frame[mask].reset_index(drop=True))
 
 
 def file_sha256(path: Path) -> str:
@@ -138,7 +140,8 @@ ZOOM_PROBABILITY = 0.5
 ZOOM_SMALLEST = 0.75
 
 
-def zoom_windows(labels: tf.Tensor, aspects: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+def zoom_windows(labels: tf.Tensor, aspects: tf.Tensor,
+                 seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """Crops [B, 5] in frames aspects [B] wide → random windows (x0, y0 [B], fractions of the frame; side f [B],
     1 where not zoomed) that hold each crop whole, and the crops in their windows (crop_tf: exact). A photo
     left uncropped has only the full frame as such a window."""

@@ -36,7 +36,8 @@ class Run:
     def open(cls, path: Path) -> Run:
         path = Path(path)
         if not (path / CONFIG).is_file():
-            raise FileNotFoundError(f"{path} is not a training run: it has no {CONFIG} (make one with `cropstyle train`)")
+            raise FileNotFoundError(f"{path} is not a training run: it has no {CONFIG} "
+                                    "(make one with `cropstyle train`)")
         return cls(path, json.loads((path / CONFIG).read_text()))
 
     @property

@@ -89,7 +89,8 @@ class ValidationCrops(keras.callbacks.Callback):
         """The exact mean IoU of these validation crops (geometry.iou of the rotated crops in displayed pixels)."""
         frame = self.examples.frame
         return float(np.mean([iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
-                              for p, t, w, h in zip(predictions, self.examples.labels, frame["width"], frame["height"])]))
+                              for p, t, w, h in zip(predictions, self.examples.labels,
+                                                    frame["width"], frame["height"])]))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         outputs = self.predict()

@@ -23,6 +23,7 @@ from cropstyle.extractor.geometry import crop_problem
 from cropstyle.extractor.pixels import PixelError, render_training_image
 from cropstyle.web.store import open_store
 
+
 @dataclass
 class Summary:
     corrections: int = 0  # rows in the store
@@ -34,7 +35,8 @@ class Summary:
     out: Path | None = None
 
     def report(self) -> str:
-        lines = [f"{self.corrections} corrections: {self.written} written, {self.unchanged} unchanged since the last run, "
+        lines = [f"{self.corrections} corrections: {self.written} written, "
+                 f"{self.unchanged} unchanged since the last run, "
                  f"{self.superseded} superseded by a later correction of the same photo, "
                  f"{sum(self.skipped.values())} skipped"]
         lines += [f"  skipped, {reason}: {count}" for reason, count in self.skipped.most_common()]

@@ -17,7 +17,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from cropstyle.web.rejected import Rejected
 from cropstyle.web.settings import settings_from_environment
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; style-src 'self' 'unsafe-inline'; "
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; "
+                           "style-src 'self' 'unsafe-inline'; "
                            "img-src 'self' blob: data:; connect-src 'self' blob: data:; worker-src 'self' blob:; "
                            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 SECURITY_HEADERS = [
@@ -95,7 +96,8 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or not no_store]
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"cache-control" or not no_store]
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 if no_store:

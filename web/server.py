@@ -38,8 +38,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cropstyle.extractor.geometry import crop_problem
 from cropstyle.web import vendor
 from cropstyle.web.guards import BodyTimeout, BodyTooLarge, Guard, client_address, log
-from cropstyle.web.limits import (AUTH_FAILURE_BURST, AUTH_FAILURES_PER_MINUTE, DECODE_SLOTS, KEEP_ALIVE_S,
-                                  MAX_BODY_BYTES, MAX_FIELD_BYTES, MAX_MODEL_NAME, MAX_PHOTO_BYTES)
+from cropstyle.web.limits import (
+    AUTH_FAILURE_BURST,
+    AUTH_FAILURES_PER_MINUTE,
+    DECODE_SLOTS,
+    KEEP_ALIVE_S,
+    MAX_BODY_BYTES,
+    MAX_FIELD_BYTES,
+    MAX_MODEL_NAME,
+    MAX_PHOTO_BYTES,
+)
 from cropstyle.web.rejected import Rejected
 from cropstyle.web.settings import SETTINGS_VARIABLE, ServeSettings, has_password, settings_from_environment
 from cropstyle.web.store import CorrectionStore, StoreUnavailable, open_store
@@ -149,7 +157,8 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
 
     @app.exception_handler(RequestValidationError)
     async def invalid_parameters(request: Request, error: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in error.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
+                             for e in error.errors())
         return SafeJSONResponse({"error": f"bad request parameters: {problems}"}, status_code=400)
 
     @app.exception_handler(Exception)
@@ -238,7 +247,8 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
                 del data
                 problem = crop_problem(crop, photo.width, photo.height)
                 if problem:
-                    raise Rejected(422, f"`crop` is not a valid crop of this {photo.width}×{photo.height} photo: {problem}")
+                    raise Rejected(422, f"`crop` is not a valid crop of this {photo.width}×{photo.height} photo: "
+                                        f"{problem}")
                 if predicted is not None:
                     problem = crop_problem(predicted, photo.width, photo.height)
                     if problem:

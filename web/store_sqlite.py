@@ -238,7 +238,8 @@ class SqliteStore(CorrectionStore):
                     new_state, wait = decide(state)
                     if new_state is not None:
                         db.execute("INSERT INTO rate_buckets (key, tokens, updated) VALUES (?, ?, ?) "
-                                   "ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated = excluded.updated",
+                                   "ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, "
+                                   "updated = excluded.updated",
                                    (key, *new_state))
                     db.execute("COMMIT")
                 except BaseException:

@@ -20,8 +20,15 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageMode, UnidentifiedImageError
 
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, displayed_size
-from cropstyle.web.limits import (MAX_DECODED_BYTES, MAX_JPEG_JUNK_BYTES, MAX_JPEG_SCAN_BLOCKS, MAX_JPEG_SCANS,
-                                  MAX_JPEG_SEGMENTS, MAX_PHOTO_BYTES, MAX_PNG_CHUNKS)
+from cropstyle.web.limits import (
+    MAX_DECODED_BYTES,
+    MAX_JPEG_JUNK_BYTES,
+    MAX_JPEG_SCAN_BLOCKS,
+    MAX_JPEG_SCANS,
+    MAX_JPEG_SEGMENTS,
+    MAX_PHOTO_BYTES,
+    MAX_PNG_CHUNKS,
+)
 from cropstyle.web.rejected import Rejected
 
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
