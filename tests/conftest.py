@@ -126,6 +126,20 @@ def red_or_blue_run(tmp_path_factory) -> Path:
                  batch_size=8, image_size=32, seed=0, ensemble=1, verbose=0).run
 
 
+@pytest.fixture(params=STORE_KINDS)
+def location(request, tmp_path) -> Path | str:
+    """A new, empty store of each kind in turn (a test using it runs on both stores)."""
+    return new_store(request.param, tmp_path, request)
+
+
+def stored_rows(location: Path | str) -> list:
+    """Every correction in the store at `location`."""
+    from cropstyle.web.store import open_store
+
+    with open_store(location) as store:
+        return store.all()
+
+
 def new_store(kind: str, folder: Path, request: pytest.FixtureRequest) -> Path | str:
     """A new, empty store location of `kind`: a folder under `folder`, or a fresh PostgreSQL database."""
     if kind == "sqlite":

@@ -17,22 +17,15 @@ import sqlite3
 import time
 
 import httpx
-import pytest
 from PIL import Image
 
 from cropstyle.web.store import open_store
 from cropstyle.web.store_sqlite import DATABASE
-from tests.conftest import STORE_KINDS, new_store
 from tests.load import ServerProcess, http_client, make_photos, photo_bytes, run_load, submit
 
 CLIENTS = 20
 SUBMISSIONS = 500
 GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
-
-
-@pytest.fixture(params=STORE_KINDS)
-def location(request, tmp_path):
-    return new_store(request.param, tmp_path, request)
 
 
 def _assert_consistent(location, expected_ids) -> int:

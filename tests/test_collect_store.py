@@ -14,15 +14,9 @@ from cropstyle.web.store import CorrectionStore, open_store
 from cropstyle.web.store_postgres import MIGRATIONS as POSTGRES_MIGRATIONS
 from cropstyle.web.store_sqlite import DATABASE
 from cropstyle.web.store_sqlite import MIGRATIONS as SQLITE_MIGRATIONS
-from tests.conftest import STORE_KINDS, new_store
 from tests.load import photo_bytes
 
 CROP = Crop(0.1, 0.1, 0.9, 0.9, 0.0)
-
-
-@pytest.fixture(params=STORE_KINDS)
-def location(request, tmp_path):
-    return new_store(request.param, tmp_path, request)
 
 
 def test_add_is_idempotent_and_content_addressed(location):

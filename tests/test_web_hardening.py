@@ -20,21 +20,11 @@ from PIL import Image
 
 from cropstyle.web import limits
 from cropstyle.web.store import open_store
-from tests.conftest import STORE_KINDS, new_store
+from tests.conftest import stored_rows
 from tests.load import HOST, ServerProcess, blank_png, http_client, photo_bytes, submit
 
 GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
 TOKEN = "hardening-token"
-
-
-@pytest.fixture(params=STORE_KINDS)
-def location(request, tmp_path):
-    return new_store(request.param, tmp_path, request)
-
-
-def _rows(location) -> list:
-    with open_store(location) as store:
-        return store.all()
 
 
 # --- Rate limit: the connection's address, forwarded headers only from --trusted-proxy -----------------------
@@ -49,7 +39,7 @@ def test_forwarded_for_does_not_lift_the_rate_limit(location):
                                data={"crop": json.dumps(GOOD)}) for i, forwarded in enumerate(spoofed)]
     assert [a.status_code for a in answers].count(201) == 1
     assert {a.status_code for a in answers[1:]} == {429}
-    assert [row.client for row in _rows(location)] == ["127.0.0.1"]
+    assert [row.client for row in stored_rows(location)] == ["127.0.0.1"]
 
 
 def test_each_client_address_has_its_own_limit(location):
@@ -60,7 +50,7 @@ def test_each_client_address_has_its_own_limit(location):
                                 GOOD).status_code
                          for i in range(2)]
             assert codes == [201, 429], address
-    assert sorted(row.client for row in _rows(location)) == ["127.0.0.2", "127.0.0.3"]
+    assert sorted(row.client for row in stored_rows(location)) == ["127.0.0.2", "127.0.0.3"]
 
 
 def test_trusted_proxy_names_the_client(tmp_path):
@@ -84,7 +74,7 @@ def test_trusted_proxy_names_the_client(tmp_path):
                                  files={"photo": ("p.jpg", photo_bytes(120, 90, seed=5))},
                                  data={"crop": json.dumps(GOOD)})
             assert answer.status_code == 201
-    assert sorted(row.client for row in _rows(store)) == ["127.0.0.3", "198.51.100.7", "198.51.100.8"]
+    assert sorted(row.client for row in stored_rows(store)) == ["127.0.0.3", "198.51.100.7", "198.51.100.8"]
 
 
 def test_rate_limit_holds_across_workers(location):
@@ -250,7 +240,7 @@ def test_writes_from_another_origin_are_refused(tmp_path):
                         {"Origin": f"http://127.0.0.1:{server.port + 1}"}, {"Sec-Fetch-Site": "cross-site"}):
             refused = post(headers, 10)
             assert refused.status_code == 403 and "refused" in refused.json()["error"], (headers, refused.text)
-        assert _rows(store) == []
+        assert stored_rows(store) == []
         assert post({"Origin": server.url, "Sec-Fetch-Site": "same-origin"}, 11).status_code == 201  # the page
         assert post({}, 12).status_code == 201  # no browser: no Origin (scripts, curl)
 
@@ -370,7 +360,7 @@ def test_duplicate_keys_in_a_label_are_refused(tmp_path):
                                    files={"photo": ("p.jpg", photo_bytes(120, 90, seed=61))}, data=data)
             assert response.status_code == 400, response.text
             assert "more than once: left" in response.json()["error"] and f"`{field}`" in response.json()["error"]
-    assert _rows(store) == []
+    assert stored_rows(store) == []
 
 
 def test_a_huge_id_is_not_echoed(tmp_path):

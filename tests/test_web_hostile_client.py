@@ -17,24 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cropstyle.web.store import open_store
-from tests.conftest import PROJECT, STORE_KINDS, new_store
+from tests.conftest import PROJECT, stored_rows
 from tests.load import HOST, ServerProcess, http_client, photo_bytes, submit
 
 GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
 TOKEN = "a-token-nobody-guesses"
 SECURITY = ("content-security-policy", "x-content-type-options", "referrer-policy", "cross-origin-opener-policy",
             "cross-origin-embedder-policy", "cross-origin-resource-policy")
-
-
-@pytest.fixture(params=STORE_KINDS)
-def location(request, tmp_path):
-    return new_store(request.param, tmp_path, request)
-
-
-def _rows(location) -> list:
-    with open_store(location) as store:
-        return store.all()
 
 
 def _raw(port: int, request: bytes, timeout: float = 15) -> tuple[int, dict[str, str], bytes]:
@@ -86,7 +75,7 @@ def test_labels_that_crashed_the_parser_are_refused(location):
             assert answer.headers["content-type"] == "application/json"
             assert answer.json()["error"].startswith(message), answer.json()
         assert client.get(f"{server.url}/healthz").json()["corrections"] == 0
-    assert _rows(location) == []
+    assert stored_rows(location) == []
 
 
 # --- 3. Offsets past 64 bits ---------------------------------------------------------------------------------
@@ -175,7 +164,7 @@ def test_a_second_forwarded_for_line_is_the_proxys(location):
                             files={"photo": ("p.jpg", photo_bytes(120, 90, seed=40 + i))},
                             data={"crop": json.dumps(GOOD)}).status_code for i in range(10)]
     assert codes == [201] + [429] * 9
-    assert [row.client for row in _rows(location)] == ["198.51.100.7"]
+    assert [row.client for row in stored_rows(location)] == ["198.51.100.7"]
 
 
 # --- 10. The layers beneath the routes: JSON, with the security headers -------------------------------------
@@ -286,8 +275,6 @@ def test_hidden_files_are_not_served(tmp_path):
 @contextlib.contextmanager
 def small_disk(folder: Path, megabytes: int = 8):
     """A real file system of its own for the store, small enough to fill (tmpfs: mounting needs root)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs for the store needs root")
     folder.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)], check=True)
     try:
@@ -319,6 +306,7 @@ def _assert_store_refused(client: httpx.Client, server: ServerProcess, seed: int
     assert health.headers["retry-after"] == "1"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs for the store needs root")
 def test_a_full_disk_is_503_and_leaves_nothing(tmp_path):
     with small_disk(tmp_path / "disk") as disk:
         store = disk / "store"
@@ -330,7 +318,7 @@ def test_a_full_disk_is_503_and_leaves_nothing(tmp_path):
             filler.unlink()
             assert submit(client, server.url, photo_bytes(120, 90, seed=2), GOOD).status_code == 201
             assert client.get(f"{server.url}/healthz").json()["status"] == "ok"
-        assert len(_rows(store)) == 2
+        assert len(stored_rows(store)) == 2
     assert "is not writable" in (tmp_path / "server.log").read_text()
 
 
@@ -353,7 +341,7 @@ def test_a_read_only_postgres_database_is_503(postgres):
         finally:
             set_read_only(False)
         assert submit(client, server.url, photo_bytes(120, 90, seed=2), GOOD).status_code == 201
-    assert len(_rows(url)) == 2
+    assert len(stored_rows(url)) == 2
 
 
 # --- Review of the round: passwords in a query string, tokens with spaces, an empty allowed name ---------------

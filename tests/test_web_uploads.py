@@ -21,17 +21,11 @@ from cropstyle.web import limits
 from cropstyle.web.rejected import Rejected
 from cropstyle.web.store import open_store
 from cropstyle.web.uploads import check_photo
-from tests.conftest import STORE_KINDS, new_store
 from tests.load import ServerProcess, blank_png, http_client, photo_bytes, submit, worst_case_photos
 
 GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
 CROP = Crop(0.1, 0.2, 0.9, 0.8, 0.0)
 MEDIA = {"JPEG": ("p.jpg", "image/jpeg"), "PNG": ("p.png", "image/png"), "WEBP": ("p.webp", "image/webp")}
-
-
-@pytest.fixture(params=STORE_KINDS)
-def location(request, tmp_path):
-    return new_store(request.param, tmp_path, request)
 
 
 @pytest.fixture(scope="module")
