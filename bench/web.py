@@ -39,7 +39,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -54,6 +53,7 @@ from cropstyle.web.store import open_store  # noqa: E402
 from tests.load import (  # noqa: E402
     ServerProcess,
     blank_png,
+    concurrent_uploads,
     http_client,
     make_photos,
     photo_bytes,
@@ -159,30 +159,10 @@ def load_run(location, photos: list[bytes], clients: int, workers: int, faults: 
     return figures
 
 
-MEDIA = {"JPEG": ("w.jpg", "image/jpeg"), "PNG": ("w.png", "image/png"), "WEBP": ("w.webp", "image/webp")}
-
-
-def concurrent_uploads(server: ServerProcess, photo: bytes, image_format: str,
-                       uploads: int) -> tuple[list[int], float]:
-    """`uploads` submissions of `photo` at once, each with its own label and connection: their status codes and
-    the seconds until the last answer."""
-    codes: list[int] = []
-    lock = threading.Lock()
-    filename, content_type = MEDIA[image_format]
-
-    def upload(i: int) -> None:
-        with http_client(timeout=120) as own:
-            code = submit(own, server.url, photo, {**GOOD, "left": 0.1 + i / 1000}, filename=filename,
-                          content_type=content_type).status_code
-        with lock:
-            codes.append(code)
-
+def timed_uploads(url: str, photo: bytes, image_format: str, uploads: int) -> tuple[list[int], float]:
+    """tests/load.py's concurrent_uploads, and the seconds until the last answer."""
     started = time.perf_counter()
-    threads = [threading.Thread(target=upload, args=(i,)) for i in range(uploads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    codes = concurrent_uploads(url, photo, image_format, uploads)
     return codes, time.perf_counter() - started
 
 
@@ -193,7 +173,7 @@ def memory_per_format(scratch: Path, uploads: int = 10) -> dict:
     for number, (kind, (photo, image_format)) in enumerate(tqdm(photos.items(), desc="memory per format")):
         with ServerProcess(scratch / f"memory-format-{number}", rate_limit=0) as server:
             baseline = server.peak_memory_mb()
-            codes, seconds = concurrent_uploads(server, photo, image_format, uploads)
+            codes, seconds = timed_uploads(server.url, photo, image_format, uploads)
             figures[kind] = {"photo_bytes": len(photo), "answers": {str(c): codes.count(c) for c in set(codes)},
                              "seconds": round(seconds, 2), "peak_rss_mb_baseline": round(baseline, 1),
                              "peak_rss_mb": round(server.peak_memory_mb(), 1)}
@@ -210,7 +190,7 @@ def ten_thousand_scans(scratch: Path) -> dict:
     photo = progressive[:-2] + last * (10_000 - progressive.count(b"\xff\xda")) + b"\xff\xd9"
     scans = photo.count(b"\xff\xda")  # a scan's data never holds FF DA
     with ServerProcess(scratch / "scans-store", rate_limit=0) as server:
-        codes, seconds = concurrent_uploads(server, photo, "JPEG", 1)
+        codes, seconds = timed_uploads(server.url, photo, "JPEG", 1)
     return {"photo": f"2048×2048, {scans} scans, {len(photo) // 1024} KB", "answer": codes[0],
             "seconds": round(seconds, 2)}
 
@@ -224,7 +204,7 @@ def memory(scratch: Path, uploads: int) -> dict:
         baseline, resident_before = server.peak_memory_mb(), server.resident_memory_mb()
         bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png",
                       content_type="image/png")
-        codes, seconds = concurrent_uploads(server, worst, "PNG", uploads)
+        codes, seconds = timed_uploads(server.url, worst, "PNG", uploads)
         peak, resident_after = server.peak_memory_mb(), server.resident_memory_mb()
     return {"worst_upload": f"{side}×{side - 1} RGBA PNG, {len(worst) // 1024} KB, "
                             f"{side * (side - 1) * 4 / 2**20:.0f} MB decoded",

@@ -21,7 +21,7 @@ from PIL import Image
 from cropstyle.web import limits
 from cropstyle.web.store import open_store
 from tests.conftest import stored_rows
-from tests.load import HOST, ServerProcess, blank_png, http_client, photo_bytes, submit
+from tests.load import HOST, ServerProcess, blank_png, concurrent_uploads, http_client, photo_bytes, submit
 
 GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
 TOKEN = "hardening-token"
@@ -103,21 +103,7 @@ def test_decoded_size_is_bounded_and_memory_stays_flat(tmp_path):
                       content_type="image/png")
         assert bomb.status_code == 413 and "decoding it would take" in bomb.json()["error"], bomb.text
 
-        answers: list[int] = []
-        lock = threading.Lock()
-
-        def upload(i: int) -> None:
-            with http_client() as own:
-                code = submit(own, server.url, worst, {**GOOD, "left": 0.1 + i / 1000}, filename="w.png",
-                              content_type="image/png").status_code
-            with lock:
-                answers.append(code)
-
-        threads = [threading.Thread(target=upload, args=(i,)) for i in range(20)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = concurrent_uploads(server.url, worst, "PNG", 20)
         peak, after = server.peak_memory_mb(), server.resident_memory_mb()
     assert answers == [201] * 20
     print(f"resident memory: {baseline:.0f} MB, peak {peak:.0f} MB during 20 concurrent {side}×{side - 1} RGBA "

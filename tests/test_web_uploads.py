@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import sqlite3
 import struct
-import threading
 import zlib
 
 import numpy as np
@@ -21,11 +20,19 @@ from cropstyle.web import limits
 from cropstyle.web.rejected import Rejected
 from cropstyle.web.store import open_store
 from cropstyle.web.uploads import check_photo
-from tests.load import ServerProcess, blank_png, http_client, photo_bytes, submit, worst_case_photos
+from tests.load import (
+    UPLOAD_MEDIA,
+    ServerProcess,
+    blank_png,
+    concurrent_uploads,
+    http_client,
+    photo_bytes,
+    submit,
+    worst_case_photos,
+)
 
 GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
 CROP = Crop(0.1, 0.2, 0.9, 0.8, 0.0)
-MEDIA = {"JPEG": ("p.jpg", "image/jpeg"), "PNG": ("p.png", "image/png"), "WEBP": ("p.webp", "image/webp")}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +49,7 @@ def refused(check: pytest.ExceptionInfo) -> tuple[int, str]:
 
 
 def post(server: ServerProcess, data: bytes, image_format: str, seed: int = 0):
-    filename, media = MEDIA[image_format]
+    filename, media = UPLOAD_MEDIA[image_format]
     with http_client() as client:
         return submit(client, server.url, data, {**GOOD, "left": 0.1 + seed / 1000}, filename=filename,
                       content_type=media)
@@ -356,20 +363,7 @@ def test_ten_concurrent_worst_cases_of_every_format_stay_under_300_mb(tmp_path):
     with ServerProcess(tmp_path / "store", rate_limit=0) as server:
         answers: dict[str, list[int]] = {}
         for kind, (data, image_format) in photos.items():
-            codes: list[int] = []
-            lock = threading.Lock()
-
-            def upload(seed: int) -> None:
-                code = post(server, data, image_format, seed).status_code
-                with lock:
-                    codes.append(code)
-
-            threads = [threading.Thread(target=upload, args=(seed,)) for seed in range(10)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            answers[kind] = sorted(codes)
+            answers[kind] = concurrent_uploads(server.url, data, image_format, 10)
         peak = server.peak_memory_mb()
     print(f"peak resident memory {peak:.0f} MB after 10 concurrent uploads of each of: {', '.join(photos)}")
     assert answers == {kind: [201] * 10 for kind in photos}
