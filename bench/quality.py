@@ -75,7 +75,7 @@ def fcdb_datasets(work: Path) -> tuple[Path, Path]:
     """(training dataset, test dataset) from FCDB's crops.csv: each photo rendered as the extractor renders a
     photo, its crop as an upright label (`imported`)."""
     from cropstyle.extractor.dataset import DatasetStore, label_row
-    from cropstyle.extractor.geometry import Crop
+    from cropstyle.extractor.geometry import LABEL_VALUES, Crop
     from cropstyle.extractor.pixels import render_training_image
 
     if not (FCDB / "crops.csv").is_file():
@@ -92,7 +92,7 @@ def fcdb_datasets(work: Path) -> tuple[Path, Path]:
         store = stores[row["file"] in held_out]
         image = render_training_image(source, 1, 512, store.images)
         width, height = image.stored_size
-        crop = Crop(*(float(row[key]) for key in ("left", "top", "right", "bottom")), 0.0)
+        crop = Crop(*(float(row[key]) for key in LABEL_VALUES[:4]), 0.0)
         store.add_label(label_row(image=f"images/{image.name}", source=str(source), origin="imported", width=width,
                                   height=height, has_crop=True, crop=crop, orientation=1, fingerprint=row["file"]))
     for store in stores.values():

@@ -24,7 +24,14 @@ from PIL import Image
 
 from cropstyle.export.inference import CropModel, ModelInput, load_crop_model
 from cropstyle.extractor import skip_reasons
-from cropstyle.extractor.geometry import Crop, RotatedRect, crop_to_rect, largest_with_aspect, rect_corners
+from cropstyle.extractor.geometry import (
+    LABEL_VALUES,
+    Crop,
+    RotatedRect,
+    crop_to_rect,
+    largest_with_aspect,
+    rect_corners,
+)
 from cropstyle.extractor.library import LibraryFile, find_library_files
 from cropstyle.extractor.metadata import MetadataTool, metadata_tool
 from cropstyle.extractor.photos import LibraryPhoto, Skipped, pixel_source, read_photo
@@ -35,7 +42,7 @@ MIN_BATCH = 8  # the model runs on at least this many photos unless the run ends
 CROPPED_QUALITY = 95
 _ORIENTATION_TAG = 0x0112
 BACKUP_SUFFIX = "_original"  # exiftool's backup of a file it wrote in place (`apply --in-place`)
-_COLUMNS = ["source", "width", "height", "top", "left", "bottom", "right", "angle", "orientation"]
+_COLUMNS = ["source", "width", "height", *LABEL_VALUES, "orientation"]  # labels.csv's names and order
 
 
 @dataclass
@@ -55,7 +62,7 @@ class Prediction:
 
     def row(self) -> dict:
         row = {"source": str(self.source), "width": self.width or "", "height": self.height or ""}
-        for name in ("top", "left", "bottom", "right", "angle"):
+        for name in LABEL_VALUES:
             row[name] = getattr(self.crop, name) if self.crop is not None else ""
         row["orientation"] = self.orientation if self.crop is not None else ""
         return row
@@ -319,11 +326,11 @@ def format_predictions(predictions: list[Prediction], fmt: str = "table") -> str
         return buffer.getvalue().rstrip("\n")
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}: choose table, csv or json")
-    header = ["photo", "size", "left", "top", "right", "bottom", "angle"] + extra
+    header = ["photo", "size", *LABEL_VALUES] + extra
     lines = [header]
     for prediction, row in zip(predictions, rows):
         values = [_short(prediction.source), f"{row['width']}×{row['height']}" if prediction.crop else ""]
-        values += [f"{row[n]:.4f}" if prediction.crop else "" for n in ("left", "top", "right", "bottom")]
+        values += [f"{row[n]:.4f}" if prediction.crop else "" for n in LABEL_VALUES[:4]]
         values.append(f"{row['angle']:+.2f}°" if prediction.crop else "")
         values += [str(row[name]) for name in extra]
         lines.append(values)

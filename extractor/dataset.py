@@ -31,16 +31,16 @@ LABEL_COLUMNS = [
     "width",  # the original's displayed size in pixels
     "height",
     "has_crop",
-    "top",  # fractions of the displayed frame, Lightroom corner convention (extractor/geometry.py)
-    "left",
-    "bottom",
-    "right",
-    "angle",  # degrees, displayed frame
+    # The crop (geometry.LABEL_VALUES: left, top, right, bottom as fractions of the displayed frame, Lightroom
+    # corner convention; angle in degrees): the one order of every file and model output.
+    *LABEL_VALUES,
     "orientation",  # the EXIF orientation that was applied to get the displayed frame
     "catalog_image_id",  # lrcat only: Adobe_images.id_local (virtual copies are separate rows)
     "copy_name",  # lrcat only: the virtual copy's name
     "fingerprint",  # size and mtime of the source (and sidecar): re-runs skip what did not change
 ]
+# What a labels.csv must have to train on (the rest is provenance, for re-runs).
+REQUIRED_COLUMNS = LABEL_COLUMNS[:LABEL_COLUMNS.index("orientation") + 1]
 SKIPPED_COLUMNS = ["source", "reason", "catalog_image_id", "fingerprint"]
 
 

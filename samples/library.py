@@ -94,8 +94,7 @@ _ONCE = ("dng", "duplicate", "export-applied", "export-history", "export-rawfile
 ZOO_KINDS = ("jpeg", "jpeg-user-rotation", "tiff", "png")
 ZOO_DEFAULT_KINDS = ("jpeg",)
 
-TRUTH_COLUMNS = ["file", "kind", "expected", "origin", "orientation", "width", "height",
-                 "top", "left", "bottom", "right", "angle"]
+TRUTH_COLUMNS = ["file", "kind", "expected", "origin", "orientation", "width", "height", *LABEL_VALUES]
 
 # truth.csv: `file` relative to DIR (the raw, not its sidecar); `expected` is LABEL or a skip reason of
 # skip_reasons; `origin` for label and no-crop rows (the latter as --include-uncropped labels them);
@@ -579,7 +578,7 @@ def _truth_row(photo: PlannedPhoto) -> dict[str, str]:
     expected, origin = KINDS[photo.kind]
     row = {"file": photo.file, "kind": photo.kind, "expected": expected, "origin": origin if expected == LABEL else "",
            "orientation": str(photo.orientation) if photo.truth_size else "",
-           "width": "", "height": "", "top": "", "left": "", "bottom": "", "right": "", "angle": ""}
+           "width": "", "height": "", **dict.fromkeys(LABEL_VALUES, "")}
     if expected == skip_reasons.NO_CROP:
         row["origin"] = origin  # what --include-uncropped labels them with
     if photo.truth_size:

@@ -17,7 +17,7 @@ from cropstyle.export.apply import EMBEDDED_CROP, HAS_CROP, LEFT_UNCROPPED, appl
 from cropstyle.export.predict import predict
 from cropstyle.extractor.crs import CROP_TAGS, exiftool_assignments
 from cropstyle.extractor.extract import extract
-from cropstyle.extractor.geometry import Crop, to_stored
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, to_stored
 from cropstyle.extractor.metadata import metadata_tool
 from cropstyle.samples.library import make_sample_library
 from tests.conftest import crop_tags, tree_hash
@@ -94,7 +94,7 @@ def test_round_trip_all_orientations(model, run, tmp_path, in_place):
         assert row["origin"] == ("xmp-embedded" if in_place else "xmp-sidecar")
         assert (row["width"], row["height"], row["orientation"]) == (prediction.width, prediction.height,
                                                                      prediction.orientation)
-        values = [row[k] for k in ("left", "top", "right", "bottom", "angle")]
+        values = [row[k] for k in LABEL_VALUES]
         assert values == pytest.approx(prediction.crop.values(), abs=1e-4)
 
 
@@ -141,7 +141,7 @@ def test_round_trip_raws_and_dng(model, run, tmp_path):
     predictions = {p.source: p for p in predict(run, [library], model=model)}
     labels = extracted_labels(library, tmp_path / "dataset")
     for source in [*raws, *dngs]:
-        values = [labels[source][k] for k in ("left", "top", "right", "bottom", "angle")]
+        values = [labels[source][k] for k in LABEL_VALUES]
         assert values == pytest.approx(predictions[source].crop.values(), abs=1e-4)
 
 

@@ -10,16 +10,14 @@ import pytest
 from PIL import Image
 
 from cropstyle.extractor.dataset import LABEL_COLUMNS
-from cropstyle.extractor.geometry import Crop, RotatedRect, rect_to_crop
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, RotatedRect, rect_to_crop
 from cropstyle.web.collected import collected
 from tests.conftest import STORE_KINDS, new_store
 from tests.load import ServerProcess, photo_bytes, submit
 
-KEYS = ("left", "top", "right", "bottom", "angle")
-
 
 def as_json(crop: Crop) -> dict:
-    return dict(zip(KEYS, crop.values()))
+    return dict(zip(LABEL_VALUES, crop.values()))
 
 
 @pytest.fixture(scope="module", params=STORE_KINDS)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from cropstyle.extractor.extract import extract
-from cropstyle.extractor.geometry import Crop, to_displayed
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, to_displayed
 from cropstyle.extractor.metadata import declared_size, metadata_tool
 from cropstyle.samples.library import RAW_STUBS
 from tests.conftest import PROJECT, crop_tags, scene, tree_hash
@@ -168,7 +168,7 @@ def test_label_is_in_displayed_frame_and_image_is_displayed(tmp_path, exif_write
     extract([photo.parent], tmp_path / "dataset", size=150, progress=False)
     (row,) = read_csv(tmp_path / "dataset" / "labels.csv")
     expected = to_displayed(stored_crop, 300, 200, 6)
-    assert ([float(row[k]) for k in ("left", "top", "right", "bottom", "angle")]
+    assert ([float(row[k]) for k in LABEL_VALUES]
             == pytest.approx(expected.values(), abs=1e-9))
     assert (row["width"], row["height"], row["orientation"], row["origin"]) == ("200", "300", "6", "xmp-embedded")
     image = Image.open(tmp_path / "dataset" / row["image"])

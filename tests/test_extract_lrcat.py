@@ -11,12 +11,11 @@ import pytest
 from PIL import Image
 
 from cropstyle.extractor.extract import extract
-from cropstyle.extractor.geometry import Crop, displayed_size, to_displayed
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, displayed_size, to_displayed
 from cropstyle.samples.catalog import CatalogEntry, write_catalog
 from cropstyle.samples.library import RAW_STUBS
 from tests.conftest import crop_tags, scene, tree_hash
 
-LABEL = ["left", "top", "right", "bottom", "angle"]
 STORED = (300, 200)
 
 
@@ -26,7 +25,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def values(row: dict) -> list[float]:
-    return [float(row[k]) for k in LABEL]
+    return [float(row[k]) for k in LABEL_VALUES]
 
 
 def crop_for(orientation: int) -> Crop:

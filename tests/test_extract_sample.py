@@ -9,10 +9,9 @@ import pytest
 from PIL import Image, ImageOps
 
 from cropstyle.extractor.extract import extract
+from cropstyle.extractor.geometry import LABEL_VALUES
 from cropstyle.samples.library import make_sample_library
 from tests.conftest import tree_hash
-
-LABEL = ["left", "top", "right", "bottom", "angle"]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -48,7 +47,8 @@ def test_every_photo_gets_the_label_the_generator_meant(extracted):
     assert {int(row["orientation"]) for row in expected_labels} == set(range(1, 9))
     for row in expected_labels:
         got = _label_for(labels, str(library / row["file"]), row["kind"])
-        assert [float(got[k]) for k in LABEL] == pytest.approx([float(row[k]) for k in LABEL], abs=1e-4), row["file"]
+        assert ([float(got[k]) for k in LABEL_VALUES]
+                == pytest.approx([float(row[k]) for k in LABEL_VALUES], abs=1e-4)), row["file"]
         assert (got["origin"], got["orientation"], got["width"], got["height"]) == (
             row["origin"], row["orientation"], row["width"], row["height"]), row["file"]
 

@@ -17,7 +17,7 @@ from shapely.geometry import Polygon
 from cropstyle.export.inference import preprocess
 from cropstyle.export.predict import format_predictions, parse_aspect, predict, write_cropped_photo
 from cropstyle.extractor.extract import extract
-from cropstyle.extractor.geometry import Crop, crop_corners, crop_to_rect, displayed_size
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_corners, crop_to_rect, displayed_size
 from cropstyle.extractor.metadata import metadata_tool
 from cropstyle.extractor.pixels import open_displayed
 from cropstyle.samples.library import make_sample_library
@@ -170,10 +170,10 @@ def test_formats(model, run, tmp_path):
     (tmp_path / "notes.txt").write_text("not a photo")
     predictions = predict(run, [tmp_path], model=model)
     rows = list(csv.DictReader(io.StringIO(format_predictions(predictions, "csv"))))
-    assert list(rows[0])[:9] == ["source", "width", "height", "top", "left", "bottom", "right", "angle", "orientation"]
+    assert list(rows[0])[:9] == ["source", "width", "height", *LABEL_VALUES, "orientation"]
     row = next(r for r in rows if r["source"] == str(photo))
     done = next(p for p in predictions if p.source == photo)
-    assert [float(row[k]) for k in ("left", "top", "right", "bottom", "angle")] == list(done.crop.values())
+    assert [float(row[k]) for k in LABEL_VALUES] == list(done.crop.values())
     assert (int(row["width"]), int(row["height"]), int(row["orientation"])) == (90, 60, 3)
     assert next(r for r in rows if r["source"].endswith("notes.txt"))["skipped"].startswith("not an image")
     records = json.loads(format_predictions(predictions, "json"))
@@ -194,7 +194,7 @@ def test_command_line(run, tmp_path, capsys):
             and cli.main(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"]) == 0)
     (record,) = json.loads(capsys.readouterr().out)
     assert record["source"] == str(photo) and (record["width"], record["height"], record["orientation"]) == (90, 60, 6)
-    rect = crop_to_rect(Crop(*(record[k] for k in ("left", "top", "right", "bottom", "angle"))), 90, 60)
+    rect = crop_to_rect(Crop(*(record[k] for k in LABEL_VALUES)), 90, 60)
     assert rect.width / rect.height == pytest.approx(0.8)
     assert cli.main(["apply", str(run), str(photo), "--dry-run"]) == 0
     out = capsys.readouterr().out

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from cropstyle.extractor import skip_reasons
-from cropstyle.extractor.geometry import Crop, crop_problem, displayed_size, to_displayed
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem, displayed_size, to_displayed
 from cropstyle.samples.library import KINDS, LABEL, RAW_STUBS, TRUTH_COLUMNS, _planned_photos, make_sample_library
 from cropstyle.samples.scenes import render
 
@@ -84,7 +84,7 @@ def _sidecar_of(library: Path, file: str) -> Path:
 
 
 def _truth_crop(row: dict[str, str]) -> Crop:
-    return Crop(*(float(row[name]) for name in ("left", "top", "right", "bottom", "angle")))
+    return Crop(*(float(row[name]) for name in LABEL_VALUES))
 
 
 def test_same_seed_gives_the_same_bytes(library, tmp_path):
@@ -236,8 +236,7 @@ def test_sidecars_exports_and_broken_files(library, truth, tool):
                  and Path(row["file"]).name == Path(duplicate["file"]).name]
     assert len(originals) == 1
     assert (library / originals[0]["file"]).read_bytes() == (library / duplicate["file"]).read_bytes()
-    label = ("top", "left", "bottom", "right", "angle")
-    assert [originals[0][k] for k in label] == [duplicate[k] for k in label]
+    assert [originals[0][k] for k in LABEL_VALUES] == [duplicate[k] for k in LABEL_VALUES]
 
     assert any(not row["file"].isascii() and " " in row["file"] for row in truth)
 

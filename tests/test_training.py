@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
-from cropstyle.extractor.geometry import Crop, RotatedRect, crop_corners, crop_to_rect, iou, rect_to_crop
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop, RotatedRect, crop_corners, crop_to_rect, iou, rect_to_crop
 from cropstyle.samples.dataset import write_dataset
 from cropstyle.training import pipeline
 from cropstyle.training.evaluate import evaluate
@@ -257,7 +257,7 @@ def test_zoom_and_flip_augmentation_keep_image_and_label_consistent(tmp_path):
     painted_photo(tmp_path / "images" / "a.jpg", crop, width, height)
     pd.DataFrame([{"image": "images/a.jpg", "source": "/a.jpg", "origin": "xmp-embedded", "width": width,
                    "height": height, "has_crop": True,
-                   **dict(zip(["left", "top", "right", "bottom", "angle"], crop.values())),
+                   **dict(zip(list(LABEL_VALUES), crop.values())),
                    "orientation": 1, "catalog_image_id": "", "copy_name": "", "fingerprint": ""}]).to_csv(
         tmp_path / "labels.csv", index=False)
     data = pipeline.make_dataset(pipeline.read_examples([tmp_path]), size, 1, training=True, seed=0)

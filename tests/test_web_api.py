@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from cropstyle.extractor.geometry import RotatedRect, rect_to_crop
+from cropstyle.extractor.geometry import LABEL_VALUES, RotatedRect, rect_to_crop
 from cropstyle.web.store import open_store
 from tests.conftest import STORE_KINDS, new_store
 from tests.load import ServerProcess, photo_bytes, submit
@@ -113,14 +113,14 @@ def test_rotated_label_and_exif_orientation(server, client):
     """The label is in the uploaded photo's displayed frame: its EXIF orientation applied."""
     photo = photo_bytes(300, 200, seed=12, orientation=6)  # stored 300×200, displayed 200×300
     crop = rect_to_crop(RotatedRect(100, 150, 150, 200, 12.0), 200, 300)
-    response = submit(client, server.url, photo, dict(zip(("left", "top", "right", "bottom", "angle"), crop.values())))
+    response = submit(client, server.url, photo, dict(zip(LABEL_VALUES, crop.values())))
     assert response.status_code == 201, response.text
     row = server.reader.get(response.json()["id"])
     assert (row.width, row.height, row.orientation) == (200, 300, 6)
     assert row.crop == crop
     # A crop that fits the stored (landscape) frame but not the displayed one is refused for this photo.
     landscape_only = rect_to_crop(RotatedRect(100, 150, 120, 220, 30.0), 200, 300)
-    values = dict(zip(("left", "top", "right", "bottom", "angle"), landscape_only.values()))
+    values = dict(zip(LABEL_VALUES, landscape_only.values()))
     assert_rejected(server, submit(client, server.url, photo, values), 422, "outside")
     assert submit(client, server.url, photo_bytes(300, 200, seed=13), values).status_code == 201
 

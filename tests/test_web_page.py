@@ -19,6 +19,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from cropstyle.extractor.geometry import (
+    LABEL_VALUES,
     Crop,
     RotatedRect,
     crop_corners,
@@ -33,7 +34,7 @@ from tests.load import HOST, ServerProcess, photo_bytes
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 TOKEN = "page-token"
-KEYS = ("left", "top", "right", "bottom", "angle")
+
 TIMEOUT_MS = 120_000
 
 
@@ -90,7 +91,7 @@ def page(browser, server):
 def crop_values(page) -> Crop:
     data = page.eval_on_selector("#crop-values", "element => ({...element.dataset})")
     assert data["problem"] == ""
-    return Crop(*(float(data[key]) for key in KEYS))
+    return Crop(*(float(data[key]) for key in LABEL_VALUES))
 
 
 def open_photo(page, path: Path) -> Crop:
@@ -115,7 +116,7 @@ def test_suggest_adjust_submit_download(page, server, run, tmp_path):
     suggestion = open_photo(page, photo)
     assert page.evaluate("[window.cropstyle.state.width, window.cropstyle.state.height]") == [width, height]
     # Same as `cropstyle predict` within 1 % of the image size (the browser shrinks the photo with its own filter).
-    for key, size in zip(KEYS[:4], (width, height, width, height)):
+    for key, size in zip(LABEL_VALUES[:4], (width, height, width, height)):
         assert getattr(suggestion, key) == pytest.approx(getattr(expected.crop, key), abs=0.01), key
     assert max_corner_distance(suggestion, expected.crop, width, height) <= 0.01 * max(width, height)
     assert suggestion.angle == pytest.approx(expected.crop.angle, abs=0.5)
@@ -251,7 +252,7 @@ def test_rotated_crop_on_real_pixels(page, tmp_path, angle):
     photo = tmp_path / "sign.png"
     _sign_photo(photo, width, height, crop)
     open_photo(page, photo)
-    page.evaluate("(crop) => window.cropstyle.applyCrop(crop)", dict(zip(KEYS, crop.values())))
+    page.evaluate("(crop) => window.cropstyle.applyCrop(crop)", dict(zip(LABEL_VALUES, crop.values())))
     shown = crop_values(page)
     assert shown.values() == pytest.approx(crop.values(), abs=1e-9)  # cropper round-trips our label
 
@@ -302,7 +303,7 @@ def test_the_page_says_when_the_model_leaves_a_photo_uncropped(browser, red_or_b
             status = page.text_content("#status")
             if name == "blue.jpg":
                 # The model's answer is exactly the full frame; cropper.js shows it to within rounding.
-                assert page.evaluate("window.cropstyle.state.suggestion") == dict(zip(KEYS, (0, 0, 1, 1, 0)))
+                assert page.evaluate("window.cropstyle.state.suggestion") == dict(zip(LABEL_VALUES, (0, 0, 1, 1, 0)))
                 assert max_corner_distance(suggestion, Crop(0.0, 0.0, 1.0, 1.0, 0.0), 640, 480) < 1e-6
                 assert status.startswith("The model leaves this photo uncropped ("), status
             else:

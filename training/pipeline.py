@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from cropstyle.extractor.dataset import LABEL_COLUMNS
+from cropstyle.extractor.dataset import REQUIRED_COLUMNS
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem
 from cropstyle.training import crop_tf
 
@@ -67,7 +67,7 @@ def read_examples(datasets: list[Path]) -> Examples:
     frames = []
     for dataset in datasets:
         frame = pd.read_csv(Path(dataset) / "labels.csv", dtype={"source": str, "image": str})
-        missing = set(LABEL_COLUMNS[:11]) - set(frame.columns)
+        missing = set(REQUIRED_COLUMNS) - set(frame.columns)
         if missing:
             raise ValueError(f"{dataset}/labels.csv lacks columns {sorted(missing)}")
         frame["path"] = [str((Path(dataset) / image).resolve()) for image in frame["image"]]

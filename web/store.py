@@ -31,8 +31,8 @@ from cropstyle.extractor.geometry import LABEL_VALUES, Crop
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # The columns of a correction, in the order both implementations select them ("left" and "right" are
 # quoted: they are keywords in PostgreSQL).
-COLUMNS = ("id", "photo", "extension", "width", "height", "orientation", "left", "top", "right", "bottom", "angle",
-           "predicted", "model", "client", "created")
+COLUMNS = ("id", "photo", "extension", "width", "height", "orientation", *LABEL_VALUES, "predicted", "model", "client",
+           "created")
 PRUNE_EVERY = 1000  # takes between two deletions of the buckets that are full again
 
 
@@ -60,14 +60,13 @@ class Correction:
 
     @property
     def crop(self) -> Crop:
-        return Crop(self.left, self.top, self.right, self.bottom, self.angle)
+        return Crop(*(getattr(self, name) for name in LABEL_VALUES))
 
     def public(self) -> dict:
         """The row as the API shows it."""
         return {"id": self.id, "photo": self.photo, "width": self.width, "height": self.height,
                 "orientation": self.orientation,
-                "crop": {"left": self.left, "top": self.top, "right": self.right, "bottom": self.bottom,
-                         "angle": self.angle},
+                "crop": dict(zip(LABEL_VALUES, self.crop().values())),
                 "predicted": json.loads(self.predicted) if self.predicted else None,
                 "model": self.model, "created": self.created, "photo_url": f"/api/corrections/{self.id}/photo"}
 
