@@ -42,8 +42,9 @@ class BuildWithVendor(build_py):
             if npm is None:
                 raise RuntimeError("building cropstyle needs npm (Debian: apt-get install npm) to fetch the web "
                                    "page's scripts pinned in web/package-lock.json") from None
-            subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=web, check=True)
-            shutil.copyfile(web / "package-lock.json", web / "node_modules" / ".installed-from")  # as setup.sh does
+            # Only what the page loads (no linter); no .installed-from stamp, so scripts/setup.sh still installs all.
+            subprocess.run([npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], cwd=web,
+                           check=True)
             vendor.copy_vendor(*arguments)
 
 

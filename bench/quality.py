@@ -119,11 +119,12 @@ def subset(dataset: Path, count: int, out: Path, seed: int = 0) -> Path:
 
 def train_and_evaluate(train_dataset: Path, test_dataset: Path, run: Path, ensemble: int | None = None) -> dict:
     from cropstyle.training.evaluate import evaluate
-    from cropstyle.training.train import ENSEMBLE, train
+    from cropstyle.training.options import DEFAULTS
+    from cropstyle.training.train import train
 
     shutil.rmtree(run, ignore_errors=True)
     started = time.perf_counter()
-    result = train([train_dataset], run, ensemble=ensemble or ENSEMBLE, verbose=0)
+    result = train([train_dataset], run, ensemble=ensemble or DEFAULTS.ensemble, verbose=0)
     seconds = time.perf_counter() - started
     report = evaluate(run, [test_dataset], run / "report", verbose=False)
     return {"n_train": result.n_train, "n_val": result.n_val, "n_test": report["n"], "epochs": result.epochs,

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
+from cropstyle.training.options import ARCHS, DEFAULTS, LOSSES
 from cropstyle.web.settings import ServeSettings
 
 
@@ -89,23 +90,26 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="datasets → trained crop model (RUN)")
     train.add_argument("datasets", nargs="+", type=Path, metavar="DATASET", help="one or more, combined")
     train.add_argument("--out", required=True, type=Path, metavar="RUN")
-    train.add_argument("--epochs", type=_positive_int, default=None,
+    train.add_argument("--epochs", type=_positive_int, default=DEFAULTS.epochs,
                        help="at most this many (default: by the number of photos, about 1500 steps)")
-    train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--image-size", type=_positive_int, default=96, metavar="PX", help="model input side")
-    train.add_argument("--arch", choices=("separable", "compact", "mobilenet"), default="separable")
-    train.add_argument("--weights", default="none", metavar="none|imagenet|PATH", help="backbone weights (mobilenet)")
-    train.add_argument("--loss", choices=("huber", "l1", "mse"), default="huber",
+    train.add_argument("--batch-size", type=_positive_int, default=DEFAULTS.batch_size)
+    train.add_argument("--image-size", type=_positive_int, default=DEFAULTS.image_size, metavar="PX",
+                       help="model input side")
+    train.add_argument("--arch", choices=ARCHS, default=DEFAULTS.arch)
+    train.add_argument("--weights", default=DEFAULTS.weights or "none", metavar="none|imagenet|PATH",
+                       help="backbone weights (mobilenet)")
+    train.add_argument("--loss", choices=LOSSES, default=DEFAULTS.loss,
                        help="value term beside the IoU term (training/losses.py)")
-    train.add_argument("--val-split", type=float, default=0.2, metavar="F")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--flip-average", action="store_true",
+    train.add_argument("--val-split", type=float, default=DEFAULTS.val_split, metavar="F")
+    train.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    train.add_argument("--flip-average", action="store_true", default=DEFAULTS.flip_average,
                        help="average each prediction with its mirror image's (a little better, twice the work per "
                             "photo: the browser gets slower than smartcrop.js on small photos)")
-    train.add_argument("--ensemble", type=_positive_int, default=3, metavar="N",
-                       help="train N models (seeds S, S+1, …) and predict their mean (default 3: more accurate "
-                            "than one, for three times the training; 1: one model)")
-    train.add_argument("--mixed-precision", action="store_true", help="float16 compute on a GPU")
+    train.add_argument("--ensemble", type=_positive_int, default=DEFAULTS.ensemble, metavar="N",
+                       help=f"train N models (seeds S, S+1, …) and predict their mean (default {DEFAULTS.ensemble}: "
+                            "more accurate than one, for N times the training; 1: one model)")
+    train.add_argument("--mixed-precision", action="store_true", default=DEFAULTS.mixed_precision,
+                       help="float16 compute on a GPU")
     train.add_argument("--resume", action="store_true", help="continue an interrupted RUN")
 
     evaluate = commands.add_parser("evaluate", help="model against baselines on held-out datasets")
@@ -195,10 +199,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "train":
         from cropstyle.training.train import train
 
-        weights = None if args.weights == "none" else args.weights
-        train(args.datasets, args.out, epochs=args.epochs, batch_size=args.batch_size,
-              image_size=args.image_size, arch=args.arch, weights=weights, val_split=args.val_split,
-              seed=args.seed, resume=args.resume, loss=args.loss, mixed_precision=args.mixed_precision,
+        train(args.datasets, args.out, resume=args.resume, epochs=args.epochs, batch_size=args.batch_size,
+              image_size=args.image_size, arch=args.arch, weights=args.weights, val_split=args.val_split,
+              seed=args.seed, loss=args.loss, mixed_precision=args.mixed_precision,
               flip_average=args.flip_average, ensemble=args.ensemble)
         return 0  # train() prints its own summary
     if args.command == "evaluate":

@@ -1,15 +1,9 @@
 """THE way cropstyle feeds its model outside training: loading a RUN and preprocessing a photo.
 
-`predict`, `apply` and the export's parity check all go through here, and the browser repeats the same
-steps from WEBMODEL/metadata.json (export/README.md). The steps are the RUN's preprocessing
-(training/pipeline.py PREPROCESSING, in RUN/config.json), applied to a photo the way the extractor made the
-training images:
-
-1. decode the photo (a raw's embedded preview) and apply its orientation: the photo as displayed;
-2. shrink it so its long side is at most the RUN's `source_long_side` (JPEG draft decoding, then bicubic), as
-   `cropstyle extract` wrote the training images (extractor.pixels.open_displayed);
-3. resize to image_size × image_size ignoring the aspect ratio: bilinear, half-pixel centres, no antialias;
-4. float32 / 255, RGB, NHWC. The model's second input is the displayed width / height of the whole photo.
+`predict`, `apply` and the export's parity check all go through here; the browser repeats the same steps from
+WEBMODEL/metadata.json. The steps are the RUN's preprocessing (training/pipeline.py PREPROCESSING, in
+RUN/config.json): the photo as displayed, brought down to the RUN's `source_long_side` as `cropstyle extract`
+wrote the training images (extractor.pixels.open_displayed), then training/pipeline.py's model_input.
 """
 from __future__ import annotations
 
@@ -37,7 +31,7 @@ class CropModel:
 
     @property
     def long_side(self) -> int:
-        """What photos are brought down to before the resize (step 2)."""
+        """What photos are brought down to before the resize."""
         return self.run.source_long_side
 
     def load_input(self, source: Path | bytes, orientation: int) -> "ModelInput":
@@ -81,14 +75,13 @@ def load_crop_model(run: Path | Run) -> CropModel:
 
 def preprocess(image: Image.Image | np.ndarray, image_size: int) -> np.ndarray:
     """A displayed photo, already brought down to the RUN's long side (uint8 RGB) → the model's image input
-    [S, S, 3] float32 in [0, 1]: training/pipeline.load_image's resize and scaling, the same TF op."""
-    import tensorflow as tf
+    [S, S, 3] float32 in [0, 1], exactly as in training (pipeline.model_input)."""
+    from cropstyle.training.pipeline import model_input
 
     pixels = np.asarray(image, dtype=np.uint8)
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ValueError(f"expected an RGB image, got an array of shape {pixels.shape}")
-    resized = tf.image.resize(pixels, [image_size, image_size], method="bilinear", antialias=False)
-    return (resized / 255.0).numpy().astype(np.float32)
+    return model_input(pixels, image_size).numpy().astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -99,7 +92,7 @@ class ModelInput:
 
 def load_model_input(source: Path | bytes, orientation: int, image_size: int,
                      long_side: int = TRAINING_LONG_SIDE) -> ModelInput:
-    """A photo file or a raw's preview bytes → the model's image input (steps 1–4 of the module docstring),
+    """A photo file or a raw's preview bytes → the model's image input (the module docstring's steps),
     for a model whose training images had `long_side` (CropModel.load_input passes its RUN's). Raises
     extractor.pixels.PixelError when the image data cannot be decoded."""
     image, stored_size = open_displayed(source, orientation, max_side=long_side)

@@ -8,8 +8,9 @@
 // (files: little-endian float32, relative to INPUTS.json). Prints one JSON line per WEBMODEL, in order:
 // {"backend", "tfjs_version", "inputs": [names as model.inputs sees them], "outputs": [names of model.outputs],
 //  "shape": [B, 5], "result": [[...], ...]}.
-import { createRequire } from "node:module";
+
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 
 const [vendorDir, inputsPath, ...modelDirs] = process.argv.slice(2);
@@ -24,13 +25,20 @@ const nodeRequire = createRequire(import.meta.url);
 function loadBundle(file, provided) {
   const module = { exports: {} };
   const load = new Function("exports", "require", "module", "__filename", "__dirname", readFileSync(file, "utf8"));
-  load.call(globalThis, module.exports, (name) => (name in provided ? provided[name] : nodeRequire(name)), module,
-            file, dirname(file));
+  load.call(
+    globalThis,
+    module.exports,
+    (name) => (name in provided ? provided[name] : nodeRequire(name)),
+    module,
+    file,
+    dirname(file),
+  );
   return module.exports;
 }
 const tf = loadBundle(join(vendorDir, "tfjs", "tf.es2017.min.js"), {});
-const wasm = loadBundle(join(vendorDir, "tfjs-backend-wasm", "tf-backend-wasm.es2017.min.js"),
-                        { "@tensorflow/tfjs-core": tf });
+const wasm = loadBundle(join(vendorDir, "tfjs-backend-wasm", "tf-backend-wasm.es2017.min.js"), {
+  "@tensorflow/tfjs-core": tf,
+});
 
 // tf.loadGraphModel's file:// handler lives in tfjs-node, which cannot be installed: read the files here.
 function fileHandler(dir) {
@@ -65,7 +73,7 @@ function readInput(spec) {
   return tf.tensor(data, spec.shape, "float32");
 }
 
-wasm.setWasmPaths(join(resolve(vendorDir), "tfjs-backend-wasm") + "/");
+wasm.setWasmPaths(`${join(resolve(vendorDir), "tfjs-backend-wasm")}/`);
 if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not start");
 await tf.ready();
 
@@ -81,14 +89,15 @@ for (const modelDir of modelDirs) {
   }
   const output = await model.executeAsync(feeds);
   const tensor = Array.isArray(output) ? output[0] : output;
-  process.stdout.write(JSON.stringify({
+  const line = {
     backend: tf.getBackend(),
     tfjs_version: tf.version.tfjs,
     inputs: model.inputs.map((t) => t.name),
     outputs: model.outputs.map((t) => t.name),
     shape: tensor.shape,
     result: await tensor.array(),
-  }) + "\n");
+  };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
   tf.dispose([...Object.values(feeds), output]);
   model.dispose();
 }

@@ -22,11 +22,11 @@ import pandas as pd
 from cropstyle.export.inference import CropModel, load_crop_model
 from cropstyle.extractor.geometry import LABEL_VALUES
 from cropstyle.training.quiet_tensorflow import native_logging_quieted
-from cropstyle.training.run import Run
+from cropstyle.training.run import MONITOR, Run
 from cropstyle.web import vendor
 
 FORMAT = "cropstyle-webmodel"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: preprocessing is the RUN's (training/pipeline.py PREPROCESSING)
 QUANTIZATIONS = ("none", "float16", "uint8")
 TOLERANCE = {"none": 1e-4, "float16": 1e-2, "uint8": 1e-2}  # max abs difference, Keras vs TF.js
 PARITY_SCRIPT = Path(__file__).with_name("parity.mjs")
@@ -276,34 +276,32 @@ def run_tfjs(webmodels: list[Path], images: np.ndarray, aspects: np.ndarray,
 
 
 def _validation_metrics(run: Run) -> dict:
-    split = run.config.get("split", {})
-    metrics: dict = {"source": "RUN/history.csv, the epoch with the best val_crop_iou",
-                     "n_train": split.get("train"), "n_val": split.get("val")}
-    history = run.history
-    validation = run.config.get("validation", {})
-    if history is not None and "val_crop_iou" in history and len(history):
-        best = history.loc[history["val_crop_iou"].idxmax()]
-        metrics["epoch"] = int(best["epoch"])
-        metrics.update({name: float(best[name]) for name in history.columns if name.startswith("val_")})
-    elif "members_val_crop_iou" in validation:  # an ensemble: its members' histories are in RUN/members/
-        metrics["source"] = "RUN/config.json: the ensemble's exact IoU, and its members' best epochs'"
-        metrics["val_crop_iou"] = validation["val_crop_iou"]
-        metrics["members_val_crop_iou"] = validation["members_val_crop_iou"]
-        metrics["members_kept"] = validation.get("members_kept")  # runs made before members could be left out: all
-    else:
-        metrics["source"] = "none: RUN/history.csv is missing"
-    # The best epoch with test-time flip averaging on the same photos, and which of the two RUN/model.keras is.
-    metrics["val_crop_iou_flip_averaged"] = validation.get("val_crop_iou_flip_averaged")
-    metrics["model"] = validation.get("model_keras")
-    metrics["evaluate"] = run.evaluation  # the last `cropstyle evaluate` on held-out photos, or None
-    return metrics
+    """RUN/model.keras's exact validation figures (config.json) and each member's best epoch (its history.csv)."""
+    split, validation = run.config.get("split", {}), run.config.get("validation", {})
+    members = []
+    for history in run.histories:
+        if history is None or MONITOR not in history or not len(history):
+            members.append(None)  # a member that never finished an epoch
+            continue
+        best = history.loc[history[MONITOR].idxmax()]
+        members.append({"epoch": int(best["epoch"]),
+                        **{name: float(best[name]) for name in history.columns if name.startswith("val_")}})
+    return {"source": "RUN/config.json (the model's exact figures) and RUN/members/K/history.csv (best epochs)",
+            "n_train": split.get("train"), "n_val": split.get("val"),
+            "val_crop_iou": validation.get("val_crop_iou"),
+            # The same photos with test-time flip averaging, and which of the two RUN/model.keras is.
+            "val_crop_iou_flip_averaged": validation.get("val_crop_iou_flip_averaged"),
+            "model": validation.get("model_keras"),
+            "members_val_crop_iou": validation.get("members_val_crop_iou"),
+            "members_kept": validation.get("members_kept"),
+            "members": members,
+            "evaluate": run.evaluation}  # the last `cropstyle evaluate` on held-out photos, or None
 
 
 def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dict[str, int], diff: float,
               by_output: np.ndarray, n_inputs: int, precision: Precision, target: float) -> dict:
     graph = json.loads((out / "model.json").read_text())
     signature = graph["signature"]
-    size = model.image_size
     config = model.run.config
     sha = model.run.model_sha256
 
@@ -326,25 +324,9 @@ def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dic
         "parameters": config.get("model", {}).get("parameters"),
         "quantization": quantize,
         "weights": _weight_storage(graph, precision, target),
-        "image_size": size,
         "inputs": inputs,
         "outputs": {"crop": tensor(output_spec, node["outputs"][0])},
-        "preprocessing": {
-            "orientation": "apply the EXIF orientation first: the model sees the photo as displayed",
-            "decode_long_side": model.long_side,
-            "decode_resample": "bicubic",
-            "resize": {"method": "bilinear", "size": [size, size], "keep_aspect_ratio": False,
-                       "half_pixel_centers": True, "align_corners": False, "antialias": False},
-            "channel_order": "RGB",
-            "layout": "NHWC",
-            "dtype": "float32",
-            "scale": 1 / 255,
-            "value_range": [0, 1],
-            "aspect": "displayed width / displayed height of the whole photo (after orientation, before any resize)",
-            "tfjs": f"tf.image.resizeBilinear(tf.browser.fromPixels(canvas), [{size}, {size}], false, true)"
-                    ".div(255).expandDims(0)",
-            "training": config.get("preprocessing"),
-        },
+        "preprocessing": model.run.preprocessing,  # the RUN's, verbatim: what the page reads and checks
         "output": {
             "values": list(LABEL_VALUES),
             "frame": "displayed",

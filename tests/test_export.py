@@ -56,10 +56,10 @@ def test_metadata(tmp_path_factory, run):
     report = exported(tmp_path_factory, "uint8")
     metadata = json.loads((report.out / "metadata.json").read_text())
     config = json.loads((run / "config.json").read_text())
-    assert metadata["format"] == "cropstyle-webmodel" and metadata["format_version"] == 1
+    assert metadata["format"] == "cropstyle-webmodel" and metadata["format_version"] == 2
     assert metadata["model_sha256"] == Run.open(run).model_sha256
     assert metadata["model_version"] == metadata["model_sha256"][:16]
-    assert metadata["quantization"] == "uint8" and metadata["image_size"] == IMAGE_SIZE
+    assert metadata["quantization"] == "uint8"
     # The names TF.js gives the graph's tensors (checked in node by the export).
     assert metadata["inputs"] == {
         "image": {"name": "image", "dtype": "float32", "shape": [-1, IMAGE_SIZE, IMAGE_SIZE, 3]},
@@ -67,15 +67,16 @@ def test_metadata(tmp_path_factory, run):
     }
     assert metadata["outputs"]["crop"]["shape"] == [-1, 5] and metadata["outputs"]["crop"]["name"]
     prep = metadata["preprocessing"]
-    assert prep["training"] == config["preprocessing"]
-    assert prep["resize"] == {"method": "bilinear", "size": [IMAGE_SIZE, IMAGE_SIZE], "keep_aspect_ratio": False,
-                              "half_pixel_centers": True, "align_corners": False, "antialias": False}
+    assert prep == config["preprocessing"]  # one description, the RUN's, verbatim
+    assert prep["image_size"] == IMAGE_SIZE
+    assert prep["resize"] == {"method": "bilinear", "keep_aspect_ratio": False, "half_pixel_centers": True,
+                              "align_corners": False, "antialias": False}
     assert prep["scale"] == 1 / 255 and prep["value_range"] == [0, 1] and prep["channel_order"] == "RGB"
-    assert prep["decode_long_side"] == 96  # the training images' long side (tests/test_export_support.py)
-    assert prep["decode_resample"] == "bicubic"  # as extractor.pixels resizes them
+    assert prep["source_long_side"] == 96  # the training images' long side (tests/test_export_support.py)
+    assert prep["decode"]["long_side"] == 96 and prep["decode"]["resample"] == "bicubic"  # as extractor.pixels
     assert metadata["output"]["values"] == ["left", "top", "right", "bottom", "angle"]
     assert metadata["output"]["frame"] == "displayed" and metadata["output"]["convention"] == "lightroom-corners"
-    # The default RUN is an ensemble of 3 (no RUN/history.csv): its exact figure and its members'.
+    # The default RUN is an ensemble of 3: its exact figure and its members'.
     validation = metadata["validation"]
     assert validation["val_crop_iou"] == config["validation"]["val_crop_iou"] and 0 <= validation["val_crop_iou"] <= 1
     assert validation["members_val_crop_iou"] == config["validation"]["members_val_crop_iou"]
@@ -168,8 +169,8 @@ def test_tfjs_runs_what_keras_runs_on_real_photos(tmp_path_factory, tmp_path):
 
 
 def test_one_model_exports_with_its_best_epoch(run, tmp_path):
-    """An --ensemble 1 RUN (one model, with RUN/history.csv) exports like the default ensemble: one TF.js graph that
-    runs what Keras runs, and the metadata gives the best epoch of its history."""
+    """An --ensemble 1 RUN (one member) exports like the default ensemble: one TF.js graph that runs what Keras runs,
+    and the metadata gives the best epoch of its history."""
     from cropstyle.export.inference import load_crop_model
     from cropstyle.training.train import train
 
@@ -183,10 +184,12 @@ def test_one_model_exports_with_its_best_epoch(run, tmp_path):
     node, = webmodel.run_tfjs([report.out], images, aspects, tmp_path)
     np.testing.assert_allclose(node["result"], load_crop_model(single).predict_arrays(images, aspects), atol=1e-4)
     validation = json.loads((report.out / "metadata.json").read_text())["validation"]
-    history = pd.read_csv(single / "history.csv")
-    assert validation["epoch"] == int(history.loc[history["val_crop_iou"].idxmax(), "epoch"])
-    assert validation["val_crop_iou"] == pytest.approx(history["val_crop_iou"].max())
-    assert "members_val_crop_iou" not in validation and validation["model"] == "best epoch"
+    history = pd.read_csv(single / "members" / "0" / "history.csv")
+    best, = validation["members"]
+    assert best["epoch"] == int(history.loc[history["val_crop_iou"].idxmax(), "epoch"])
+    assert best["val_crop_iou"] == validation["members_val_crop_iou"][0] == pytest.approx(history["val_crop_iou"].max())
+    assert validation["val_crop_iou"] == pytest.approx(history["val_crop_iou"].max(), abs=1e-6)
+    assert validation["members_kept"] == [0] and validation["model"] == "best epoch"
 
 
 def test_preprocessing_is_the_training_pipelines(tmp_path_factory, run):

@@ -53,8 +53,8 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
     assert config["model"]["keep_decision"] is False and model.get_layer("raw").units == 5
     assert config["datasets"][0]["labels_sha256"] == pipeline.file_sha256(dataset / "labels.csv")
     assert config["arguments"]["seed"] == 1 and config["versions"]["tensorflow"]
-    assert list((run / "logs").rglob("events.out.tfevents.*"))  # TensorBoard, previews included
-    assert not (run / "backup").exists()
+    assert list((run / "members" / "0" / "logs").rglob("events.out.tfevents.*"))  # TensorBoard, previews included
+    assert not (run / "members" / "0" / "backup").exists()
     examples = pipeline.read_examples([dataset])
     crops = model.predict(pipeline.make_dataset(examples, 64, 8, training=False), verbose=0)
     assert crops.shape == (len(examples), 5)
@@ -108,7 +108,7 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
     for other in members[1:]:
         assert not all(np.array_equal(x, y) for x, y in zip(other.get_weights(), alone))
     assert json.loads((run / "split.json").read_text()) == json.loads((single.run / "split.json").read_text())
-    assert result.epochs == 6 and not (run / "history.csv").exists()
+    assert result.epochs == 6 and not (run / "history.csv").exists()  # histories are the members'
 
     examples = pipeline.read_examples([dataset])
     inputs = np.concatenate([x["image"] for x, _ in pipeline.make_dataset(examples, 64, 8, training=False)])
@@ -160,11 +160,11 @@ def test_schedule_by_dataset_size(photos, epochs):
 
 
 def test_the_command_line_trains_the_default_ensemble():
-    """`cropstyle train` without --ensemble trains train()'s default number of members (the literal in cli.py)."""
+    """`cropstyle train` without --ensemble trains train()'s default number of members (training/options.py)."""
     from cropstyle import cli
-    from cropstyle.training.train import ENSEMBLE
+    from cropstyle.training.options import DEFAULTS
 
-    assert cli.build_parser().parse_args(["train", "data", "--out", "run"]).ensemble == ENSEMBLE == 3
+    assert cli.build_parser().parse_args(["train", "data", "--out", "run"]).ensemble == DEFAULTS.ensemble == 3
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -177,11 +177,11 @@ def test_resume_after_interruption(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, ensemble=1, callbacks=[Interrupt()],
               verbose=0)
-    assert (tmp_path / "run" / "backup").exists()
+    assert (tmp_path / "run" / "members" / "0" / "backup").exists()
     result = train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, ensemble=1, resume=True,
                    verbose=0)
     assert list(result.history["loss"]) and len(result.history["loss"]) == 1  # only the second epoch ran
-    assert result.epochs == 2 and result.model_path.exists() and not (tmp_path / "run" / "backup").exists()
+    assert result.epochs == 2 and result.model_path.exists() and not list((tmp_path / "run").rglob("backup"))
     # Resumed once more, after the end: config.json still says what RUN/model.keras scores.
     validation = json.loads((tmp_path / "run" / "config.json").read_text())["validation"]
     train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, ensemble=1, resume=True, verbose=0)
@@ -319,7 +319,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         config = json.loads((run / "config.json").read_text())
         assert config["batch"]["replicas"] == 2 and config["batch"]["size"] >= 2
         # The validation figure is the exact IoU over every validation photo: recomputed here from the model.
-        history = pd.read_csv(run / "history.csv")
+        history = pd.read_csv(run / "members" / "0" / "history.csv")
         assert {"loss", "val_loss", "val_iou", "val_crop_iou"} <= set(history.columns)
         model = keras.saving.load_model(run / "model.keras", compile=False)
         split = json.loads((run / "split.json").read_text())

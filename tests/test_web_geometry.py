@@ -30,7 +30,7 @@ from cropstyle.extractor.geometry import (
 )
 
 PROJECT = Path(__file__).resolve().parents[1]
-JS_TEST = PROJECT / "web" / "tests" / "geometry.test.mjs"
+JS_TEST = PROJECT / "web" / "tests" / "geometry_vectors.mjs"
 
 
 def _random_valid(rng: np.random.Generator) -> tuple[Crop, int, int]:

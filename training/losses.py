@@ -8,22 +8,13 @@ where d is Huber's ("huber", the default: x²/2δ within δ = HUBER_DELTA of the
 crops; the value term gives a gradient when boxes do not overlap and carries the angle, which the corner-box
 IoU does not see.
 
-With the keep-the-frame logit z (the model's sixth output in training when the photographer leaves photos
-uncropped: training/model.py keep_decision), a photo left uncropped (its label the full frame) counts only
-through log(1 + e^−z), a cropped one through the crop's loss above plus log(1 + e^z) (binary cross-entropy,
-keep_weight 1): the crop is learnt from the photos that were cropped, and whether to crop from all. Blending
-the full frame into the crop instead, by sigmoid(z), failed: every photo slid to "keep" (the uncropped
-photographer's validation IoU 0.788, the full frame's).
+With the keep-the-frame logit z (training/model.py keep_decision): keep_weight · the binary cross-entropy of z on
+"the label is the full frame" for every photo, plus the crop's loss above for the cropped photos only: the crop
+is learnt from the photos that were cropped, whether to crop from all.
 
-Why Huber and not |x|: |x| pulls every photo towards its answer with the same force however close it is, so the
-most common answer (the median) is a trap. A photographer who leaves 60 % of photos level and uncropped and
-straightens the rest: the level photos pin the angle at 0 as hard when the model is 0.1° off as when it is 5°
-off, the tilted photos' pull never wins, and the model left every photo uncropped (validation IoU 0.788 = the
-full frame's). Within δ the pull fades with the error, so the tilted photos can move the features (validation
-0.826–0.827 in two runs; test photos 0.828 against 0.801); beyond δ it is |x| (robust to a photographer's odd
-crop, which x² is not; "mse" also stayed at the full frame, 0.788). The price: within ±0.9° the angle is held
-loosely (FCDB, whose crops are level: angle error 0.44° against 0.22°; IoU 0.726 against 0.731, within the
-spread of one run to the next).
+Huber, not |x|: |x| pulls with the same force however close the answer, so the most common answer (a level,
+uncropped photo) traps the model; within δ Huber's pull fades, beyond it is |x|, robust to odd crops as x² is
+not. docs/results.md has the measurements.
 """
 from __future__ import annotations
 

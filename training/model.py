@@ -1,7 +1,7 @@
 """The crop models: a CNN that reads the photo and its aspect ratio and returns a crop that cannot leave it.
 
-separable  the default: depthwise-separable blocks (MobileNet's), ~0.1M parameters, fast enough for the browser
-compact    plain convolutions, ~0.5M parameters (the first model; as accurate, 2–3× slower)
+separable  the default: depthwise-separable blocks (MobileNet's), ~0.2M parameters at 96 px, fast in the browser
+compact    plain convolutions, ~0.5M parameters (the first model; slower in the browser)
 mobilenet  MobileNetV3Small, for users who can download ImageNet weights (--weights imagenet)
 
 Every architecture ends in CropHead (training/crop_tf.bounded_crop): the crop's angle is 45°·tanh, its size a
@@ -24,7 +24,7 @@ from cropstyle.training import crop_tf
 ARCHITECTURES = ("separable", "compact", "mobilenet")
 # The head's starting point: centred, about 80 % of the frame wide and high, upright (sigmoid(1.4) ≈ 0.8). It
 # overlaps every plausible crop, so the IoU term has a gradient from the first step (the training crops' mean,
-# tried instead, misses tight crops entirely: training/README.md).
+# tried instead, misses tight crops entirely: docs/results.md).
 _HEAD_BIAS = (0.0, 0.0, 1.4, 1.4, 0.0)
 # The keep-the-frame logit starts at "crop" (sigmoid(-2) ≈ 0.12): most photographers crop most photos.
 _KEEP_BIAS = -2.0

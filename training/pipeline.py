@@ -1,11 +1,8 @@
 """From labels.csv to tf.data: read the examples, split them by photo, decode, augment, batch.
 
-Preprocessing (PREPROCESSING below, copied into RUN/config.json; the browser repeats it): take the photo
-as displayed at the dataset's long side (512 by default, as the extractor wrote it), decode to RGB, resize
-it to image_size×image_size ignoring the aspect ratio (bilinear, half-pixel centres, no antialiasing:
-tf.image.resize, or tf.image.resizeBilinear with halfPixelCenters=true in TF.js), scale to float32 in [0, 1].
-The model's second input is the displayed aspect ratio width / height from labels.csv, which the
-stretched pixels no longer show.
+The model's input is described once, in PREPROCESSING below: `preprocessing()` fills in a RUN's sizes and
+train writes the result into RUN/config.json; the export copies it verbatim into WEBMODEL/metadata.json, where
+the page reads and checks it. `model_input` is its one Python implementation (training and predict).
 """
 from __future__ import annotations
 
@@ -22,23 +19,47 @@ from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem
 from cropstyle.training import crop_tf
 
 PREPROCESSING = {
+    "orientation": "apply the EXIF orientation first: the model sees the photo as displayed",
+    "decode": {"long_side": "source_long_side", "resample": "bicubic", "reducing_gap": 2, "enlarge": False,
+               "why": "downscaling straight to image_size without antialiasing would alias; in a browser, draw the "
+                      "photo onto a canvas of that size"},
+    "resize": {"method": "bilinear", "keep_aspect_ratio": False, "half_pixel_centers": True, "align_corners": False,
+               "antialias": False},
+    "channel_order": "RGB",
+    "layout": "NHWC",
+    "dtype": "float32",
+    "scale": 1 / 255,
+    "value_range": [0, 1],
     "inputs": {
         "image": "float32 [image_size, image_size, 3], RGB in [0, 1]",
-        "aspect": "float32 [1], displayed width / height of the photo",
+        "aspect": "float32 [1], displayed width / height of the whole photo (after orientation, before any resize): "
+                  "the stretched pixels no longer show it",
     },
     "steps": [
-        "start from the photo as displayed (EXIF orientation applied), its long side brought down to source_long_side "
-        "as the extractor does (extractor/pixels.py: Pillow bicubic, reducing_gap=2; in a browser, draw the photo "
-        "onto a canvas of that size): downscaling straight to image_size without antialiasing would alias",
-        "decode it (the dataset's JPEG) to RGB",
+        "the photo as displayed (EXIF orientation applied), its long side brought down to source_long_side as the "
+        "extractor does (extractor/pixels.py: Pillow bicubic, reducing_gap=2), never enlarged",
+        "decode it to RGB",
         "resize to image_size x image_size ignoring the aspect ratio: bilinear, half-pixel centres, no antialias "
-        "(tf.image.resize(method='bilinear', antialias=False); "
-        "TF.js tf.image.resizeBilinear(img, [s, s], false, true))",
-        "cast to float32 and divide by 255",
+        "(tf.image.resize(method='bilinear', antialias=False); TF.js tf.image.resizeBilinear(img, [s, s], false, "
+        "true); web/static/model_input.js)",
+        "cast to float32 and multiply by scale (1/255)",
     ],
     "outputs": "float32 [5]: left, top, right, bottom (fractions of the displayed frame, Lightroom corner "
                "convention) and angle (degrees, clockwise), see extractor/geometry.py",
 }
+
+
+def preprocessing(image_size: int, source_long_side: int) -> dict:
+    """PREPROCESSING for a model of `image_size` trained on images whose long side was `source_long_side`."""
+    return {**PREPROCESSING, "image_size": int(image_size), "source_long_side": int(source_long_side),
+            "decode": {**PREPROCESSING["decode"], "long_side": int(source_long_side)}}
+
+
+def model_input(pixels: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Decoded RGB pixels [H, W, 3] uint8 (the photo already at source_long_side) → the model's image input
+    [S, S, 3] float32 (PREPROCESSING's resize and scale)."""
+    resized = tf.image.resize(pixels, [image_size, image_size], method="bilinear", antialias=False)
+    return resized / 255.0  # PREPROCESSING["scale"]
 
 
 @dataclass(frozen=True)
@@ -128,9 +149,7 @@ def split(examples: Examples, val_split: float, seed: int) -> tuple[Examples, Ex
 
 def load_image(path: tf.Tensor, image_size: int) -> tf.Tensor:
     """One photo → the model's image input (PREPROCESSING)."""
-    image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
-    image = tf.image.resize(image, [image_size, image_size], method="bilinear", antialias=False)
-    return image / 255.0
+    return model_input(tf.io.decode_jpeg(tf.io.read_file(path), channels=3), image_size)
 
 
 # Zoom: with probability ZOOM_PROBABILITY a photo is replaced by a window of it, ZOOM_SMALLEST–1 of its width and

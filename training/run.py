@@ -1,12 +1,16 @@
-"""A training RUN, read once: what `cropstyle train` left in the folder, for everything that uses the model.
+"""A training RUN: its layout, owned here and used by the writer (`cropstyle train`) and every reader.
 
-RUN/config.json      arguments, datasets, split sizes, preprocessing (the image size, the training images' long
-                     side), the model's architecture: read when the RUN is opened
-RUN/model.keras      the model
-RUN/split.json       the training and validation images (by name)
-RUN/baselines.json   the training crops and their mean (the `mean` and `random` baselines)
-RUN/history.csv      one line per epoch
-RUN/evaluation.json  the last `cropstyle evaluate` of this RUN on held-out photos, if any
+RUN/config.json        arguments, datasets, split sizes, preprocessing (training/pipeline.py), the model's
+                       architecture, and the validation figures of RUN/model.keras: read when the RUN is opened
+RUN/model.keras        the model: the mean of the members that learned (one member: its best epoch)
+RUN/split.json         the training and validation images (by name)
+RUN/baselines.json     the training crops and their mean (the `mean` and `random` baselines)
+RUN/members/K/         member K of the ensemble (K = 0 … ensemble − 1), always, even for one model:
+    model.keras        its best epoch
+    history.csv        one line per epoch
+    logs/              TensorBoard: losses, metrics, validation previews
+    backup/            the state --resume continues from after an interruption (removed when its training ends)
+RUN/evaluation.json    the last `cropstyle evaluate` of this RUN on held-out photos, if any
 
 `evaluate`, `predict`, `apply` and `export` open a RUN through `Run.open`; the export hands the preprocessing
 on to the browser in WEBMODEL/metadata.json.
@@ -22,8 +26,16 @@ import pandas as pd
 
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
 
-CONFIG, MODEL, SPLIT, BASELINES, HISTORY, EVALUATION = (
-    "config.json", "model.keras", "split.json", "baselines.json", "history.csv", "evaluation.json")
+CONFIG, MODEL, SPLIT, BASELINES, EVALUATION = (
+    "config.json", "model.keras", "split.json", "baselines.json", "evaluation.json")
+MEMBERS = "members"
+HISTORY, LOGS, BACKUP = "history.csv", "logs", "backup"  # in each member's folder, beside its MODEL
+MONITOR = "val_crop_iou"  # the history's column a member's best epoch is chosen by: exact mean IoU on validation
+
+
+def member_dir(run: Path, k: int) -> Path:
+    """RUN/members/K: member k's model, history, logs and backup."""
+    return Path(run) / MEMBERS / str(k)
 
 
 class Run:
@@ -42,8 +54,14 @@ class Run:
 
     @property
     def preprocessing(self) -> dict:
-        """training/pipeline.PREPROCESSING with this RUN's image_size and source_long_side."""
-        return self.config["preprocessing"]
+        """training/pipeline.PREPROCESSING with this RUN's image_size and source_long_side, as train wrote it."""
+        stored = self.config["preprocessing"]
+        if "resize" in stored:
+            return stored
+        # Runs made before the description was structured stored text only; the steps themselves are unchanged.
+        from cropstyle.training.pipeline import preprocessing
+
+        return preprocessing(stored["image_size"], stored.get("source_long_side", TRAINING_LONG_SIDE))
 
     @property
     def image_size(self) -> int:
@@ -53,7 +71,7 @@ class Run:
     @property
     def source_long_side(self) -> int:
         """The long side of the training images (the extractor's --size): photos are brought down to it first."""
-        return int(self.preprocessing.get("source_long_side", TRAINING_LONG_SIDE))
+        return int(self.preprocessing["source_long_side"])
 
     @property
     def model_path(self) -> Path:
@@ -100,12 +118,21 @@ class Run:
         """{"mean": [5 values], "train_crops": [[5 values], ...]}."""
         return json.loads((self.path / BASELINES).read_text())
 
+    @property
+    def ensemble(self) -> int:
+        """How many members the RUN trained."""
+        return int(self.config["arguments"].get("ensemble", 1))
+
     @functools.cached_property
-    def history(self) -> pd.DataFrame | None:
-        try:
-            return pd.read_csv(self.path / HISTORY)
-        except (OSError, pd.errors.EmptyDataError):
-            return None
+    def histories(self) -> list[pd.DataFrame | None]:
+        """Each member's history.csv (None where missing: a member that never finished an epoch)."""
+        histories = []
+        for k in range(self.ensemble):
+            try:
+                histories.append(pd.read_csv(member_dir(self.path, k) / HISTORY))
+            except (OSError, pd.errors.EmptyDataError):
+                histories.append(None)
+        return histories
 
     @property
     def evaluation(self) -> dict | None:

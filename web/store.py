@@ -66,7 +66,7 @@ class Correction:
         """The row as the API shows it."""
         return {"id": self.id, "photo": self.photo, "width": self.width, "height": self.height,
                 "orientation": self.orientation,
-                "crop": dict(zip(LABEL_VALUES, self.crop().values())),
+                "crop": dict(zip(LABEL_VALUES, self.crop.values())),
                 "predicted": json.loads(self.predicted) if self.predicted else None,
                 "model": self.model, "created": self.created, "photo_url": f"/api/corrections/{self.id}/photo"}
 

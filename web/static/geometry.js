@@ -1,6 +1,7 @@
 // The browser's one mirror of extractor/geometry.py (the crop geometry), plus the conversion between
 // our label and cropper.js v1's data. Tested against vectors made by the Python module
-// (tests/test_web_geometry.py runs web/tests/geometry.test.mjs with node's test runner).
+// (tests/test_web_geometry.py runs web/tests/geometry_vectors.mjs with node's test runner); the page's own
+// operations (withAngle, straighteningTransform) by web/tests/geometry_adjustments.test.mjs (npm test).
 //
 // A label {left, top, right, bottom, angle} is Lightroom's corner convention in one image frame:
 // (left·W, top·H) is the crop's own top-left corner, (right·W, bottom·H) its own bottom-right corner,
@@ -21,7 +22,10 @@ export const IDENTITY = Object.freeze(makeCrop(0, 0, 1, 1, 0));
 
 function axes(angle) {
   const t = (angle * Math.PI) / 180;
-  return [[Math.cos(t), Math.sin(t)], [-Math.sin(t), Math.cos(t)]];
+  return [
+    [Math.cos(t), Math.sin(t)],
+    [-Math.sin(t), Math.cos(t)],
+  ];
 }
 
 const dot = (a, b) => a[0] * b[0] + a[1] * b[1];
@@ -44,18 +48,21 @@ export function cropToRect(crop, width, height) {
 /** Rotated rectangle in pixels → label in fractions of a width×height frame. */
 export function rectToCrop(rect, width, height) {
   const [u, v] = axes(rect.angle);
-  const half = [rect.width / 2 * u[0] + rect.height / 2 * v[0], rect.width / 2 * u[1] + rect.height / 2 * v[1]];
+  const half = [(rect.width / 2) * u[0] + (rect.height / 2) * v[0], (rect.width / 2) * u[1] + (rect.height / 2) * v[1]];
   return makeCrop(
-    (rect.cx - half[0]) / width, (rect.cy - half[1]) / height,
-    (rect.cx + half[0]) / width, (rect.cy + half[1]) / height, rect.angle,
+    (rect.cx - half[0]) / width,
+    (rect.cy - half[1]) / height,
+    (rect.cx + half[0]) / width,
+    (rect.cy + half[1]) / height,
+    rect.angle,
   );
 }
 
 /** The rectangle's corners in pixels: [TL, TR, BR, BL], each [x, y]. */
 export function rectCorners(rect) {
   const [u, v] = axes(rect.angle);
-  const w = [rect.width / 2 * u[0], rect.width / 2 * u[1]];
-  const h = [rect.height / 2 * v[0], rect.height / 2 * v[1]];
+  const w = [(rect.width / 2) * u[0], (rect.width / 2) * u[1]];
+  const h = [(rect.height / 2) * v[0], (rect.height / 2) * v[1]];
   const c = [rect.cx, rect.cy];
   return [
     [c[0] - w[0] - h[0], c[1] - w[1] - h[1]],
@@ -80,15 +87,24 @@ function checkOrientation(orientation) {
 
 function orientPoint([x, y], width, height, orientation) {
   switch (orientation) {
-    case 1: return [x, y];
-    case 2: return [width - x, y];
-    case 3: return [width - x, height - y];
-    case 4: return [x, height - y];
-    case 5: return [y, x];
-    case 6: return [height - y, x];
-    case 7: return [height - y, width - x];
-    case 8: return [y, width - x];
-    default: throw new Error(`EXIF orientation must be 1..8, not ${orientation}`);
+    case 1:
+      return [x, y];
+    case 2:
+      return [width - x, y];
+    case 3:
+      return [width - x, height - y];
+    case 4:
+      return [x, height - y];
+    case 5:
+      return [y, x];
+    case 6:
+      return [height - y, x];
+    case 7:
+      return [height - y, width - x];
+    case 8:
+      return [y, width - x];
+    default:
+      throw new Error(`EXIF orientation must be 1..8, not ${orientation}`);
   }
 }
 
@@ -101,7 +117,8 @@ function cropFromCorners(corners, angle, width, height) {
     const r = [p[0] - mean[0], p[1] - mean[1]];
     return dot(r, u) + dot(r, v);
   });
-  along.forEach((a, i) => {  // first minimum / maximum, as numpy's argmin / argmax
+  along.forEach((a, i) => {
+    // first minimum / maximum, as numpy's argmin / argmax
     if (a < along[lo]) lo = i;
     if (a > along[hi]) hi = i;
   });
@@ -133,7 +150,9 @@ export function flipHorizontal(crop, width, height) {
 
 /** The largest crop of pixel aspect ratio `aspect` (width / height) inside `crop`, same centre and angle. */
 export function largestWithAspect(crop, aspect, width, height) {
-  if (!(aspect > 0 && Number.isFinite(aspect))) throw new Error(`aspect ratio must be a positive number, not ${aspect}`);
+  if (!(aspect > 0 && Number.isFinite(aspect))) {
+    throw new Error(`aspect ratio must be a positive number, not ${aspect}`);
+  }
   const rect = cropToRect(crop, width, height);
   const newWidth = Math.min(rect.width, rect.height * aspect);
   return rectToCrop({ ...rect, width: newWidth, height: newWidth / aspect }, width, height);
@@ -159,6 +178,47 @@ export function cropProblem(crop, width, height) {
   return null;
 }
 
+// ---- the page's adjustments ------------------------------------------------------------------
+
+/** `crop` turned to `angle` about its centre on a width×height image, shrunk (then moved towards the middle) until it
+ * fits; unchanged but for the angle when no crop of 16 px or more fits. */
+export function withAngle(crop, angle, width, height) {
+  const rect = { ...cropToRect(crop, width, height), angle };
+  const fits = (r) => cropProblem(rectToCrop(r, width, height), width, height) === null;
+  if (fits(rect)) return rectToCrop(rect, width, height);
+  for (const pull of [0, 0.25, 0.5, 0.75, 1]) {
+    const centred = {
+      ...rect,
+      cx: rect.cx + (width / 2 - rect.cx) * pull,
+      cy: rect.cy + (height / 2 - rect.cy) * pull,
+    };
+    let lo = 0;
+    let hi = 1;
+    for (let i = 0; i < 40; i += 1) {
+      const mid = (lo + hi) / 2;
+      if (fits({ ...centred, width: rect.width * mid, height: rect.height * mid })) lo = mid;
+      else hi = mid;
+    }
+    const fitted = { ...centred, width: rect.width * lo, height: rect.height * lo };
+    if (fitted.width >= 16 && fitted.height >= 16 && fits(fitted)) return rectToCrop(fitted, width, height);
+  }
+  return rectToCrop(rect, width, height);
+}
+
+/** The crop of a width×height photo cut out and straightened, as `cropstyle predict --write-cropped` writes it: the
+ * output's size (round(width) × round(height) of the turned crop, at least 1) and the map photo → output as canvas
+ * setTransform's [a, b, c, d, e, f] (x' = a·x + c·y + e, y' = b·x + d·y + f). Output pixel (x, y) shows the photo at
+ * TL + x·u + y·v (TL the crop's own top-left corner, u, v its top and left edges' directions), so the map is
+ * p → (u·(p − TL), v·(p − TL)). */
+export function straighteningTransform(crop, width, height) {
+  const rect = cropToRect(crop, width, height);
+  const outWidth = Math.max(1, Math.round(rect.width));
+  const outHeight = Math.max(1, Math.round(rect.height));
+  const [u, v] = axes(crop.angle);
+  const [tl] = rectCorners({ cx: rect.cx, cy: rect.cy, width: outWidth, height: outHeight, angle: crop.angle });
+  return { width: outWidth, height: outHeight, matrix: [u[0], v[0], u[1], v[1], -dot(u, tl), -dot(v, tl)] };
+}
+
 // ---- cropper.js v1 ----------------------------------------------------------------------------
 // Cropper v1 keeps its crop box axis-aligned and turns the IMAGE by `rotate` degrees (CSS: clockwise)
 // about the image's centre. Its canvas is the turned image's bounding box, centred on the image's
@@ -181,7 +241,7 @@ export function rotatedBounds(width, height, degrees) {
 /** Our label on a width×height (natural pixels, displayed frame) image → cropper v1 setData() data. */
 export function cropToCropper(crop, width, height) {
   const rect = cropToRect(crop, width, height);
-  const rotate = rect.angle === 0 ? 0 : -rect.angle;  // never -0: cropper compares rotate values
+  const rotate = rect.angle === 0 ? 0 : -rect.angle; // never -0: cropper compares rotate values
   const [boundsWidth, boundsHeight] = rotatedBounds(width, height, rotate);
   // The crop's centre relative to the image centre, turned with the image by `rotate` (clockwise).
   const t = (rotate * Math.PI) / 180;
@@ -204,12 +264,15 @@ export function cropperToCrop(data, width, height) {
   const [boundsWidth, boundsHeight] = rotatedBounds(width, height, rotate);
   const rx = data.x + data.width / 2 - boundsWidth / 2;
   const ry = data.y + data.height / 2 - boundsHeight / 2;
-  const t = (-rotate * Math.PI) / 180;  // turn the centre back into the image's frame
+  const t = (-rotate * Math.PI) / 180; // turn the centre back into the image's frame
   const dx = rx * Math.cos(t) - ry * Math.sin(t);
   const dy = rx * Math.sin(t) + ry * Math.cos(t);
   const angle = rotate === 0 ? 0 : -rotate;
-  return rectToCrop({ cx: width / 2 + dx, cy: height / 2 + dy, width: data.width, height: data.height, angle },
-    width, height);
+  return rectToCrop(
+    { cx: width / 2 + dx, cy: height / 2 + dy, width: data.width, height: data.height, angle },
+    width,
+    height,
+  );
 }
 
 /** The label as plain numbers (a fresh object with exactly LABEL_VALUES), for JSON. */

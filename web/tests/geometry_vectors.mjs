@@ -1,5 +1,6 @@
 // Checks web/static/geometry.js against vectors made by extractor/geometry.py.
-// Run by tests/test_web_geometry.py: GEOMETRY_VECTORS=vectors.json node --test web/tests/geometry.test.mjs
+// Run by tests/test_web_geometry.py: GEOMETRY_VECTORS=vectors.json node --test web/tests/geometry_vectors.mjs
+// (not named *.test.mjs: `npm test` finds only the tests that need no Python).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
@@ -10,8 +11,7 @@ const vectors = JSON.parse(readFileSync(process.env.GEOMETRY_VECTORS, "utf8"));
 const TOL = 1e-9;
 
 function close(actual, expected, what, tol = TOL) {
-  assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)),
-    `${what}: ${actual} != ${expected}`);
+  assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${what}: ${actual} != ${expected}`);
 }
 
 function closeCrop(actual, expected, what, tol = TOL) {
@@ -32,13 +32,20 @@ test("cropToRect and rectToCrop", () => {
 test("cropCorners", () => {
   for (const c of vectors.corners) {
     const corners = g.cropCorners(crop(c.crop), c.width, c.height);
-    corners.forEach((p, i) => { close(p[0], c.corners[i][0], `corner ${i} x`); close(p[1], c.corners[i][1], `corner ${i} y`); });
+    corners.forEach((p, i) => {
+      close(p[0], c.corners[i][0], `corner ${i} x`);
+      close(p[1], c.corners[i][1], `corner ${i} y`);
+    });
   }
 });
 
 test("toDisplayed, toStored and flipHorizontal", () => {
   for (const c of vectors.orient) {
-    closeCrop(g.toDisplayed(crop(c.crop), c.width, c.height, c.orientation), crop(c.displayed), `toDisplayed ${c.orientation}`);
+    closeCrop(
+      g.toDisplayed(crop(c.crop), c.width, c.height, c.orientation),
+      crop(c.displayed),
+      `toDisplayed ${c.orientation}`,
+    );
     closeCrop(g.toStored(crop(c.crop), c.width, c.height, c.orientation), crop(c.stored), `toStored ${c.orientation}`);
   }
   for (const c of vectors.flip) closeCrop(g.flipHorizontal(crop(c.crop), c.width, c.height), crop(c.flipped), "flip");
