@@ -15,6 +15,8 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)                        # TF
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)  # the shared store's tests (a throwaway cluster)
+command -v darktable-cli >/dev/null 2>&1 || missing+=(darktable)            # apply --editor darktable, checked by darktable itself
+command -v rawtherapee-cli >/dev/null 2>&1 || missing+=(rawtherapee)        # apply --editor rawtherapee, likewise
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${missing[*]} with apt-get"

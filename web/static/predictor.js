@@ -99,7 +99,7 @@ export function sourceCanvas(model, source, width, height) {
 }
 
 /** The canvas as the model's image input, a [1, size, size, 3] tensor (model_input.js on the canvas's bytes: faster
- * than tf.browser.fromPixels of the whole canvas and a resize in wasm, about 3 ms against 2 for the graph). */
+ * than tf.browser.fromPixels of the whole canvas and a resize in wasm, which took longer than the graph itself). */
 export function modelInput(canvas, size) {
   const { width, height } = canvas;
   const rgba = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, width, height).data;
