@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cropstyle.extractor.lrcat import _open_private_copy, _photo_query, cores, read_catalog  # noqa: E402
+from cropstyle.extractor.lrcat import _open_private_copy, _photo_query, read_catalog  # noqa: E402
 from cropstyle.samples.catalog import encode_xmp_blob  # noqa: E402
 
 REFERENCE_CATALOG = ROOT.parent / "shared" / "corpus" / "lightroom" / "test_catalog_1.lrcat"  # read only
@@ -104,31 +104,24 @@ def measure(path: Path) -> dict:
         connection.close()
     joined = time.perf_counter()
 
-    def consume(workers: int | None) -> tuple[float, float, int, int, int]:
-        start, start_cpu = time.perf_counter(), time.process_time()
-        count = crops = exports = 0
-        for photo in read_catalog(path, workers=workers):
-            count += 1
-            crops += photo.crop is not None
-            exports += photo.already_applied
-        return time.perf_counter() - start, time.process_time() - start_cpu, count, crops, exports
-
-    read, read_cpu, count, crops, exports = consume(1)
+    reading, reading_cpu = time.perf_counter(), time.process_time()
+    count = crops = exports = 0
+    for photo in read_catalog(path):
+        count += 1
+        crops += photo.crop is not None
+        exports += photo.already_applied
+    read, read_cpu = time.perf_counter() - reading, time.process_time() - reading_cpu
     rss_mib = peak_rss_mib()
-    parallel, _, parallel_count, _, _ = consume(cores())
-    assert parallel_count == count
-    child_rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     # Python-heap peak while streaming (tracemalloc slows the loop down, so it is timed apart above).
     tracemalloc.start()
-    for _ in read_catalog(path, workers=1):
+    for _ in read_catalog(path):
         pass
     _, heap_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {"photos": count, "crops": crops, "exports": exports, "rows_joined": rows,
             "copy_s": copied - start, "sql_join_s": joined - copied, "read_catalog_s": read,
-            "read_catalog_cpu_s": read_cpu, "workers": cores(), "parallel_s": parallel,
-            "peak_rss_mib": rss_mib, "worker_peak_rss_mib": child_rss_mib, "python_heap_peak_mib": heap_peak / 2**20,
+            "read_catalog_cpu_s": read_cpu, "peak_rss_mib": rss_mib, "python_heap_peak_mib": heap_peak / 2**20,
             "load": " ".join(f"{value:.1f}" for value in os.getloadavg())}
 
 
@@ -158,13 +151,11 @@ def main() -> None:
               f"texts {args.texts}, XMP {args.xmp}")
         print(f"  private copy of the catalog: {figures['copy_s']:.2f} s")
         print(f"  SQL join, all rows streamed: {figures['sql_join_s']:.2f} s")
-        print(f"  read_catalog, one process:   {figures['read_catalog_s']:.2f} s wall "
+        print(f"  read_catalog:                {figures['read_catalog_s']:.2f} s wall "
               f"({figures['read_catalog_s'] / figures['photos'] * 1e6:.0f} µs a photo), "
               f"{figures['read_catalog_cpu_s']:.2f} s CPU")
-        print(f"  read_catalog, {figures['workers']} workers:     {figures['parallel_s']:.2f} s wall")
         print(f"  (wall times suffer when other processes share the cores; load average {figures['load']})")
-        print(f"  peak RSS, one process:       {figures['peak_rss_mib']:.0f} MiB; "
-              f"largest worker: {figures['worker_peak_rss_mib']:.0f} MiB")
+        print(f"  peak RSS:                    {figures['peak_rss_mib']:.0f} MiB")
         print(f"  Python heap peak (tracemalloc) while streaming: {figures['python_heap_peak_mib']:.1f} MiB")
 
 

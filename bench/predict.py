@@ -11,8 +11,8 @@ uint8) with its parity check; target ≤ 1.2 MB for the default model with uint8
 
     .venv/bin/python bench/predict.py [--count 200] [--long-side 4240] [--library DIR] [--run RUN]
 
-Without --run, a default model (compact, 96 px, as `cropstyle train` makes by default) is trained for one
-epoch on a small synthetic dataset: its speed and size are those of any default model.
+Without --run, a default model (`cropstyle train`'s defaults, training/options.py) is trained for one epoch on a
+small synthetic dataset: its speed and size are those of any default model.
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def main() -> None:
     n = len(photos)
     figures = {
         "photos": n, "megapixels_per_photo": round(megapixels, 1),
-        "image_size": model.image_size, "arch": model.config["model"]["arch"],
+        "image_size": model.image_size, "arch": model.run.config["model"]["arch"],
         "parameters": model.keras_model.count_params(),
         "floor_photos_per_s": round(n / floor_seconds, 1), "predict_photos_per_s": round(n / predict_seconds, 1),
         "predict_vs_floor": round(floor_seconds / predict_seconds, 2), "model_load_seconds": round(load_seconds, 2),

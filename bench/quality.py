@@ -76,7 +76,6 @@ def fcdb_datasets(work: Path) -> tuple[Path, Path]:
     photo, its crop as an upright label (`imported`)."""
     from cropstyle.extractor.dataset import DatasetStore, label_row
     from cropstyle.extractor.geometry import LABEL_VALUES, Crop
-    from cropstyle.extractor.pixels import render_training_image
 
     if not (FCDB / "crops.csv").is_file():
         raise FileNotFoundError(f"FCDB is missing at {FCDB}")
@@ -90,10 +89,10 @@ def fcdb_datasets(work: Path) -> tuple[Path, Path]:
     for row in rows:
         source = FCDB / "images" / row["file"]
         store = stores[row["file"] in held_out]
-        image = render_training_image(source, 1, 512, store.images)
+        image = store.add_image(source, orientation=1, size=512)
         width, height = image.stored_size
         crop = Crop(*(float(row[key]) for key in LABEL_VALUES[:4]), 0.0)
-        store.add_label(label_row(image=f"images/{image.name}", source=str(source), origin="imported", width=width,
+        store.add_label(label_row(image=image.path, source=str(source), origin="imported", width=width,
                                   height=height, has_crop=True, crop=crop, orientation=1, fingerprint=row["file"]))
     for store in stores.values():
         store.save()

@@ -1,23 +1,23 @@
 """`cropstyle predict RUN PHOTO_OR_DIR... [--aspect W:H] [--format table|csv|json] [--write-cropped DIR]`.
 
-One exiftool process reads the metadata of a chunk of photos while a thread pool decodes the previous
-chunk (as `extract` does) and the model predicts the chunk before that, batch by batch. Crops come out
-in the dataset's label convention (labels.csv: Lightroom corners in the displayed frame, degrees), so
+The library reader `extract` uses (extractor/reading.py) reads the metadata with one exiftool process and
+decodes the photos in a thread pool while the model predicts the photos decoded before, batch by batch. Crops
+come out in the dataset's label convention (labels.csv: Lightroom corners in the displayed frame, degrees), so
 they compare directly with `labels.csv`.
 """
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
 import os
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Full, Queue
 
 import numpy as np
 from PIL import Image
@@ -34,10 +34,10 @@ from cropstyle.extractor.geometry import (
 )
 from cropstyle.extractor.library import LibraryFile, find_library_files
 from cropstyle.extractor.metadata import MetadataTool, metadata_tool
-from cropstyle.extractor.photos import LibraryPhoto, Skipped, pixel_source, read_photo
+from cropstyle.extractor.photos import LibraryPhoto, Skipped
 from cropstyle.extractor.pixels import PixelError, open_displayed
+from cropstyle.extractor.reading import read_library
 
-CHUNK = 64  # photos per exiftool request (as the extractor)
 MIN_BATCH = 8  # the model runs on at least this many photos unless the run ends
 CROPPED_QUALITY = 95
 _ORIENTATION_TAG = 0x0112
@@ -140,95 +140,26 @@ def predict_with(model: CropModel, tool: MetadataTool, pool: ThreadPoolExecutor,
     return predictions
 
 
-def _chunks(files: list, first: int = 8) -> Iterator[list]:
-    """Small chunks first, so the decoders start early, then CHUNK at a time."""
-    start, size = 0, first
-    while start < len(files):
-        yield files[start:start + size]
-        start, size = start + size, min(CHUNK, size * 2)
-
-
-def _predict_files(model: CropModel, tool: MetadataTool, files: list, pool: ThreadPoolExecutor,
+def _predict_files(model: CropModel, tool: MetadataTool, files: list[LibraryFile], pool: ThreadPoolExecutor,
                    batch_size: int) -> Iterator[tuple[Prediction, Path | bytes | None]]:
-    """(prediction, pixel source) per file, in order. A reader thread drives exiftool (metadata of a chunk at
-    a time, raw previews) and hands each photo to the decoding pool; this thread runs the model on batches
-    of decoded photos as they come, so exiftool, the decoders and the model work at once."""
-    queue: Queue = Queue(maxsize=2 * CHUNK)  # bounds the photos (and raw previews) held in memory
-    stop = threading.Event()
+    """(prediction, pixel source) per file. The library reader decodes the photos into model inputs on `pool`;
+    this thread runs the model on batches of them as they come: a full batch, or MIN_BATCH photos while the next
+    one is still being read or decoded, so that the model works meanwhile."""
+    def decoder_for(file: LibraryFile, photo: LibraryPhoto) -> Callable[[Path | bytes], ModelInput]:
+        return functools.partial(model.load_input, orientation=photo.orientation)
 
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(item, timeout=0.2)
-                return True
-            except Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for chunk in _chunks(files):
-                tags = tool.read_tags(list(dict.fromkeys([f.path for f in chunk]
-                                                         + [f.sidecar for f in chunk if f.sidecar])))
-                for file in chunk:
-                    photo = read_photo(file, tags)
-                    source = photo if isinstance(photo, Skipped) else pixel_source(tool, photo)
-                    if isinstance(source, Skipped):
-                        item = (Prediction(file.path, skipped=source.reason), None, None)
-                    else:
-                        future = pool.submit(model.load_input, source, photo.orientation)
-                        item = (Prediction(file.path, orientation=photo.orientation, photo=photo), source, future)
-                    if not put(item):
-                        return
-            put(_DONE)
-        except BaseException as error:  # handed to the consumer, which raises it
-            put(_Failed(error))
-
-    reader = threading.Thread(target=read, name="cropstyle-exiftool", daemon=True)
-    reader.start()
     batch: list[tuple[Prediction, Path | bytes, ModelInput]] = []
-    try:
-        while True:
-            item = queue.get()
-            if item is _DONE:
-                break
-            if isinstance(item, _Failed):
-                raise item.error
-            prediction, source, future = item
-            if future is None:
-                yield prediction, None
+    with closing(read_library(files, tool, decoder_for, pool)) as reads:
+        for read in reads:
+            if read.skipped is not None:
+                yield Prediction(read.item.path, skipped=read.skipped), None
                 continue
-            try:
-                batch.append((prediction, source, future.result()))
-            except PixelError as error:
-                prediction.skipped, prediction.photo = str(error), None
-                yield prediction, None
-                continue
-            # A full batch, or a fair one while the next photo is still decoding: the model works meanwhile.
-            if len(batch) >= batch_size or (len(batch) >= MIN_BATCH and not _next_is_ready(queue)):
+            batch.append((Prediction(read.item.path, orientation=read.photo.orientation, photo=read.photo),
+                          read.source, read.decoded))
+            if len(batch) >= batch_size or (len(batch) >= MIN_BATCH and not read.next_ready):
                 yield from _predict_batch(model, batch)
                 batch = []
-        yield from _predict_batch(model, batch)
-    finally:
-        stop.set()
-        reader.join()
-
-
-_DONE = object()
-
-
-@dataclass
-class _Failed:
-    error: BaseException
-
-
-def _next_is_ready(queue: Queue) -> bool:
-    """Whether the next queued photo can be taken without waiting for exiftool or a decoder."""
-    with queue.mutex:
-        if not queue.queue:
-            return False
-        item = queue.queue[0]
-    return not isinstance(item, tuple) or item[2] is None or item[2].done()
+    yield from _predict_batch(model, batch)
 
 
 def _predict_batch(model: CropModel, batch: list) -> Iterator[tuple[Prediction, Path | bytes | None]]:

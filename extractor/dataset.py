@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop
@@ -42,6 +43,7 @@ LABEL_COLUMNS = [
 # What a labels.csv must have to train on (the rest is provenance, for re-runs).
 REQUIRED_COLUMNS = LABEL_COLUMNS[:LABEL_COLUMNS.index("orientation") + 1]
 SKIPPED_COLUMNS = ["source", "reason", "catalog_image_id", "fingerprint"]
+IMAGES_FOLDER = "images"
 
 
 def label_row(*, image: str, source: str, origin: str, width: int, height: int, crop: Crop, has_crop: bool,
@@ -81,13 +83,31 @@ def _write_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
     os.replace(temporary, path)
 
 
+@dataclass(frozen=True)
+class DatasetImage:
+    """A training image written into a dataset."""
+
+    path: str  # relative to DATASET: labels.csv's `image`
+    stored_size: tuple[int, int]  # the decoded source's size before orientation
+
+
 class DatasetStore:
     def __init__(self, root: Path):
         self.root = root
-        self.images = root / "images"
+        self.images = root / IMAGES_FOLDER
         self.images.mkdir(parents=True, exist_ok=True)
         self.labels: dict[Key, dict] = {row_key(row): row for row in read_rows(root / "labels.csv")}
         self.skipped: dict[Key, dict] = {row_key(row): row for row in read_rows(root / "skipped.csv")}
+
+    def add_image(self, source: Path | bytes, orientation: int, size: int = TRAINING_LONG_SIDE) -> DatasetImage:
+        """Write a photo (its file, or its encoded bytes) as a training image: as displayed with `orientation`, long
+        side at most `size`, named by its content (duplicates and re-runs share one file). Safe from several threads.
+        Raises extractor.pixels.PixelError when the image data cannot be decoded."""
+        # Pillow and libheif only when an image is written: the command line starts without them.
+        from cropstyle.extractor.pixels import render_training_image
+
+        image = render_training_image(source, orientation, size, self.images)
+        return DatasetImage(f"{IMAGES_FOLDER}/{image.name}", image.stored_size)
 
     def unchanged(self, key: Key, fingerprint: str) -> bool:
         """True when the last run saw this source with the same fingerprint (and its image is still there)."""

@@ -1,31 +1,31 @@
 """`cropstyle extract`: a photographer's library → a training dataset (images + labels.csv).
 
-One exiftool process reads the metadata of the whole run in chunks while a thread pool decodes the
-photos of the previous chunk (Pillow releases the GIL while decoding), so the disk, exiftool and the
-decoders work at once. Every source ends as a row of labels.csv or of skipped.csv, with a reason.
+The library reader (extractor/reading.py) reads the metadata with one exiftool process, a chunk at a time,
+while a thread pool writes the training images of the photos it has read; this records each photo as it comes
+and saves the dataset every few seconds. Every source ends as a row of labels.csv or of skipped.csv, with a reason.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from cropstyle.extractor import skip_reasons
-from cropstyle.extractor.dataset import TRAINING_LONG_SIDE, DatasetStore, label_row
+from cropstyle.extractor.dataset import TRAINING_LONG_SIDE, DatasetImage, DatasetStore, label_row
 from cropstyle.extractor.geometry import IDENTITY, Crop, crop_problem, displayed_size, to_displayed
 from cropstyle.extractor.library import RAW_EXTENSIONS, LibraryFile, find_library_files
 from cropstyle.extractor.metadata import metadata_tool
-from cropstyle.extractor.photos import LibraryPhoto, Skipped, pixel_source, read_photo
-from cropstyle.extractor.pixels import PixelError, TrainingImage, render_training_image
+from cropstyle.extractor.photos import LibraryPhoto
+from cropstyle.extractor.reading import PhotoRead, read_library, stop_reading
 
-CHUNK = 64  # files per exiftool request: large enough to amortise it, small enough to keep decoders busy
 CHECKPOINT_SECONDS = 5.0
 
 
@@ -132,7 +132,12 @@ def _pending(candidate: Candidate, photo: LibraryPhoto, include_uncropped: bool)
     return Pending(candidate, origin, crop or IDENTITY, crop is not None, orientation, photo)
 
 
-def _label_row(pending: Pending, image: TrainingImage) -> dict | str:
+def _render(store: DatasetStore, pending: Pending, size: int, source: Path | bytes) -> tuple[Pending, DatasetImage]:
+    """In a decoder: the training image of a photo whose example is pending."""
+    return pending, store.add_image(source, pending.orientation, size)
+
+
+def _label_row(pending: Pending, image: DatasetImage) -> dict | str:
     """The labels.csv row, or the reason the crop is not valid for this image."""
     width, height = pending.photo.size or image.stored_size
     problem = crop_problem(pending.crop, width, height)
@@ -140,7 +145,7 @@ def _label_row(pending: Pending, image: TrainingImage) -> dict | str:
         return f"{skip_reasons.INVALID_CROP}: {problem}"
     shown_width, shown_height = displayed_size(width, height, pending.orientation)
     catalog = pending.candidate.catalog
-    return label_row(image=f"images/{image.name}", source=str(pending.candidate.source), origin=pending.origin,
+    return label_row(image=image.path, source=str(pending.candidate.source), origin=pending.origin,
                      width=shown_width, height=shown_height, has_crop=pending.has_crop,
                      crop=to_displayed(pending.crop, width, height, pending.orientation),
                      orientation=pending.orientation, fingerprint=pending.candidate.fingerprint,
@@ -167,17 +172,22 @@ def extract(paths: Sequence[Path], out: Path, size: int = TRAINING_LONG_SIDE, jo
         summary.skipped[reason.split(":")[0]] += 1
         bar.update()
 
-    def finish(pending: Pending, future: Future) -> None:
-        try:
-            row = _label_row(pending, future.result())
-        except PixelError as error:
-            row = str(error)
+    def record(read: PhotoRead[Candidate, tuple[Pending, DatasetImage]]) -> None:
+        if read.skipped is not None:
+            skip(read.item, read.skipped)
+            return
+        row = _label_row(*read.decoded)
         if isinstance(row, str):
-            skip(pending.candidate, row)
+            skip(read.item, row)
         else:
             store.add_label(row)
             summary.extracted += 1
             bar.update()
+
+    def decoder_for(candidate: Candidate,
+                    photo: LibraryPhoto) -> Callable[[Path | bytes], tuple[Pending, DatasetImage]] | str:
+        pending = _pending(candidate, photo, include_uncropped)
+        return pending if isinstance(pending, str) else functools.partial(_render, store, pending, size)
 
     todo: list[Candidate] = []
     for candidate in candidates:
@@ -209,43 +219,20 @@ def extract(paths: Sequence[Path], out: Path, size: int = TRAINING_LONG_SIDE, jo
         else:
             todo.append(candidate)
 
-    running: dict[Future, Pending] = {}
     try:
         with metadata_tool() as tool, ThreadPoolExecutor(jobs or os.cpu_count() or 1) as decoders:
+            reads = read_library(todo, tool, decoder_for, decoders, file_of=_library_file, keep_decoded=True)
             try:
-                for start in range(0, len(todo), CHUNK):
-                    chunk = todo[start:start + CHUNK]
-                    files = [c.source for c in chunk] + [c.sidecar for c in chunk if c.sidecar is not None]
-                    tags = tool.read_tags(list(dict.fromkeys(files)))
-                    for candidate in chunk:
-                        photo = read_photo(_library_file(candidate), tags)
-                        pending = (photo.reason if isinstance(photo, Skipped)
-                                   else _pending(candidate, photo, include_uncropped))
-                        if isinstance(pending, str):
-                            skip(candidate, pending)
-                            continue
-                        source = pixel_source(tool, photo)
-                        if isinstance(source, Skipped):
-                            skip(candidate, source.reason)
-                            continue
-                        future = decoders.submit(render_training_image, source, pending.orientation, size, store.images)
-                        running[future] = pending
-                    for future in [future for future in running if future.done()]:
-                        finish(running.pop(future), future)
+                for read in reads:
+                    record(read)
                     if time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
                         store.save()
                         last_checkpoint = time.monotonic()
-                while running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        finish(running.pop(future), future)
-            finally:
-                # On Ctrl-C (or an error) too: photos not yet started are dropped, the few being decoded finish,
-                # and every decoded photo is kept, so the next run resumes after it.
-                decoders.shutdown(wait=True, cancel_futures=True)
-                for future, pending in running.items():
-                    if not future.cancelled():
-                        finish(pending, future)
+            except BaseException as error:
+                # Ctrl-C (or an error), here or in the reader: photos not yet started are dropped, the few being
+                # decoded finish, and every decoded photo is recorded, so the next run resumes after it.
+                for read in stop_reading(reads, error):
+                    record(read)
     finally:
         store.save()
         bar.close()

@@ -20,16 +20,12 @@ The catalog is never written: it is copied into a private temporary folder and t
 """
 from __future__ import annotations
 
-import collections
 import functools
 import math
-import multiprocessing
-import os
 import shutil
 import sqlite3
 import tempfile
 import zlib
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -76,47 +72,27 @@ class CatalogPhoto:
 # --- reading -----------------------------------------------------------------------------------------------------
 
 
-def read_catalog(path: Path, remap: Sequence[tuple[str, str]] = (), *, workers: int = 1) -> Iterator[CatalogPhoto]:
+def read_catalog(path: Path, remap: Sequence[tuple[str, str]] = ()) -> Iterator[CatalogPhoto]:
     """Every photo and virtual copy of the catalog at `path`, in Adobe_images order, streamed.
 
     `remap` rewrites path prefixes (`("/Users/me/Pictures", "/home/me/Pictures")`); the longest matching prefix
     wins, and a prefix only matches whole path components. Raises CatalogError at once for a file that is not a
     Lightroom catalog; a photo whose settings cannot be read comes back with `problem` set instead. Needs room in
     the temporary folder for a copy of the catalog (see _open_private_copy); the copy goes when the iterator ends
-    or is closed. `workers` > 1 shares the parsing of develop settings and XMP (pure Python, 100-300 µs a photo)
-    among that many processes: worth it for large catalogs on idle cores (see bench/lrcat.py); same photos, same
-    order.
+    or is closed.
     """
     path = Path(path)
     workdir = tempfile.TemporaryDirectory(prefix="cropstyle-lrcat-")
     try:
         connection = _open_private_copy(path, Path(workdir.name))
         query = _photo_query(connection, path)  # also checks that this is a catalog
-        if workers > 1:
-            query = _photo_query(connection, path, ranged=True)
     except sqlite3.DatabaseError as error:
         workdir.cleanup()
         raise CatalogError(f"{path} is damaged ({error})") from None
     except BaseException:
         workdir.cleanup()
         raise
-    rules = _remap_rules(remap)
-    if workers > 1:
-        return _photos_in_parallel(path, connection, query, rules, workdir, workers)
-    return _photos(path, connection, query, rules, workdir)
-
-
-# With workers, each reads id ranges of _CHUNK photos from the private copy (immutable: readers don't interfere).
-_CHUNK = 2_000
-
-
-def cores() -> int:
-    """Cores this process may use (at most 8): a sensible `workers` for read_catalog."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
-    return max(1, min(available, 8))
+    return _photos(path, connection, query, _remap_rules(remap), workdir)
 
 
 def _photos(path: Path, connection: sqlite3.Connection, query: str, rules: list[tuple[str, str]],
@@ -133,51 +109,6 @@ def _photos(path: Path, connection: sqlite3.Connection, query: str, rules: list[
             for row in rows:
                 yield _photo(row, rules)
     finally:
-        connection.close()
-        workdir.cleanup()
-
-
-def _id_ranges(path: Path, connection: sqlite3.Connection) -> Iterator[tuple[int, int]]:
-    """(first, last) Adobe_images.id_local of consecutive runs of _CHUNK photos, streamed."""
-    try:
-        cursor = connection.execute("SELECT id_local FROM Adobe_images ORDER BY id_local")
-        while ids := cursor.fetchmany(_CHUNK):
-            yield ids[0][0], ids[-1][0]
-    except sqlite3.DatabaseError as error:
-        raise CatalogError(f"{path} is damaged ({error})") from None
-
-
-def _read_range(copy: str, query: str, first: int, last: int, rules: list[tuple[str, str]]) -> list[CatalogPhoto]:
-    """In a worker process: the photos with ids first..last."""
-    connection = sqlite3.connect(f"file:{quote(copy)}?immutable=1", uri=True)
-    try:
-        return [_photo(row, rules) for row in connection.execute(query, (first, last))]
-    finally:
-        connection.close()
-
-
-def _photos_in_parallel(path: Path, connection: sqlite3.Connection, query: str, rules: list[tuple[str, str]],
-                        workdir: tempfile.TemporaryDirectory, workers: int) -> Iterator[CatalogPhoto]:
-    copy = str(Path(workdir.name) / _COPY_NAME)
-    # "spawn", not fork: the parent holds SQLite connections (and the caller may run threads).
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    pending: collections.deque = collections.deque()
-
-    def results(future: Future) -> list[CatalogPhoto]:
-        try:
-            return future.result()
-        except sqlite3.DatabaseError as error:
-            raise CatalogError(f"{path} is damaged ({error})") from None
-
-    try:
-        for first, last in _id_ranges(path, connection):
-            pending.append(pool.submit(_read_range, copy, query, first, last, rules))
-            if len(pending) > 2 * workers:  # bounded memory: a few chunks in flight, results in order
-                yield from results(pending.popleft())
-        while pending:
-            yield from results(pending.popleft())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         connection.close()
         workdir.cleanup()
 
@@ -231,10 +162,9 @@ def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
 
 
-def _photo_query(connection: sqlite3.Connection, path: Path, ranged: bool = False) -> str:
+def _photo_query(connection: sqlite3.Connection, path: Path) -> str:
     """The one streaming query, naming only the columns it needs so that newer schemas' extra columns don't
-    matter; a missing optional column or table reads as NULL. `ranged`: with two parameters, the first and last
-    image id (a range of the primary key, so each worker's query reads only its rows)."""
+    matter; a missing optional column or table reads as NULL."""
     tables = {name: _columns(connection, name) for name in (
         "Adobe_images", "AgLibraryFile", "AgLibraryFolder", "AgLibraryRootFolder",
         "Adobe_imageDevelopSettings", "Adobe_AdditionalMetadata")}
@@ -271,8 +201,7 @@ def _photo_query(connection: sqlite3.Connection, path: Path, ranged: bool = Fals
         + ", ".join(column("i", "Adobe_images", name)
                     for name in ("fileFormat", "orientation", "fileWidth", "fileHeight", "copyName"))
         + f", {path_columns}, {latest('Adobe_imageDevelopSettings', 'text')}, "
-        + f"{latest('Adobe_AdditionalMetadata', 'xmp')} FROM Adobe_images i {joins} "
-        + f"{'WHERE i.id_local BETWEEN ? AND ? ' if ranged else ''}ORDER BY i.id_local"
+        + f"{latest('Adobe_AdditionalMetadata', 'xmp')} FROM Adobe_images i {joins} ORDER BY i.id_local"
     )
 
 

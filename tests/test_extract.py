@@ -222,9 +222,9 @@ PHASES = {
     # With the batch's request sent to exiftool and its answer not yet read (pyexiftool 0.5.6 reads each answer
     # with _read_fd_endswith: its first two calls are the start-up's `-ver`, stdout and stderr).
     "in the exiftool batch": {"call": "exiftool.exiftool:_read_fd_endswith", "nth": 3},
-    "decoding": {"call": "cropstyle.extractor.extract:render_training_image", "nth": 10},
+    "decoding": {"call": "cropstyle.extractor.pixels:render_training_image", "nth": 10},
     "writing the CSVs": {"call": "os:replace", "nth": 1, "first_argument_named": ".labels.csv.tmp",
-                         # a checkpoint after the first chunk
+                         # a checkpoint after the first photo
                          "set": {"cropstyle.extractor.extract:CHECKPOINT_SECONDS": 0}},
 }
 

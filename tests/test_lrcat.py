@@ -456,19 +456,6 @@ def test_write_catalog_rejects_bad_entries(tmp_path):
         write_catalog(tmp_path / "c.lrcat", [CatalogEntry(Path("/p/x.jpg"), 9, 10, 10, None)])
 
 
-def test_parallel_reading_gives_the_same_photos_in_order(tmp_path, monkeypatch):
-    entries = [CatalogEntry(Path(f"/photos/shoot{n % 3}/p{n}.jpg"), 1 + n % 8, 600, 400,
-                            Crop(0.01 * (n % 10), 0.1, 0.9, 0.8, n % 7 - 3.0) if n % 4 else None,
-                            already_applied=n % 5 == 0) for n in range(23)]
-    out = tmp_path / "many.lrcat"
-    write_catalog(out, entries)
-    sequential = list(read_catalog(out, [("/photos", "/elsewhere")], workers=1))
-    monkeypatch.setattr("cropstyle.extractor.lrcat._CHUNK", 4)  # several chunks, so order across workers is exercised
-    parallel = list(read_catalog(out, [("/photos", "/elsewhere")], workers=2))
-    assert parallel == sequential
-    assert len(parallel) == 23 and str(parallel[5].path) == "/elsewhere/shoot2/p5.jpg"
-
-
 # --- the catalog template write_catalog starts from (samples/lrcat_template.sql) ----------------------------------
 
 # Which rows of the real catalog the template copies; `python -m tests.test_lrcat` rewrites the template from them.

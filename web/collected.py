@@ -1,9 +1,9 @@
 """`cropstyle collected STORE --out DATASET`: the collected corrections as a dataset in the standard format.
 
 STORE is what `cropstyle serve --store` was given: a folder (SQLite) or a PostgreSQL URL. Each correction
-becomes one labels.csv row with origin `collected`: its photo rendered by the extractor's own
-`render_training_image` (orientation applied, long side at most --size, named by content) and its label as
-submitted (displayed frame of the uploaded photo, Lightroom corners). `source` is where the store keeps the
+becomes one labels.csv row with origin `collected`: its photo written by the dataset store as `extract` writes
+its photos (DatasetStore.add_image: orientation applied, long side at most --size, named by content) and its
+label as submitted (displayed frame of the uploaded photo, Lightroom corners). `source` is where the store keeps the
 photo (the file's absolute path, or the database URL without password and the photo's digest): when the
 same photo was corrected more than once, its latest correction is the label.
 Incremental like `extract`: rows are keyed by source and fingerprinted by correction id, so a re-run
@@ -20,7 +20,7 @@ from tqdm import tqdm
 from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE, DatasetStore, label_row
 from cropstyle.extractor.geometry import crop_problem
-from cropstyle.extractor.pixels import PixelError, render_training_image
+from cropstyle.extractor.pixels import PixelError
 from cropstyle.web.store import open_store
 
 
@@ -68,13 +68,13 @@ def collected(store: str | Path, out: Path, size: int = TRAINING_LONG_SIDE, prog
                 summary.skipped[skip_reasons.INVALID_CROP] += 1
                 continue
             try:
-                image = render_training_image(corrections.photo_bytes(row), row.orientation, size, dataset.images)
+                image = dataset.add_image(corrections.photo_bytes(row), row.orientation, size)
             except (PixelError, OSError) as error:
                 reason = str(error) if isinstance(error, PixelError) else f"{skip_reasons.MISSING_FILE}: {error}"
                 dataset.add_skipped(source, reason, fingerprint)
                 summary.skipped[reason.split(":")[0]] += 1
                 continue
-            dataset.add_label(label_row(image=f"images/{image.name}", source=source, origin="collected",
+            dataset.add_label(label_row(image=image.path, source=source, origin="collected",
                                         width=row.width, height=row.height, has_crop=True, crop=row.crop,
                                         orientation=row.orientation, fingerprint=fingerprint))
             summary.written += 1
