@@ -16,6 +16,7 @@ demo: setup $(DATA)/report/metrics.json $(RUN)/web/model.json
 
 test: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	cd web && npm test && npm run lint
 	.venv/bin/python -m pytest
 

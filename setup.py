@@ -1,6 +1,7 @@
 """Everything is in pyproject.toml but one build step: the wheel carries the page's third-party files (TF.js and its
 wasm, cropper.js, smartcrop.js) from the npm packages pinned in web/package-lock.json, with their licences
 (web/vendor.py), so that an installed cropstyle serves the page and checks its exports without node_modules."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -40,11 +41,14 @@ class BuildWithVendor(build_py):
         except vendor.NotInstalled:  # no node_modules, or not the locked versions
             npm = shutil.which("npm")
             if npm is None:
-                raise RuntimeError("building cropstyle needs npm (Debian: apt-get install npm) to fetch the web "
-                                   "page's scripts pinned in web/package-lock.json") from None
+                raise RuntimeError(
+                    "building cropstyle needs npm (Debian: apt-get install npm) to fetch the web "
+                    "page's scripts pinned in web/package-lock.json"
+                ) from None
             # Only what the page loads (no linter); no .installed-from stamp, so scripts/setup.sh still installs all.
-            subprocess.run([npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], cwd=web,
-                           check=True)
+            subprocess.run(
+                [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], cwd=web, check=True
+            )
             vendor.copy_vendor(*arguments)
 
 

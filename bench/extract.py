@@ -8,6 +8,7 @@ a re-run over the unchanged library ≤ 10% of the first run's time.
 
     .venv/bin/python bench/extract.py [--count 200] [--long-side 4240] [--library DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,21 +77,29 @@ def main() -> None:
     assert summary.extracted == len(photos) and rerun.extracted == 0, (summary.report(), rerun.report())
 
     # Peak memory of the command a user runs, exiftool included (the largest of the children).
-    subprocess.run([sys.executable, "-m", "cropstyle", "extract", str(library), "--out",
-                    str(work / "dataset-memory")], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "cropstyle", "extract", str(library), "--out", str(work / "dataset-memory")],
+        check=True,
+        capture_output=True,
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     n = len(photos)
     figures = {
-        "photos": n, "megapixels_per_photo": round(megapixels, 1),
-        "floor_photos_per_s": round(n / floor_seconds, 1), "extract_photos_per_s": round(n / first_seconds, 1),
+        "photos": n,
+        "megapixels_per_photo": round(megapixels, 1),
+        "floor_photos_per_s": round(n / floor_seconds, 1),
+        "extract_photos_per_s": round(n / first_seconds, 1),
         "extract_vs_floor": round(floor_seconds / first_seconds, 2),
-        "rerun_seconds": round(rerun_seconds, 2), "rerun_vs_first": round(rerun_seconds / first_seconds, 3),
+        "rerun_seconds": round(rerun_seconds, 2),
+        "rerun_vs_first": round(rerun_seconds / first_seconds, 3),
         "peak_memory_mb": round(peak_mb),
     }
     print(f"floor    {figures['floor_photos_per_s']:7.1f} photos/s  (exiftool batch + sequential draft decode)")
-    print(f"extract  {figures['extract_photos_per_s']:7.1f} photos/s  = {figures['extract_vs_floor']:.2f}× the floor "
-          "(target ≥ 1.0)")
+    print(
+        f"extract  {figures['extract_photos_per_s']:7.1f} photos/s  = {figures['extract_vs_floor']:.2f}× the floor "
+        "(target ≥ 1.0)"
+    )
     print(f"re-run   {rerun_seconds:7.2f} s         = {figures['rerun_vs_first']:.1%} of the first run (target ≤ 10%)")
     print(f"peak memory of `cropstyle extract`: {peak_mb:.0f} MB (target < 1024)")
     print(json.dumps(figures))

@@ -9,6 +9,7 @@ Builds the catalog in a temporary folder by duplicating the rows of the real Lig
 - `--texts repeated` keeps the duplicated texts as they are (4 distinct texts), as in a catalog of untouched photos;
 - `--xmp zlib` stores the XMP as Lightroom Classic does (4-byte length + zlib) instead of Lightroom 5's plain text.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,34 +51,49 @@ def build(path: Path, images: int, texts: str, xmp: str) -> None:
         "lc_idx_filename, lc_idx_filenameExtension, originalFilename) "
         f"SELECT f.id_local + k * {STRIDE}, f.id_global || '-' || k, f.baseName || '_' || k, f.extension, f.folder, "
         "f.baseName || '_' || k || '.' || f.extension, lower(f.baseName || '_' || k || '.' || f.extension), "
-        "f.lc_idx_filenameExtension, f.originalFilename FROM AgLibraryFile f, n")
+        "f.lc_idx_filenameExtension, f.originalFilename FROM AgLibraryFile f, n"
+    )
     columns = [row[1] for row in connection.execute("PRAGMA table_info(Adobe_images)")]
-    shifted = {"id_local": f"i.id_local + k * {STRIDE}", "id_global": "i.id_global || '-' || k",
-               "rootFile": f"i.rootFile + k * {STRIDE}"}
+    shifted = {
+        "id_local": f"i.id_local + k * {STRIDE}",
+        "id_global": "i.id_global || '-' || k",
+        "rootFile": f"i.rootFile + k * {STRIDE}",
+    }
     connection.execute(
         series + f"INSERT INTO Adobe_images ({', '.join(columns)}) "
-        f"SELECT {', '.join(shifted.get(c, 'i.' + c) for c in columns)} FROM Adobe_images i, n")
+        f"SELECT {', '.join(shifted.get(c, 'i.' + c) for c in columns)} FROM Adobe_images i, n"
+    )
     anchor = "'ConvertToGrayscale = false,' || char(10)"
-    text = (f"replace(d.text, {anchor}, {anchor} || 'CropLeft = 0.' || k || ',' || char(10))"
-            if texts == "unique" else "d.text")
+    text = (
+        f"replace(d.text, {anchor}, {anchor} || 'CropLeft = 0.' || k || ',' || char(10))"
+        if texts == "unique"
+        else "d.text"
+    )
     connection.execute(
         series + "INSERT INTO Adobe_imageDevelopSettings (id_local, croppedHeight, croppedWidth, digest, image, "
         f"processVersion, settingsID, text) SELECT d.id_local + k * {STRIDE}, d.croppedHeight, d.croppedWidth, "
         f"d.digest, d.image + k * {STRIDE}, d.processVersion, d.settingsID, {text} "
-        "FROM Adobe_imageDevelopSettings d, n")
+        "FROM Adobe_imageDevelopSettings d, n"
+    )
     connection.execute(
         series + "INSERT INTO Adobe_AdditionalMetadata (id_local, id_global, image, xmp) "
         f"SELECT a.id_local + k * {STRIDE}, a.id_global || '-' || k, a.image + k * {STRIDE}, a.xmp "
-        "FROM Adobe_AdditionalMetadata a, n")
+        "FROM Adobe_AdditionalMetadata a, n"
+    )
     if xmp == "zlib":
-        ids = [row_id for (row_id,) in
-               connection.execute("SELECT id_local FROM Adobe_AdditionalMetadata ORDER BY id_local")]
+        ids = [
+            row_id
+            for (row_id,) in connection.execute("SELECT id_local FROM Adobe_AdditionalMetadata ORDER BY id_local")
+        ]
         for start in range(0, len(ids), 1000):  # in batches: the measuring process inherits this one's peak RSS
             batch = connection.execute(
                 "SELECT id_local, xmp FROM Adobe_AdditionalMetadata WHERE id_local BETWEEN ? AND ?",
-                (ids[start], ids[min(start + 999, len(ids) - 1)])).fetchall()
-            connection.executemany("UPDATE Adobe_AdditionalMetadata SET xmp = ? WHERE id_local = ?",
-                                   [(encode_xmp_blob(value), row_id) for row_id, value in batch])
+                (ids[start], ids[min(start + 999, len(ids) - 1)]),
+            ).fetchall()
+            connection.executemany(
+                "UPDATE Adobe_AdditionalMetadata SET xmp = ? WHERE id_local = ?",
+                [(encode_xmp_blob(value), row_id) for row_id, value in batch],
+            )
     connection.execute("COMMIT")
     connection.close()
 
@@ -119,10 +135,19 @@ def measure(path: Path) -> dict:
         pass
     _, heap_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"photos": count, "crops": crops, "exports": exports, "rows_joined": rows,
-            "copy_s": copied - start, "sql_join_s": joined - copied, "read_catalog_s": read,
-            "read_catalog_cpu_s": read_cpu, "peak_rss_mib": rss_mib, "python_heap_peak_mib": heap_peak / 2**20,
-            "load": " ".join(f"{value:.1f}" for value in os.getloadavg())}
+    return {
+        "photos": count,
+        "crops": crops,
+        "exports": exports,
+        "rows_joined": rows,
+        "copy_s": copied - start,
+        "sql_join_s": joined - copied,
+        "read_catalog_s": read,
+        "read_catalog_cpu_s": read_cpu,
+        "peak_rss_mib": rss_mib,
+        "python_heap_peak_mib": heap_peak / 2**20,
+        "load": " ".join(f"{value:.1f}" for value in os.getloadavg()),
+    }
 
 
 def main() -> None:
@@ -144,16 +169,21 @@ def main() -> None:
         started = time.perf_counter()
         build(path, args.images, args.texts, args.xmp)
         print(f"built {path.name}: {path.stat().st_size / 2**20:.0f} MiB in {time.perf_counter() - started:.1f} s")
-        output = subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True,
-                                capture_output=True, text=True).stdout
+        output = subprocess.run(
+            [sys.executable, __file__, "--measure", str(path)], check=True, capture_output=True, text=True
+        ).stdout
         figures = json.loads(output)
-        print(f"{figures['photos']} photos ({figures['crops']} with a crop, {figures['exports']} exports), "
-              f"texts {args.texts}, XMP {args.xmp}")
+        print(
+            f"{figures['photos']} photos ({figures['crops']} with a crop, {figures['exports']} exports), "
+            f"texts {args.texts}, XMP {args.xmp}"
+        )
         print(f"  private copy of the catalog: {figures['copy_s']:.2f} s")
         print(f"  SQL join, all rows streamed: {figures['sql_join_s']:.2f} s")
-        print(f"  read_catalog:                {figures['read_catalog_s']:.2f} s wall "
-              f"({figures['read_catalog_s'] / figures['photos'] * 1e6:.0f} µs a photo), "
-              f"{figures['read_catalog_cpu_s']:.2f} s CPU")
+        print(
+            f"  read_catalog:                {figures['read_catalog_s']:.2f} s wall "
+            f"({figures['read_catalog_s'] / figures['photos'] * 1e6:.0f} µs a photo), "
+            f"{figures['read_catalog_cpu_s']:.2f} s CPU"
+        )
         print(f"  (wall times suffer when other processes share the cores; load average {figures['load']})")
         print(f"  peak RSS:                    {figures['peak_rss_mib']:.0f} MiB")
         print(f"  Python heap peak (tracemalloc) while streaming: {figures['python_heap_peak_mib']:.1f} MiB")

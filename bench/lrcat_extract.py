@@ -6,6 +6,7 @@ The library is bench/extract.py's (cropped 12-megapixel JPEGs with their crops i
 same crops is written with extractor.lrcat.write_catalog; then `extract LIBRARY` and `extract CATALOG` run in
 turn (page cache warm for both). Target (issue 3): the catalog route at the XMP route's speed (ratio ≈ 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,10 @@ def main() -> None:
         photos = jpeg_library(library, args.count, args.long_side)  # bench/extract.py's, page cache warm
         with metadata_tool() as tool:
             tags = tool.read_tags(photos)
-        entries = [CatalogEntry(p, orientation_from_tags(tags[p], tags[p]), *declared_size(tags[p]),
-                                crop_from_xmp(tags[p]))
-                   for p in photos]
+        entries = [
+            CatalogEntry(p, orientation_from_tags(tags[p], tags[p]), *declared_size(tags[p]), crop_from_xmp(tags[p]))
+            for p in photos
+        ]
         catalog = work / "Catalog.lrcat"
         write_catalog(catalog, entries)
 
@@ -53,12 +55,16 @@ def main() -> None:
         lrcat_seconds = time.perf_counter() - started
         assert xmp.extracted == lrcat.extracted == len(photos), (xmp.report(), lrcat.report())
 
-    figures = {"photos": len(photos), "xmp_photos_per_s": round(len(photos) / xmp_seconds, 1),
-               "lrcat_photos_per_s": round(len(photos) / lrcat_seconds, 1),
-               "lrcat_vs_xmp": round(xmp_seconds / lrcat_seconds, 2)}
+    figures = {
+        "photos": len(photos),
+        "xmp_photos_per_s": round(len(photos) / xmp_seconds, 1),
+        "lrcat_photos_per_s": round(len(photos) / lrcat_seconds, 1),
+        "lrcat_vs_xmp": round(xmp_seconds / lrcat_seconds, 2),
+    }
     print(f"XMP route      {figures['xmp_photos_per_s']:7.1f} photos/s")
-    print(f"catalog route  {figures['lrcat_photos_per_s']:7.1f} photos/s = {figures['lrcat_vs_xmp']:.2f}× "
-          "the XMP route")
+    print(
+        f"catalog route  {figures['lrcat_photos_per_s']:7.1f} photos/s = {figures['lrcat_vs_xmp']:.2f}× the XMP route"
+    )
     print(json.dumps(figures))
 
 

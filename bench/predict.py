@@ -14,6 +14,7 @@ uint8) with its parity check; target ≤ 1.2 MB for the default model with uint8
 Without --run, a default model (`cropstyle train`'s defaults, training/options.py) is trained for one epoch on a
 small synthetic dataset: its speed and size are those of any default model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,22 +91,32 @@ def main() -> None:
 
     n = len(photos)
     figures = {
-        "photos": n, "megapixels_per_photo": round(megapixels, 1),
-        "image_size": model.image_size, "arch": model.run.config["model"]["arch"],
+        "photos": n,
+        "megapixels_per_photo": round(megapixels, 1),
+        "image_size": model.image_size,
+        "arch": model.run.config["model"]["arch"],
         "parameters": model.keras_model.count_params(),
-        "floor_photos_per_s": round(n / floor_seconds, 1), "predict_photos_per_s": round(n / predict_seconds, 1),
-        "predict_vs_floor": round(floor_seconds / predict_seconds, 2), "model_load_seconds": round(load_seconds, 2),
+        "floor_photos_per_s": round(n / floor_seconds, 1),
+        "predict_photos_per_s": round(n / predict_seconds, 1),
+        "predict_vs_floor": round(floor_seconds / predict_seconds, 2),
+        "model_load_seconds": round(load_seconds, 2),
         "floor_cpu_ms_per_photo": round(1000 * floor_cpu / n, 1),
         "predict_cpu_ms_per_photo": round(1000 * predict_cpu / n, 1),
-        "cores": os.cpu_count(), "load_average_before": round(load_before, 2), "rounds": args.rounds,
+        "cores": os.cpu_count(),
+        "load_average_before": round(load_before, 2),
+        "rounds": args.rounds,
         "all_rounds_vs_floor": [round(f / p, 2) for (f, _), (p, _) in zip(floor_runs, predict_runs)],
     }
     print(f"floor    {figures['floor_photos_per_s']:7.1f} photos/s  (exiftool batch + sequential draft decode)")
-    print(f"predict  {figures['predict_photos_per_s']:7.1f} photos/s  = {figures['predict_vs_floor']:.2f}× the floor "
-          f"(target ≥ 0.8); model loaded once in {load_seconds:.1f} s")
-    print(f"CPU time per photo (this process and exiftool): floor {figures['floor_cpu_ms_per_photo']} ms, predict "
-          f"{figures['predict_cpu_ms_per_photo']} ms; load average {load_before:.1f} on {os.cpu_count()} cores "
-          "before timing (other work on the machine slows the parallel predict more than the sequential floor)")
+    print(
+        f"predict  {figures['predict_photos_per_s']:7.1f} photos/s  = {figures['predict_vs_floor']:.2f}× the floor "
+        f"(target ≥ 0.8); model loaded once in {load_seconds:.1f} s"
+    )
+    print(
+        f"CPU time per photo (this process and exiftool): floor {figures['floor_cpu_ms_per_photo']} ms, predict "
+        f"{figures['predict_cpu_ms_per_photo']} ms; load average {load_before:.1f} on {os.cpu_count()} cores "
+        "before timing (other work on the machine slows the parallel predict more than the sequential floor)"
+    )
 
     if not args.skip_export:
         from cropstyle.export.webmodel import export_webmodel
@@ -114,9 +125,12 @@ def main() -> None:
         for quantize in ("none", "float16", "uint8"):
             report = export_webmodel(run, work / f"webmodel-{quantize}", quantize)
             print(report.report())
-            figures["export"][quantize] = {"total_bytes": report.total_bytes, "max_abs_diff": report.max_abs_diff,
-                                           "by_output": {k: float(f"{v:.3g}") for k, v in report.by_output.items()},
-                                           "uint16_tensors": len(report.uint16)}
+            figures["export"][quantize] = {
+                "total_bytes": report.total_bytes,
+                "max_abs_diff": report.max_abs_diff,
+                "by_output": {k: float(f"{v:.3g}") for k, v in report.by_output.items()},
+                "uint16_tensors": len(report.uint16),
+            }
         print(f"uint8 export {figures['export']['uint8']['total_bytes'] / 1e6:.3f} MB (target ≤ 1.2 MB)")
     print(json.dumps(figures))
     shutil.rmtree(work)  # the run and exports, and the library unless --library kept it elsewhere

@@ -20,6 +20,7 @@ FCDB and two styles: model IoU against 50, 100, 200, 400 and all training photos
 
 Datasets are made once under --work and reused; runs and reports are made anew each time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,8 +93,19 @@ def fcdb_datasets(work: Path) -> tuple[Path, Path]:
         image = store.add_image(source, orientation=1, size=512)
         width, height = image.stored_size
         crop = Crop(*(float(row[key]) for key in LABEL_VALUES[:4]), 0.0)
-        store.add_label(label_row(image=image.path, source=str(source), origin="imported", width=width,
-                                  height=height, has_crop=True, crop=crop, orientation=1, fingerprint=row["file"]))
+        store.add_label(
+            label_row(
+                image=image.path,
+                source=str(source),
+                origin="imported",
+                width=width,
+                height=height,
+                has_crop=True,
+                crop=crop,
+                orientation=1,
+                fingerprint=row["file"],
+            )
+        )
     for store in stores.values():
         store.save()
     return train, test
@@ -126,8 +138,14 @@ def train_and_evaluate(train_dataset: Path, test_dataset: Path, run: Path, ensem
     result = train([train_dataset], run, ensemble=ensemble or DEFAULTS.ensemble, verbose=0)
     seconds = time.perf_counter() - started
     report = evaluate(run, [test_dataset], run / "report", verbose=False)
-    return {"n_train": result.n_train, "n_val": result.n_val, "n_test": report["n"], "epochs": result.epochs,
-            "train_seconds": round(seconds, 1), "methods": report["methods"]}
+    return {
+        "n_train": result.n_train,
+        "n_val": result.n_val,
+        "n_test": report["n"],
+        "epochs": result.epochs,
+        "train_seconds": round(seconds, 1),
+        "methods": report["methods"],
+    }
 
 
 def table(results: dict[str, dict]) -> str:
@@ -138,13 +156,17 @@ def table(results: dict[str, dict]) -> str:
         best = max(BASELINES, key=lambda b: methods[b]["iou"])
         for method in ("model", *BASELINES, REFERENCE):
             m = methods[method]
-            lines.append(f"{name if method == 'model' else '':<10} "
-                         f"{(str(result['n_train']) + '/' + str(result['n_test'])) if method == 'model' else '':>9} "
-                         f"{method + ('*' if method == best else ''):<19} {m['iou']:>6.3f} {m['bde']:>6.3f} "
-                         f"{m['angle_mae']:>6.2f}°   "
-                         f"{(str(round(result['train_seconds'])) + ' s') if method == 'model' else '':>6}")
-        lines.append(f"{'':<10} {'':>9} {'margin':<19} {methods['model']['iou'] - methods[best]['iou']:>+6.3f}   "
-                     f"(model − best baseline*; {REFERENCE} is a reference told the true crop size)")
+            lines.append(
+                f"{name if method == 'model' else '':<10} "
+                f"{(str(result['n_train']) + '/' + str(result['n_test'])) if method == 'model' else '':>9} "
+                f"{method + ('*' if method == best else ''):<19} {m['iou']:>6.3f} {m['bde']:>6.3f} "
+                f"{m['angle_mae']:>6.2f}°   "
+                f"{(str(round(result['train_seconds'])) + ' s') if method == 'model' else '':>6}"
+            )
+        lines.append(
+            f"{'':<10} {'':>9} {'margin':<19} {methods['model']['iou'] - methods[best]['iou']:>+6.3f}   "
+            f"(model − best baseline*; {REFERENCE} is a reference told the true crop size)"
+        )
     return "\n".join(lines)
 
 
@@ -152,14 +174,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="comma-separated: fcdb and zoo style names (default: all)")
     parser.add_argument("--no-curve", action="store_true", help="skip the learning curve")
-    parser.add_argument("--ensemble", type=int, default=None,
-                        help="train N models and predict their mean (default: train's, 3; 1 for a single model)")
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        help="train N models and predict their mean (default: train's, 3; 1 for a single model)",
+    )
     parser.add_argument("--work", type=Path, default=PROJECT / "data" / "quality")
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "bench-quality.json")
     args = parser.parse_args()
     names = args.data.split(",") if args.data else ["fcdb", *zoo_styles()]
-    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "ensemble": args.ensemble or "default",
-                     "results": {}, "curve": {}}
+    figures: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "ensemble": args.ensemble or "default",
+        "results": {},
+        "curve": {},
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:  # after every run: an interrupted benchmark keeps what it measured
@@ -168,8 +198,9 @@ def main() -> None:
     for name in names:
         train_dataset, test_dataset = datasets_for(name, args.work)
         print(f"{name}: training with the defaults", file=sys.stderr, flush=True)
-        figures["results"][name] = train_and_evaluate(train_dataset, test_dataset, args.work / name / "run",
-                                                       args.ensemble)
+        figures["results"][name] = train_and_evaluate(
+            train_dataset, test_dataset, args.work / name / "run", args.ensemble
+        )
         save()
         print(table({name: figures["results"][name]}), flush=True)
     if not args.no_curve:
@@ -179,8 +210,9 @@ def main() -> None:
             for count in CURVE_SIZES:
                 part = subset(train_dataset, count, args.work / name / f"subset-{count}")
                 print(f"{name}: learning curve, {count} photos", file=sys.stderr, flush=True)
-                points[str(count)] = train_and_evaluate(part, test_dataset, args.work / name / f"run-{count}",
-                                                    args.ensemble)
+                points[str(count)] = train_and_evaluate(
+                    part, test_dataset, args.work / name / f"run-{count}", args.ensemble
+                )
                 figures["curve"][name] = points
                 save()
             points["all"] = figures["results"][name]

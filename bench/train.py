@@ -9,6 +9,7 @@ the process's peak memory (max RSS) after each phase.
 
 Without --dataset it writes a synthetic dataset (samples/dataset.py) to a temporary folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,16 +73,24 @@ def main() -> None:
         examples = pipeline.read_examples([dataset])
         n, size, batch = len(examples), args.image_size, args.batch_size
         rss: dict[str, float] = {}
-        print(f"{n} photos, {size} px, batch {batch}, {args.epochs} timed epochs after a warm-up epoch, "
-              f"compact model ({fresh_model(size).count_params():,} parameters)")
+        print(
+            f"{n} photos, {size} px, batch {batch}, {args.epochs} timed epochs after a warm-up epoch, "
+            f"compact model ({fresh_model(size).count_params():,} parameters)"
+        )
 
         plain = pipeline.make_dataset(examples, size, batch, training=False, cache=False)
         images = np.concatenate([x["image"].numpy() for x, _ in plain])
         feeds = {
-            "tf.data pipeline": lambda: {"x": pipeline.make_dataset(examples, size, batch, training=True, seed=0),
-                                         "steps_per_epoch": -(-n // batch)},
-            "in-memory tensors": lambda: {"x": {"image": images, "aspect": examples.aspects[:, None]},
-                                          "y": examples.labels, "batch_size": batch, "shuffle": True},
+            "tf.data pipeline": lambda: {
+                "x": pipeline.make_dataset(examples, size, batch, training=True, seed=0),
+                "steps_per_epoch": -(-n // batch),
+            },
+            "in-memory tensors": lambda: {
+                "x": {"image": images, "aspect": examples.aspects[:, None]},
+                "y": examples.labels,
+                "batch_size": batch,
+                "shuffle": True,
+            },
         }
         # The first fit in a process runs slow for a while (kernel and allocator warm-up): one untimed fit first.
         timed_fit(size, 1, n, batch, **feeds["in-memory tensors"]())
@@ -99,8 +108,11 @@ def main() -> None:
         step = float(np.mean([r[1] for r in results]))
         print(f"{name:<20} {speed[name]:>9.1f} {step * 1000:>10.1f} {rss[name]:>15.0f}")
     ratio = speed["tf.data pipeline"] / speed["in-memory tensors"]
-    print(f"ratio pipeline / in-memory: {ratio:.2f} (target ≥ 0.9); load average now {os.getloadavg()[0]:.1f}"
-          f" on {os.cpu_count()} cores")
+    print(
+        f"ratio pipeline / in-memory: {ratio:.2f} (target ≥ 0.9); load average now {os.getloadavg()[0]:.1f}"
+        f" on {os.cpu_count()} cores"
+    )
+
 
 if __name__ == "__main__":
     main()

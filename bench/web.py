@@ -30,6 +30,7 @@ Without --model, trains the project's default model (training.train's own image 
 two epochs on a small synthetic dataset and exports it (a minute or two on 2 cores; the latency does not
 depend on what the weights learned).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -105,13 +106,17 @@ def browser_latency(url: str, photos: list[Path], runs: int, backend: str) -> di
             page.wait_for_selector("body[data-state=suggested]")
             result = page.evaluate(f"window.cropstyle.bench({runs}, 3)")
             model_ms, smartcrop_ms = statistics.median(result["model"]), statistics.median(result["smartcrop"])
-            results.append({
-                "photo": f"{result['width']}×{result['height']}", "backend": result["backend"], "runs": runs,
-                "model_ms_median": round(model_ms, 2),
-                "model_from_decoded_ms_median": round(statistics.median(result["graphOnly"]), 2),
-                "smartcrop_ms_median": round(smartcrop_ms, 2),
-                "smartcrop_over_model": round(smartcrop_ms / model_ms, 2),
-            })
+            results.append(
+                {
+                    "photo": f"{result['width']}×{result['height']}",
+                    "backend": result["backend"],
+                    "runs": runs,
+                    "model_ms_median": round(model_ms, 2),
+                    "model_from_decoded_ms_median": round(statistics.median(result["graphOnly"]), 2),
+                    "smartcrop_ms_median": round(smartcrop_ms, 2),
+                    "smartcrop_over_model": round(smartcrop_ms / model_ms, 2),
+                }
+            )
         browser.close()
     return {"model_info": model_info, "sizes": results}
 
@@ -130,35 +135,62 @@ def checked(location, load, extra_ids=()) -> dict:
             except Exception:
                 undecodable += 1
         check = store.check()
-    return {"acknowledged": len(acknowledged), "rows": len(rows), "lost": len(lost), "undecodable": undecodable,
-            "rows_without_photo": len(check.missing_photos)}
+    return {
+        "acknowledged": len(acknowledged),
+        "rows": len(rows),
+        "lost": len(lost),
+        "undecodable": undecodable,
+        "rows_without_photo": len(check.missing_photos),
+    }
 
 
-def load_run(location, photos: list[bytes], clients: int, workers: int, faults: list, description: str,
-             postgres: TemporaryPostgres | None = None) -> dict:
+def load_run(
+    location,
+    photos: list[bytes],
+    clients: int,
+    workers: int,
+    faults: list,
+    description: str,
+    postgres: TemporaryPostgres | None = None,
+) -> dict:
     rate = max(60.0, 3 * 60 * len(photos) / clients)  # burst (rate / 3) ≥ what each client sends
     with ServerProcess(location, rate_limit=rate, workers=workers) as server:
         actions = []
         for share, action in faults:
             if action == "kill-worker":
+
                 def kill_worker():
                     server.kill_worker()
+
                 actions.append((int(share * len(photos)), kill_worker))
             elif action == "restart-postgresql":
                 actions.append((int(share * len(photos)), postgres.restart_immediately))
         warm_up = run_load(server.url, make_photos(clients, seed=98), clients=clients)  # each worker's first requests
         with tqdm(total=len(photos), desc=description, unit="sub", leave=False) as bar:
-            load = run_load(server.url, photos, clients=clients, faults=actions, timeout=60,
-                            progress=lambda sent: bar.update(sent - bar.n))
+            load = run_load(
+                server.url,
+                photos,
+                clients=clients,
+                faults=actions,
+                timeout=60,
+                progress=lambda sent: bar.update(sent - bar.n),
+            )
         figures = {**load.figures(), "error_samples": load.errors[:5] + warm_up.errors[:5], "faults": load.faults}
         if faults:  # the same server afterwards: a new batch, every client, no error
             time.sleep(2)  # uvicorn replaces the killed worker
             after = run_load(server.url, make_photos(clients * 2, seed=99), clients=clients)
-            figures["after_faults"] = {"submissions": after.sent, "stored": len(after.acknowledged),
-                                       "errors": len(after.errors)}
+            figures["after_faults"] = {
+                "submissions": after.sent,
+                "stored": len(after.acknowledged),
+                "errors": len(after.errors),
+            }
             figures["check"] = checked(location, load, after.acknowledged)
-            figures["verified"] = (load.errors == [] and after.errors == [] and figures["check"]["lost"] == 0
-                                   and figures["check"]["undecodable"] == 0)
+            figures["verified"] = (
+                load.errors == []
+                and after.errors == []
+                and figures["check"]["lost"] == 0
+                and figures["check"]["undecodable"] == 0
+            )
         else:
             figures["check"] = checked(location, load)
     return figures
@@ -179,11 +211,19 @@ def memory_per_format(scratch: Path, uploads: int = 10) -> dict:
         with ServerProcess(scratch / f"memory-format-{number}", rate_limit=0) as server:
             baseline = server.peak_memory_mb()
             codes, seconds = timed_uploads(server.url, photo, image_format, uploads)
-            figures[kind] = {"photo_bytes": len(photo), "answers": {str(c): codes.count(c) for c in set(codes)},
-                             "seconds": round(seconds, 2), "peak_rss_mb_baseline": round(baseline, 1),
-                             "peak_rss_mb": round(server.peak_memory_mb(), 1)}
-    return {"concurrent_uploads": uploads, "target_mb": 300, "formats": figures,
-            "worst_peak_rss_mb": max(f["peak_rss_mb"] for f in figures.values())}
+            figures[kind] = {
+                "photo_bytes": len(photo),
+                "answers": {str(c): codes.count(c) for c in set(codes)},
+                "seconds": round(seconds, 2),
+                "peak_rss_mb_baseline": round(baseline, 1),
+                "peak_rss_mb": round(server.peak_memory_mb(), 1),
+            }
+    return {
+        "concurrent_uploads": uploads,
+        "target_mb": 300,
+        "formats": figures,
+        "worst_peak_rss_mb": max(f["peak_rss_mb"] for f in figures.values()),
+    }
 
 
 def ten_thousand_scans(scratch: Path) -> dict:
@@ -191,13 +231,16 @@ def ten_thousand_scans(scratch: Path) -> dict:
     buffer = io.BytesIO()
     Image.new("RGB", (2048, 2048), "grey").save(buffer, "JPEG", progressive=True)
     progressive = buffer.getvalue()
-    last = progressive[progressive.rindex(b"\xff\xda"):-2]
+    last = progressive[progressive.rindex(b"\xff\xda") : -2]
     photo = progressive[:-2] + last * (10_000 - progressive.count(b"\xff\xda")) + b"\xff\xd9"
     scans = photo.count(b"\xff\xda")  # a scan's data never holds FF DA
     with ServerProcess(scratch / "scans-store", rate_limit=0) as server:
         codes, seconds = timed_uploads(server.url, photo, "JPEG", 1)
-    return {"photo": f"2048×2048, {scans} scans, {len(photo) // 1024} KB", "answer": codes[0],
-            "seconds": round(seconds, 2)}
+    return {
+        "photo": f"2048×2048, {scans} scans, {len(photo) // 1024} KB",
+        "answer": codes[0],
+        "seconds": round(seconds, 2),
+    }
 
 
 def memory(scratch: Path, uploads: int) -> dict:
@@ -207,19 +250,27 @@ def memory(scratch: Path, uploads: int) -> dict:
         for i in range(5):
             submit(client, server.url, photo_bytes(1024, 768, seed=500 + i), GOOD)
         baseline, resident_before = server.peak_memory_mb(), server.resident_memory_mb()
-        bomb = submit(client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png",
-                      content_type="image/png")
+        bomb = submit(
+            client, server.url, blank_png(7300, 5470, rows=8), GOOD, filename="b.png", content_type="image/png"
+        )
         codes, seconds = timed_uploads(server.url, worst, "PNG", uploads)
         peak, resident_after = server.peak_memory_mb(), server.resident_memory_mb()
-    return {"worst_upload": f"{side}×{side - 1} RGBA PNG, {len(worst) // 1024} KB, "
-                            f"{side * (side - 1) * 4 / 2**20:.0f} MB decoded",
-            "concurrent_uploads": uploads, "answers": {str(c): codes.count(c) for c in sorted(set(codes))},
-            "seconds": round(seconds, 2), "peak_rss_mb_baseline": round(baseline, 1),
-            "peak_rss_mb_after_uploads": round(peak, 1), "peak_over_baseline": round(peak / baseline, 2),
-            "target_mb": 300, "resident_mb_before": round(resident_before, 1),
-            "resident_mb_after": round(resident_after, 1),
-            "probe_7300x5470_rgba": f"{bomb.status_code} {bomb.json().get('error', '')[:90]}",
-            "per_format": memory_per_format(scratch), "jpeg_10000_scans": ten_thousand_scans(scratch)}
+    return {
+        "worst_upload": f"{side}×{side - 1} RGBA PNG, {len(worst) // 1024} KB, "
+        f"{side * (side - 1) * 4 / 2**20:.0f} MB decoded",
+        "concurrent_uploads": uploads,
+        "answers": {str(c): codes.count(c) for c in sorted(set(codes))},
+        "seconds": round(seconds, 2),
+        "peak_rss_mb_baseline": round(baseline, 1),
+        "peak_rss_mb_after_uploads": round(peak, 1),
+        "peak_over_baseline": round(peak / baseline, 2),
+        "target_mb": 300,
+        "resident_mb_before": round(resident_before, 1),
+        "resident_mb_after": round(resident_after, 1),
+        "probe_7300x5470_rgba": f"{bomb.status_code} {bomb.json().get('error', '')[:90]}",
+        "per_format": memory_per_format(scratch),
+        "jpeg_10000_scans": ten_thousand_scans(scratch),
+    }
 
 
 def main() -> None:
@@ -257,21 +308,38 @@ def main() -> None:
             with TemporaryPostgres() as postgres:
                 stores = {"sqlite": lambda name: scratch / name, "postgresql": lambda name: postgres.database(name)}
                 for kind, location in stores.items():
-                    runs[f"{kind}_clean"] = load_run(location(f"{kind}_clean"), photos, args.clients, args.workers, [],
-                                                     f"{kind}, clean")
-                runs["sqlite_kill_worker"] = load_run(stores["sqlite"]("sqlite_faults"), photos, args.clients,
-                                                      args.workers, [(0.25, "kill-worker")], "sqlite, kill -9 a worker")
+                    runs[f"{kind}_clean"] = load_run(
+                        location(f"{kind}_clean"), photos, args.clients, args.workers, [], f"{kind}, clean"
+                    )
+                runs["sqlite_kill_worker"] = load_run(
+                    stores["sqlite"]("sqlite_faults"),
+                    photos,
+                    args.clients,
+                    args.workers,
+                    [(0.25, "kill-worker")],
+                    "sqlite, kill -9 a worker",
+                )
                 runs["postgresql_kill_worker_and_restart"] = load_run(
-                    stores["postgresql"]("postgresql_faults"), photos, args.clients, args.workers,
-                    [(0.25, "kill-worker"), (0.6, "restart-postgresql")], "postgresql, kill -9 a worker, restart",
-                    postgres)
+                    stores["postgresql"]("postgresql_faults"),
+                    photos,
+                    args.clients,
+                    args.workers,
+                    [(0.25, "kill-worker"), (0.6, "restart-postgresql")],
+                    "postgresql, kill -9 a worker, restart",
+                    postgres,
+                )
             sqlite, pg = runs["sqlite_clean"], runs["postgresql_clean"]
             figures["submissions"] = {
-                "submissions": args.submissions, "clients": args.clients, "workers": args.workers,
-                "photo_bytes_mean": round(sum(map(len, photos)) / len(photos)), "runs": runs,
+                "submissions": args.submissions,
+                "clients": args.clients,
+                "workers": args.workers,
+                "photo_bytes_mean": round(sum(map(len, photos)) / len(photos)),
+                "runs": runs,
                 "postgresql_over_sqlite": {
                     "throughput": round(pg["throughput_per_s"] / sqlite["throughput_per_s"], 2),
-                    "latency_p95": round(pg["latency_ms_p95"] / sqlite["latency_ms_p95"], 2)}}
+                    "latency_p95": round(pg["latency_ms_p95"] / sqlite["latency_ms_p95"], 2),
+                },
+            }
         figures["memory"] = memory(scratch, args.memory_uploads)
 
     print(json.dumps(figures, indent=2, ensure_ascii=False))

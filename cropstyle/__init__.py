@@ -5,4 +5,5 @@ cropstyle.extractor (library → dataset, and the crop geometry), cropstyle.trai
 cropstyle.web, cropstyle.samples (synthetic libraries and datasets for the demo, tests and benchmarks), and
 cropstyle.cli, the command line.
 """
+
 __version__ = "0.1.0"

@@ -2,6 +2,7 @@
 
 Errors reach the user as one line; `--debug` shows the traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,57 +68,92 @@ def build_parser() -> argparse.ArgumentParser:
     extract = commands.add_parser("extract", help="photo library (XMP, sidecars, .lrcat) → dataset")
     extract.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders, photos or .lrcat catalogs")
     extract.add_argument("--out", required=True, type=Path, metavar="DATASET")
-    extract.add_argument("--size", type=_positive_int, default=TRAINING_LONG_SIDE,
-                         help="long side of training images (px)")
+    extract.add_argument(
+        "--size", type=_positive_int, default=TRAINING_LONG_SIDE, help="long side of training images (px)"
+    )
     extract.add_argument("--jobs", type=_positive_int, default=None, help="decoding processes (default: cores)")
     extract.add_argument("--include-uncropped", action="store_true", help="label uncropped photos as full frame")
-    extract.add_argument("--remap", type=_remap, action="append", default=[], metavar="OLD=NEW",
-                         help="rewrite a catalog path prefix (repeatable)")
+    extract.add_argument(
+        "--remap",
+        type=_remap,
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="rewrite a catalog path prefix (repeatable)",
+    )
 
     from cropstyle.samples.styles import CLASSIC, STYLES
 
-    sample = commands.add_parser("sample-library", help="generate a synthetic photo library with known crops",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="styles (photographers, each with one habit):\n" + "\n".join(
-                                     f"  {name:<10} {style.habit}" for name, style in STYLES.items()))
+    sample = commands.add_parser(
+        "sample-library",
+        help="generate a synthetic photo library with known crops",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="styles (photographers, each with one habit):\n"
+        + "\n".join(f"  {name:<10} {style.habit}" for name, style in STYLES.items()),
+    )
     sample.add_argument("directory", type=Path, metavar="DIR")
     sample.add_argument("--count", type=_positive_int, default=120)
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--style", choices=list(STYLES), default=CLASSIC,
-                        help=f"the photographer (default {CLASSIC}: the realistic mix of files; the others write "
-                             "JPEGs with embedded XMP)")
+    sample.add_argument(
+        "--style",
+        choices=list(STYLES),
+        default=CLASSIC,
+        help=f"the photographer (default {CLASSIC}: the realistic mix of files; the others write "
+        "JPEGs with embedded XMP)",
+    )
 
     train = commands.add_parser("train", help="datasets → trained crop model (RUN)")
     train.add_argument("datasets", nargs="+", type=Path, metavar="DATASET", help="one or more, combined")
     train.add_argument("--out", required=True, type=Path, metavar="RUN")
-    train.add_argument("--epochs", type=_positive_int, default=DEFAULTS.epochs,
-                       help="at most this many (default: by the number of photos, about 1500 steps)")
+    train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=DEFAULTS.epochs,
+        help="at most this many (default: by the number of photos, about 1500 steps)",
+    )
     train.add_argument("--batch-size", type=_positive_int, default=DEFAULTS.batch_size)
-    train.add_argument("--image-size", type=_positive_int, default=DEFAULTS.image_size, metavar="PX",
-                       help="model input side")
+    train.add_argument(
+        "--image-size", type=_positive_int, default=DEFAULTS.image_size, metavar="PX", help="model input side"
+    )
     train.add_argument("--arch", choices=ARCHS, default=DEFAULTS.arch)
-    train.add_argument("--weights", default=DEFAULTS.weights or "none", metavar="none|imagenet|PATH",
-                       help="backbone weights (mobilenet)")
-    train.add_argument("--loss", choices=LOSSES, default=DEFAULTS.loss,
-                       help="value term beside the IoU term (training/losses.py)")
+    train.add_argument(
+        "--weights",
+        default=DEFAULTS.weights or "none",
+        metavar="none|imagenet|PATH",
+        help="backbone weights (mobilenet)",
+    )
+    train.add_argument(
+        "--loss", choices=LOSSES, default=DEFAULTS.loss, help="value term beside the IoU term (training/losses.py)"
+    )
     train.add_argument("--val-split", type=float, default=DEFAULTS.val_split, metavar="F")
     train.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    train.add_argument("--flip-average", action="store_true", default=DEFAULTS.flip_average,
-                       help="average each prediction with its mirror image's (a little better, twice the work per "
-                            "photo: the browser gets slower than smartcrop.js on small photos)")
-    train.add_argument("--ensemble", type=_positive_int, default=DEFAULTS.ensemble, metavar="N",
-                       help=f"train N models (seeds S, S+1, …) and predict their mean (default {DEFAULTS.ensemble}: "
-                            "more accurate than one, for N times the training; 1: one model)")
-    train.add_argument("--mixed-precision", action="store_true", default=DEFAULTS.mixed_precision,
-                       help="float16 compute on a GPU")
+    train.add_argument(
+        "--flip-average",
+        action="store_true",
+        default=DEFAULTS.flip_average,
+        help="average each prediction with its mirror image's (a little better, twice the work per "
+        "photo: the browser gets slower than smartcrop.js on small photos)",
+    )
+    train.add_argument(
+        "--ensemble",
+        type=_positive_int,
+        default=DEFAULTS.ensemble,
+        metavar="N",
+        help=f"train N models (seeds S, S+1, …) and predict their mean (default {DEFAULTS.ensemble}: "
+        "more accurate than one, for N times the training; 1: one model)",
+    )
+    train.add_argument(
+        "--mixed-precision", action="store_true", default=DEFAULTS.mixed_precision, help="float16 compute on a GPU"
+    )
     train.add_argument("--resume", action="store_true", help="continue an interrupted RUN")
 
     evaluate = commands.add_parser("evaluate", help="model against baselines on held-out datasets")
     evaluate.add_argument("run", type=Path, metavar="RUN")
     evaluate.add_argument("datasets", nargs="+", type=Path, metavar="DATASET")
     evaluate.add_argument("--out", type=Path, metavar="REPORT", help="metrics.json and index.html here")
-    evaluate.add_argument("--include-seen", action="store_true",
-                          help="keep photos the RUN trained or validated on (left out by default)")
+    evaluate.add_argument(
+        "--include-seen", action="store_true", help="keep photos the RUN trained or validated on (left out by default)"
+    )
 
     export = commands.add_parser("export", help="trained RUN → TF.js graph model for the browser (parity checked)")
     export.add_argument("run", type=Path, metavar="RUN")
@@ -127,11 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="predict the crops of photos (files and folders)")
     predict.add_argument("run", type=Path, metavar="RUN")
     predict.add_argument("paths", nargs="+", type=Path, metavar="PHOTO_OR_DIR")
-    predict.add_argument("--aspect", type=_aspect, metavar="W:H",
-                         help="the largest crop of this ratio inside the prediction (4:5, 1:1, 16:9, ...)")
+    predict.add_argument(
+        "--aspect",
+        type=_aspect,
+        metavar="W:H",
+        help="the largest crop of this ratio inside the prediction (4:5, 1:1, 16:9, ...)",
+    )
     predict.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    predict.add_argument("--write-cropped", type=Path, metavar="DIR",
-                         help="write each photo cropped and straightened, full resolution, as DIR/NAME.jpg")
+    predict.add_argument(
+        "--write-cropped",
+        type=Path,
+        metavar="DIR",
+        help="write each photo cropped and straightened, full resolution, as DIR/NAME.jpg",
+    )
     predict.add_argument("--batch-size", type=_positive_int, default=32)
     predict.add_argument("--jobs", type=_positive_int, default=None, help="decoding threads (default: cores)")
 
@@ -140,45 +184,88 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("paths", nargs="+", type=Path, metavar="PHOTO_OR_DIR")
     apply.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
     apply.add_argument("--force", action="store_true", help="replace crops that are already there")
-    apply.add_argument("--in-place", action="store_true",
-                       help="JPEG/TIFF/DNG: write into the file (exiftool keeps FILE_original) instead of a sidecar")
+    apply.add_argument(
+        "--in-place",
+        action="store_true",
+        help="JPEG/TIFF/DNG: write into the file (exiftool keeps FILE_original) instead of a sidecar",
+    )
     apply.add_argument("--batch-size", type=_positive_int, default=32)
     apply.add_argument("--jobs", type=_positive_int, default=None, help="decoding threads (default: cores)")
 
     served = {setting.name: setting.default for setting in dataclasses.fields(ServeSettings)}  # defaults said once
     serve = commands.add_parser("serve", help="browser demo and correction collection server")
     serve.add_argument("--model", type=Path, default=None, metavar="WEBMODEL_OR_RUN")
-    serve.add_argument("--store", default="data/corrections", metavar="DIR|postgresql://USER@HOST/DB",
-                       help="a folder (SQLite, the default) or a PostgreSQL URL shared by several servers; its "
-                            "password goes in PGPASSWORD or ~/.pgpass (libpq's), not in the URL, which the process "
-                            "list shows")
+    serve.add_argument(
+        "--store",
+        default="data/corrections",
+        metavar="DIR|postgresql://USER@HOST/DB",
+        help="a folder (SQLite, the default) or a PostgreSQL URL shared by several servers; its "
+        "password goes in PGPASSWORD or ~/.pgpass (libpq's), not in the URL, which the process "
+        "list shows",
+    )
     serve.add_argument("--host", default=served["host"])
     serve.add_argument("--port", type=int, default=served["port"])
-    serve.add_argument("--workers", type=_positive_int, default=served["workers"],
-                       help="server processes sharing the store")
-    serve.add_argument("--token", default=None,
-                       help="required to read the collected corrections (the process list shows it: prefer "
-                            "--token-file or the CROPSTYLE_TOKEN variable)")
+    serve.add_argument(
+        "--workers", type=_positive_int, default=served["workers"], help="server processes sharing the store"
+    )
+    serve.add_argument(
+        "--token",
+        default=None,
+        help="required to read the collected corrections (the process list shows it: prefer "
+        "--token-file or the CROPSTYLE_TOKEN variable)",
+    )
     serve.add_argument("--token-file", type=Path, default=None, metavar="FILE", help="the token, its first line")
-    serve.add_argument("--rate-limit", type=float, default=served["rate_per_minute"], metavar="N",
-                       help="submissions per minute per client address, across all workers (0: off)")
-    serve.add_argument("--trusted-proxy", type=_network, action="append", default=[], metavar="ADDR",
-                       help="a reverse proxy (address or network) whose X-Forwarded-For names the client (repeatable)")
-    serve.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
-                       help="a Host name the server answers (repeatable; default: the --host address and localhost)")
-    serve.add_argument("--header-timeout", type=_positive_float, default=served["header_timeout"], metavar="S",
-                       help="seconds for a request's headers to arrive")
-    serve.add_argument("--body-timeout", type=_positive_float, default=served["body_timeout"], metavar="S",
-                       help="seconds for a request's body to arrive after its headers")
-    serve.add_argument("--max-connections", type=_positive_int, default=served["max_connections"], metavar="N",
-                       help="open connections per worker; beyond them a request is answered 503")
+    serve.add_argument(
+        "--rate-limit",
+        type=float,
+        default=served["rate_per_minute"],
+        metavar="N",
+        help="submissions per minute per client address, across all workers (0: off)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        type=_network,
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="a reverse proxy (address or network) whose X-Forwarded-For names the client (repeatable)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a Host name the server answers (repeatable; default: the --host address and localhost)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=_positive_float,
+        default=served["header_timeout"],
+        metavar="S",
+        help="seconds for a request's headers to arrive",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=_positive_float,
+        default=served["body_timeout"],
+        metavar="S",
+        help="seconds for a request's body to arrive after its headers",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=served["max_connections"],
+        metavar="N",
+        help="open connections per worker; beyond them a request is answered 503",
+    )
     serve.add_argument("--quiet", action="store_true", help="log warnings only")
 
     collected = commands.add_parser("collected", help="collected corrections → dataset (origin collected)")
     collected.add_argument("store", metavar="STORE", help="the serve --store: a folder or a PostgreSQL URL")
     collected.add_argument("--out", required=True, type=Path, metavar="DATASET")
-    collected.add_argument("--size", type=_positive_int, default=TRAINING_LONG_SIDE,
-                           help="long side of training images (px)")
+    collected.add_argument(
+        "--size", type=_positive_int, default=TRAINING_LONG_SIDE, help="long side of training images (px)"
+    )
     return parser
 
 
@@ -186,8 +273,14 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "extract":
         from cropstyle.extractor.extract import extract
 
-        summary = extract(args.paths, args.out, size=args.size, jobs=args.jobs,
-                          include_uncropped=args.include_uncropped, remap=args.remap)
+        summary = extract(
+            args.paths,
+            args.out,
+            size=args.size,
+            jobs=args.jobs,
+            include_uncropped=args.include_uncropped,
+            remap=args.remap,
+        )
         print(summary.report())
         return 0
     if args.command == "sample-library":
@@ -199,10 +292,22 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "train":
         from cropstyle.training.train import train
 
-        train(args.datasets, args.out, resume=args.resume, epochs=args.epochs, batch_size=args.batch_size,
-              image_size=args.image_size, arch=args.arch, weights=args.weights, val_split=args.val_split,
-              seed=args.seed, loss=args.loss, mixed_precision=args.mixed_precision,
-              flip_average=args.flip_average, ensemble=args.ensemble)
+        train(
+            args.datasets,
+            args.out,
+            resume=args.resume,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            image_size=args.image_size,
+            arch=args.arch,
+            weights=args.weights,
+            val_split=args.val_split,
+            seed=args.seed,
+            loss=args.loss,
+            mixed_precision=args.mixed_precision,
+            flip_average=args.flip_average,
+            ensemble=args.ensemble,
+        )
         return 0  # train() prints its own summary
     if args.command == "evaluate":
         from cropstyle.training.evaluate import evaluate
@@ -217,19 +322,34 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "predict":
         from cropstyle.export.predict import format_predictions, predict
 
-        predictions = predict(args.run, args.paths, aspect=args.aspect, write_cropped=args.write_cropped,
-                              batch_size=args.batch_size, jobs=args.jobs)
+        predictions = predict(
+            args.run,
+            args.paths,
+            aspect=args.aspect,
+            write_cropped=args.write_cropped,
+            batch_size=args.batch_size,
+            jobs=args.jobs,
+        )
         print(format_predictions(predictions, args.format))
         failed = [p for p in predictions if p.cropped_error]
         for prediction in failed:
-            print(f"cropstyle: could not write the cropped {prediction.source}: {prediction.cropped_error}",
-                  file=sys.stderr)
+            print(
+                f"cropstyle: could not write the cropped {prediction.source}: {prediction.cropped_error}",
+                file=sys.stderr,
+            )
         return 1 if failed else 0
     if args.command == "apply":
         from cropstyle.export.apply import apply
 
-        summary = apply(args.run, args.paths, dry_run=args.dry_run, force=args.force, in_place=args.in_place,
-                        batch_size=args.batch_size, jobs=args.jobs)
+        summary = apply(
+            args.run,
+            args.paths,
+            dry_run=args.dry_run,
+            force=args.force,
+            in_place=args.in_place,
+            batch_size=args.batch_size,
+            jobs=args.jobs,
+        )
         print(summary.report())
         return 1 if summary.counts["failed"] else 0
     if args.command == "serve":
@@ -237,11 +357,19 @@ def run(args: argparse.Namespace) -> int:
         from cropstyle.web.settings import read_token
 
         settings = ServeSettings(
-            store=args.store, model=str(args.model) if args.model else None,
+            store=args.store,
+            model=str(args.model) if args.model else None,
             token=read_token(args.token, args.token_file, dict(os.environ)),
-            rate_per_minute=args.rate_limit, trusted_proxies=args.trusted_proxy, allowed_hosts=args.allowed_host,
-            host=args.host, port=args.port, workers=args.workers, header_timeout=args.header_timeout,
-            body_timeout=args.body_timeout, max_connections=args.max_connections)
+            rate_per_minute=args.rate_limit,
+            trusted_proxies=args.trusted_proxy,
+            allowed_hosts=args.allowed_host,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            max_connections=args.max_connections,
+        )
         serve(settings, log_level="warning" if args.quiet else "info")
         return 0
     if args.command == "collected":

@@ -14,6 +14,7 @@ exiftool edits existing XMP, so everything else in a sidecar or a file is kept; 
 A photo that already has a crop is left alone unless --force. One exiftool process reads and writes
 everything. --dry-run writes nothing and says what would change.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,9 @@ class ApplyAction:
     def line(self) -> str:
         if self.stored is None:
             return f"{self.source}: {self.status}, {self.reason}"
-        values = " ".join(f"{name.removeprefix('Crop')}={crs.text(value)}" for name, value in
-                          zip(crs.CROP_TAGS, self.stored.values()))
+        values = " ".join(
+            f"{name.removeprefix('Crop')}={crs.text(value)}" for name, value in zip(crs.CROP_TAGS, self.stored.values())
+        )
         where = "new sidecar " if self.created else ""
         replaced = f" (replaces {' '.join(map(crs.text, self.replaced.values()))})" if self.replaced else ""
         text = f"{self.source}: {self.status} {values} into {where}{self.target}{replaced}"
@@ -76,13 +78,21 @@ class ApplySummary:
         lines = [action.line() for action in self.actions if verbose or action.status == "failed"]
         done = [a for a in self.actions if a.status in ("written", "would write")]
         verb = "would write" if self.dry_run else "wrote"
-        lines.append(f"{verb} {len(done)} crops: {sum(a.created for a in done)} into new sidecars, "
-                     f"{sum(a.target == a.source for a in done)} into the photos (--in-place), "
-                     f"{sum(not a.created and a.target != a.source for a in done)} into existing sidecars"
-                     + (f", {sum(a.replaced is not None for a in done)} replacing a crop"
-                        if any(a.replaced for a in done) else ""))
-        skipped = Counter(a.reason.split(":")[0] if a.reason.startswith(skip_reasons.NOT_AN_IMAGE) else a.reason
-                          for a in self.actions if a.status == "skipped")
+        lines.append(
+            f"{verb} {len(done)} crops: {sum(a.created for a in done)} into new sidecars, "
+            f"{sum(a.target == a.source for a in done)} into the photos (--in-place), "
+            f"{sum(not a.created and a.target != a.source for a in done)} into existing sidecars"
+            + (
+                f", {sum(a.replaced is not None for a in done)} replacing a crop"
+                if any(a.replaced for a in done)
+                else ""
+            )
+        )
+        skipped = Counter(
+            a.reason.split(":")[0] if a.reason.startswith(skip_reasons.NOT_AN_IMAGE) else a.reason
+            for a in self.actions
+            if a.status == "skipped"
+        )
         if skipped:
             lines.append(f"skipped {sum(skipped.values())}:")
             lines += [f"  {reason}: {count}" for reason, count in skipped.most_common()]
@@ -93,8 +103,16 @@ class ApplySummary:
         return "\n".join(lines)
 
 
-def apply(run: Path, paths: Sequence[Path], dry_run: bool = False, force: bool = False, in_place: bool = False,
-          batch_size: int = 32, jobs: int | None = None, model: CropModel | None = None) -> ApplySummary:
+def apply(
+    run: Path,
+    paths: Sequence[Path],
+    dry_run: bool = False,
+    force: bool = False,
+    in_place: bool = False,
+    batch_size: int = 32,
+    jobs: int | None = None,
+    model: CropModel | None = None,
+) -> ApplySummary:
     """Predict every photo under `paths` and write its crop for Lightroom (see the module docstring)."""
     model = model or load_crop_model(run)
     summary = ApplySummary(dry_run=dry_run)
@@ -106,8 +124,9 @@ def apply(run: Path, paths: Sequence[Path], dry_run: bool = False, force: bool =
             if action.target is not None:
                 key = str(action.target).lower()
                 if key in claimed:  # two raws of one name (IMG_1.CR2, IMG_1.NEF) would share IMG_1.xmp
-                    action = ApplyAction(prediction.source, "skipped",
-                                         f"{action.target.name} is written for another photo")
+                    action = ApplyAction(
+                        prediction.source, "skipped", f"{action.target.name} is written for another photo"
+                    )
                 claimed.add(key)
             if action.status == "written":
                 if dry_run:
@@ -141,13 +160,21 @@ def plan(prediction: Prediction, force: bool = False, in_place: bool = False) ->
             return ApplyAction(prediction.source, "skipped", EMBEDDED_CROP if force else HAS_CROP)
         target, existing = photo.sidecar or photo.path.with_name(photo.path.name + ".xmp"), photo.sidecar_crop
     if target == photo.sidecar and photo.sidecar_problem:
-        return ApplyAction(prediction.source, "skipped",
-                           f"{skip_reasons.UNREADABLE}: sidecar {target.name}: {photo.sidecar_problem}")
+        return ApplyAction(
+            prediction.source, "skipped", f"{skip_reasons.UNREADABLE}: sidecar {target.name}: {photo.sidecar_problem}"
+        )
     if existing is not None and not force:
         return ApplyAction(prediction.source, "skipped", HAS_CROP)
     stored = to_stored(prediction.crop, prediction.width, prediction.height, orientation)
-    return ApplyAction(prediction.source, "written", target=target, created=not target.exists(),
-                       displayed=prediction.crop, stored=written_values(stored), replaced=existing)
+    return ApplyAction(
+        prediction.source,
+        "written",
+        target=target,
+        created=not target.exists(),
+        displayed=prediction.crop,
+        stored=written_values(stored),
+        replaced=existing,
+    )
 
 
 def written_values(crop: Crop) -> Crop:
@@ -168,6 +195,9 @@ def _write(tool, action: ApplyAction) -> None:
         status, stderr = tool.last_status, (tool.last_stderr or "").strip()
     except Exception as error:  # exiftool died: report this photo, carry on is impossible
         raise RuntimeError(f"exiftool failed writing {action.target}: {error}") from error
-    if (status != 0 or not any(word in output for word in ("updated", "created", "unchanged"))
-            or not action.target.exists()):
+    if (
+        status != 0
+        or not any(word in output for word in ("updated", "created", "unchanged"))
+        or not action.target.exists()
+    ):
         action.status, action.reason = "failed", f"exiftool: {stderr or output.strip() or f'exit status {status}'}"

@@ -5,6 +5,7 @@ WEBMODEL/metadata.json. The steps are the RUN's preprocessing (training/pipeline
 RUN/config.json): the photo as displayed, brought down to the RUN's `source_long_side` as `cropstyle extract`
 wrote the training images (extractor.pixels.open_displayed), then training/pipeline.py's model_input.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,10 @@ class CropModel:
         images = np.asarray(images, dtype=np.float32)
         aspects = np.asarray(aspects, dtype=np.float32).reshape(-1, 1)
         if images.shape[1:] != (self.image_size, self.image_size, 3) or len(images) != len(aspects):
-            raise ValueError(f"expected images [B, {self.image_size}, {self.image_size}, 3] and B aspects, "
-                             f"got {images.shape} and {aspects.shape}")
+            raise ValueError(
+                f"expected images [B, {self.image_size}, {self.image_size}, 3] and B aspects, "
+                f"got {images.shape} and {aspects.shape}"
+            )
         if len(images) == 0:
             return np.zeros((0, 5), np.float32)
         return self._forward()(images, aspects).numpy()
@@ -58,8 +61,9 @@ class CropModel:
 
             size = self.image_size
 
-            @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32),
-                                          tf.TensorSpec([None, 1], tf.float32)])
+            @tf.function(
+                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None, 1], tf.float32)]
+            )
             def forward(image, aspect):
                 return self.keras_model({"image": image, "aspect": aspect}, training=False)
 
@@ -90,8 +94,9 @@ class ModelInput:
     decoded_size: tuple[int, int]  # the decoded source's stored size (a raw's preview size, not the raw's)
 
 
-def load_model_input(source: Path | bytes, orientation: int, image_size: int,
-                     long_side: int = TRAINING_LONG_SIDE) -> ModelInput:
+def load_model_input(
+    source: Path | bytes, orientation: int, image_size: int, long_side: int = TRAINING_LONG_SIDE
+) -> ModelInput:
     """A photo file or a raw's preview bytes → the model's image input (the module docstring's steps),
     for a model whose training images had `long_side` (CropModel.load_input passes its RUN's). Raises
     extractor.pixels.PixelError when the image data cannot be decoded."""

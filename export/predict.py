@@ -5,6 +5,7 @@ decodes the photos in a thread pool while the model predicts the photos decoded 
 come out in the dataset's label convention (labels.csv: Lightroom corners in the displayed frame, degrees), so
 they compare directly with `labels.csv`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -99,9 +100,15 @@ def parse_aspect(text: str) -> tuple[float, float]:
     return value
 
 
-def predict(run: Path, paths: Sequence[Path], aspect: tuple[float, float] | None = None,
-            write_cropped: Path | None = None, batch_size: int = 32, jobs: int | None = None,
-            model: CropModel | None = None) -> list[Prediction]:
+def predict(
+    run: Path,
+    paths: Sequence[Path],
+    aspect: tuple[float, float] | None = None,
+    write_cropped: Path | None = None,
+    batch_size: int = 32,
+    jobs: int | None = None,
+    model: CropModel | None = None,
+) -> list[Prediction]:
     """Predict the crop of every photo under `paths` (files and folders, recursively; raws through their
     embedded preview, orientation applied). With `aspect` (W, H) each crop is the largest of that ratio
     inside the prediction, same centre and angle. With `write_cropped`, writes each photo cropped and
@@ -111,9 +118,15 @@ def predict(run: Path, paths: Sequence[Path], aspect: tuple[float, float] | None
         return predict_with(model, tool, pool, paths, aspect, write_cropped, batch_size)
 
 
-def predict_with(model: CropModel, tool: MetadataTool, pool: ThreadPoolExecutor, paths: Sequence[Path],
-                 aspect: tuple[float, float] | None = None, write_cropped: Path | None = None,
-                 batch_size: int = 32) -> list[Prediction]:
+def predict_with(
+    model: CropModel,
+    tool: MetadataTool,
+    pool: ThreadPoolExecutor,
+    paths: Sequence[Path],
+    aspect: tuple[float, float] | None = None,
+    write_cropped: Path | None = None,
+    batch_size: int = 32,
+) -> list[Prediction]:
     """`predict` with the caller's model, exiftool process and decoding threads (`apply` shares them)."""
     if write_cropped is not None:
         Path(write_cropped).mkdir(parents=True, exist_ok=True)
@@ -123,12 +136,14 @@ def predict_with(model: CropModel, tool: MetadataTool, pool: ThreadPoolExecutor,
     writes: list[tuple[Prediction, Future]] = []
     for prediction, source in _predict_files(model, tool, files, pool, batch_size):
         if prediction.crop is not None and aspect is not None:
-            prediction.crop = largest_with_aspect(prediction.model_crop, aspect[0] / aspect[1],
-                                                  prediction.width, prediction.height)
+            prediction.crop = largest_with_aspect(
+                prediction.model_crop, aspect[0] / aspect[1], prediction.width, prediction.height
+            )
         if prediction.crop is not None and namer is not None:
             target = namer.name_for(prediction.source)
-            writes.append((prediction, pool.submit(write_cropped_photo, source, prediction.orientation,
-                                                   prediction.crop, target)))
+            writes.append(
+                (prediction, pool.submit(write_cropped_photo, source, prediction.orientation, prediction.crop, target))
+            )
         predictions.append(prediction)
     for prediction, future in writes:
         try:
@@ -140,11 +155,13 @@ def predict_with(model: CropModel, tool: MetadataTool, pool: ThreadPoolExecutor,
     return predictions
 
 
-def _predict_files(model: CropModel, tool: MetadataTool, files: list[LibraryFile], pool: ThreadPoolExecutor,
-                   batch_size: int) -> Iterator[tuple[Prediction, Path | bytes | None]]:
+def _predict_files(
+    model: CropModel, tool: MetadataTool, files: list[LibraryFile], pool: ThreadPoolExecutor, batch_size: int
+) -> Iterator[tuple[Prediction, Path | bytes | None]]:
     """(prediction, pixel source) per file. The library reader decodes the photos into model inputs on `pool`;
     this thread runs the model on batches of them as they come: a full batch, or MIN_BATCH photos while the next
     one is still being read or decoded, so that the model works meanwhile."""
+
     def decoder_for(file: LibraryFile, photo: LibraryPhoto) -> Callable[[Path | bytes], ModelInput]:
         return functools.partial(model.load_input, orientation=photo.orientation)
 
@@ -154,8 +171,13 @@ def _predict_files(model: CropModel, tool: MetadataTool, files: list[LibraryFile
             if read.skipped is not None:
                 yield Prediction(read.item.path, skipped=read.skipped), None
                 continue
-            batch.append((Prediction(read.item.path, orientation=read.photo.orientation, photo=read.photo),
-                          read.source, read.decoded))
+            batch.append(
+                (
+                    Prediction(read.item.path, orientation=read.photo.orientation, photo=read.photo),
+                    read.source,
+                    read.decoded,
+                )
+            )
             if len(batch) >= batch_size or (len(batch) >= MIN_BATCH and not read.next_ready):
                 yield from _predict_batch(model, batch)
                 batch = []
@@ -166,8 +188,9 @@ def _predict_batch(model: CropModel, batch: list) -> Iterator[tuple[Prediction, 
     if not batch:
         return
     sizes = [prediction.photo.displayed_size(model_input.decoded_size) for prediction, _, model_input in batch]
-    crops = model.predict_arrays(np.stack([model_input.image for _, _, model_input in batch]),
-                                 np.array([w / h for w, h in sizes], np.float32))
+    crops = model.predict_arrays(
+        np.stack([model_input.image for _, _, model_input in batch]), np.array([w / h for w, h in sizes], np.float32)
+    )
     for (prediction, source, _), (width, height), values in zip(batch, sizes, crops):
         prediction.width, prediction.height = int(width), int(height)
         prediction.model_crop = prediction.crop = Crop(*(float(v) for v in values))
@@ -206,8 +229,12 @@ def write_cropped_photo(source: Path | bytes, orientation: int, crop: Crop, targ
         # Output pixel (x, y) samples the photo at TL + x·u + y·v: u, v the crop's top and left edge directions.
         tl, tr, _, bl = rect_corners(RotatedRect(rect.cx, rect.cy, width, height, crop.angle))
         u, v = (tr - tl) / width, (bl - tl) / height
-        out = image.transform((width, height), Image.Transform.AFFINE, (u[0], v[0], tl[0], u[1], v[1], tl[1]),
-                              resample=Image.Resampling.BICUBIC)
+        out = image.transform(
+            (width, height),
+            Image.Transform.AFFINE,
+            (u[0], v[0], tl[0], u[1], v[1], tl[1]),
+            resample=Image.Resampling.BICUBIC,
+        )
     exif, icc = _exif_and_profile(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -236,14 +263,21 @@ def _exif_and_profile(source: Path | bytes) -> tuple[bytes | None, bytes | None]
 
 def format_predictions(predictions: list[Prediction], fmt: str = "table") -> str:
     """`table` for people, `csv` with labels.csv's column names, `json` (a list of objects, same keys)."""
-    extra = [name for name, used in (("cropped", any(p.cropped or p.cropped_error for p in predictions)),
-                                      ("skipped", any(p.skipped for p in predictions))) if used]
+    extra = [
+        name
+        for name, used in (
+            ("cropped", any(p.cropped or p.cropped_error for p in predictions)),
+            ("skipped", any(p.skipped for p in predictions)),
+        )
+        if used
+    ]
     rows = []
     for prediction in predictions:
         row = prediction.row()
         if "cropped" in extra:
-            row["cropped"] = str(prediction.cropped or "") or (f"error: {prediction.cropped_error}"
-                                                               if prediction.cropped_error else "")
+            row["cropped"] = str(prediction.cropped or "") or (
+                f"error: {prediction.cropped_error}" if prediction.cropped_error else ""
+            )
         if "skipped" in extra:
             row["skipped"] = prediction.skipped or ""
         rows.append(row)
@@ -266,12 +300,17 @@ def format_predictions(predictions: list[Prediction], fmt: str = "table") -> str
         values += [str(row[name]) for name in extra]
         lines.append(values)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(v.ljust(w) if i in (0, 1) or i >= 7 else v.rjust(w)
-                      for i, (v, w) in enumerate(zip(line, widths))).rstrip()
-            for line in lines]
+    text = [
+        "  ".join(
+            v.ljust(w) if i in (0, 1) or i >= 7 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths))
+        ).rstrip()
+        for line in lines
+    ]
     done = sum(p.crop is not None for p in predictions)
-    text.append(f"{done} of {len(predictions)} photos predicted"
-                + (f", {len(predictions) - done} skipped" if done < len(predictions) else ""))
+    text.append(
+        f"{done} of {len(predictions)} photos predicted"
+        + (f", {len(predictions) - done} skipped" if done < len(predictions) else "")
+    )
     return "\n".join(text)
 
 

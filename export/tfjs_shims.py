@@ -17,6 +17,7 @@ here, only while `tensorflowjs.converters` is being imported:
 A stub is only used when the real module is not installed. Nothing else in cropstyle imports
 `tensorflowjs`, so no other code path depends on this.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -60,7 +61,8 @@ def tfjs_converters():
     except ImportError as error:
         raise RuntimeError(
             f"the TF.js converter cannot be imported ({error}); install it apart, without its requirements: "
-            f"`{sys.executable} -m pip install --no-deps {' '.join(SEPARATE_INSTALL)}`") from error
+            f"`{sys.executable} -m pip install --no-deps {' '.join(SEPARATE_INSTALL)}`"
+        ) from error
     finally:
         for name in temporary:
             sys.modules.pop(name, None)

@@ -6,6 +6,7 @@ The export then checks parity itself: the Keras model and the graph model, run i
 TF.js and wasm files (web/vendor/, see web/vendor.py) as the page runs it, on the same inputs, must agree
 within TOLERANCE; otherwise it fails (metadata.json records the figures either way).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,15 +39,21 @@ PARITY_PHOTOS = 8
 # kernels, ~97 % of the bytes; biases, batch-norm offsets, the 5-output head and small constants stay float32.
 UINT8_MIN_VALUES = 2048
 PROMOTION_STEPS = 8  # tensors promoted to uint16 one by one (choose_uint8_precision) before the rest at once
-PARITY_MEASURE = ("max abs difference over the inputs of each output in its own unit: left, top, right, bottom "
-                  "as fractions of the frame, angle in degrees")
+PARITY_MEASURE = (
+    "max abs difference over the inputs of each output in its own unit: left, top, right, bottom "
+    "as fractions of the frame, angle in degrees"
+)
 
 
 def _large_weights(model_json: Path) -> dict[str, int]:
     """{name: number of values} of the float32 weight tensors that uint8 may quantize."""
     graph = json.loads(model_json.read_text())
-    sizes = {weight["name"]: int(np.prod(weight["shape"])) for group in graph["weightsManifest"]
-             for weight in group["weights"] if weight["dtype"] == "float32"}
+    sizes = {
+        weight["name"]: int(np.prod(weight["shape"]))
+        for group in graph["weightsManifest"]
+        for weight in group["weights"]
+        if weight["dtype"] == "float32"
+    }
     return {name: size for name, size in sizes.items() if size >= UINT8_MIN_VALUES}
 
 
@@ -59,8 +66,9 @@ def write_graph_model(plain: Path, out: Path, dtype_map: dict | None) -> None:
     graph = json.loads((plain / "model.json").read_text())
     groups = read_weights.read_weights(graph["weightsManifest"], str(plain))
     out.mkdir(parents=True, exist_ok=True)
-    graph["weightsManifest"] = write_weights.write_weights(groups, str(out), write_manifest=False,
-                                                           quantization_dtype_map=dtype_map)
+    graph["weightsManifest"] = write_weights.write_weights(
+        groups, str(out), write_manifest=False, quantization_dtype_map=dtype_map
+    )
     (out / "model.json").write_text(json.dumps(graph))
 
 
@@ -68,6 +76,7 @@ def write_graph_model(plain: Path, out: Path, dtype_map: dict | None) -> None:
 class ParityCheck:
     """Keras's outputs on the parity inputs, and the max abs difference (PARITY_MEASURE) of graph models
     from them, run in node as the page runs them."""
+
     images: np.ndarray
     aspects: np.ndarray
     expected: np.ndarray
@@ -95,6 +104,7 @@ class ParityCheck:
 @dataclass
 class Precision:
     """How the weights are stored (a quantization_dtype_map), and the measurements that chose it."""
+
     dtype_map: dict | None
     trials: list[dict] = field(default_factory=list)  # {"uint16": [names], "max_abs_diff": figure} per try
 
@@ -120,14 +130,15 @@ def choose_uint8_precision(plain: Path, check: ParityCheck, target: float) -> Pr
         return {"uint8": [name for name in names if name not in uint16], "uint16": list(uint16)}
 
     uint16: list[str] = []
-    diff, = check.differences(plain, [dtype_map(uint16)])
+    (diff,) = check.differences(plain, [dtype_map(uint16)])
     trials = [{"uint16": [], "max_abs_diff": diff}]
     while diff > target and len(uint16) < len(names):
         remaining = [name for name in names if name not in uint16]
         candidates = [remaining] if len(uint16) >= PROMOTION_STEPS else [[name] for name in remaining]
         diffs = check.differences(plain, [dtype_map(uint16 + candidate) for candidate in candidates])
-        gain_per_byte = [(diff - after) / sum(large[name] for name in candidate)
-                         for candidate, after in zip(candidates, diffs)]
+        gain_per_byte = [
+            (diff - after) / sum(large[name] for name in candidate) for candidate, after in zip(candidates, diffs)
+        ]
         best = max(range(len(candidates)), key=gain_per_byte.__getitem__)
         uint16, diff = uint16 + candidates[best], diffs[best]
         trials.append({"uint16": uint16, "max_abs_diff": diff})
@@ -158,11 +169,13 @@ class ExportReport:
     def report(self) -> str:
         sizes = ", ".join(f"{name} {size / 1e6:.3f} MB" for name, size in self.files.items())
         promoted = f", {len(self.uint16)} tensors kept in uint16 for parity" if self.uint16 else ""
-        return (f"exported to {self.out} ({self.quantize}{promoted}): {self.total_bytes / 1e6:.3f} MB ({sizes})\n"
-                f"parity with Keras on {self.n_inputs} inputs (TF.js, wasm backend, node): max abs difference "
-                f"{self.max_abs_diff:.2e} (tolerance {self.tolerance:.0e}) {'ok' if self.passed else 'FAILED'}; "
-                f"corners {max(list(self.by_output.values())[:4], default=0):.2e}, "
-                f"angle {self.by_output.get('angle', 0):.2e}°")
+        return (
+            f"exported to {self.out} ({self.quantize}{promoted}): {self.total_bytes / 1e6:.3f} MB ({sizes})\n"
+            f"parity with Keras on {self.n_inputs} inputs (TF.js, wasm backend, node): max abs difference "
+            f"{self.max_abs_diff:.2e} (tolerance {self.tolerance:.0e}) {'ok' if self.passed else 'FAILED'}; "
+            f"corners {max(list(self.by_output.values())[:4], default=0):.2e}, "
+            f"angle {self.by_output.get('angle', 0):.2e}°"
+        )
 
 
 def export_webmodel(run: Path, out: Path, quantize: str = "none", target: float | None = None) -> ExportReport:
@@ -186,8 +199,9 @@ def export_webmodel(run: Path, out: Path, quantize: str = "none", target: float 
         plain = scratch / "plain"  # float32; quantization is the converter's weight writer, applied below
         with native_logging_quieted():  # grappler's C++ logging
             model.keras_model.export(str(scratch / "saved_model"), format="tf_saved_model", verbose=False)
-            tfjs_converters().convert_tf_saved_model(str(scratch / "saved_model"), str(plain),
-                                                     signature_def="serving_default", saved_model_tags="serve")
+            tfjs_converters().convert_tf_saved_model(
+                str(scratch / "saved_model"), str(plain), signature_def="serving_default", saved_model_tags="serve"
+            )
         images, aspects = parity_inputs(model)
         check = ParityCheck(images, aspects, model.predict_arrays(images, aspects), scratch)
         if quantize == "uint8":
@@ -195,29 +209,46 @@ def export_webmodel(run: Path, out: Path, quantize: str = "none", target: float 
         else:
             precision = Precision({"float16": True} if quantize == "float16" else None)
         write_graph_model(plain, out, precision.dtype_map)
-        node, = run_tfjs([out], images, aspects, scratch)
+        (node,) = run_tfjs([out], images, aspects, scratch)
     by_output = check.by_output(node)
     diff = float(by_output.max())
-    files = {path.name: path.stat().st_size for path in sorted(out.iterdir())
-             if path.name == "model.json" or path.suffix == ".bin"}
+    files = {
+        path.name: path.stat().st_size
+        for path in sorted(out.iterdir())
+        if path.name == "model.json" or path.suffix == ".bin"
+    }
     metadata = _metadata(model, out, quantize, node, files, diff, by_output, len(images), precision, target)
     (out / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
-    report = ExportReport(out, quantize, files, sum(files.values()), diff, TOLERANCE[quantize], len(images),
-                          dict(zip(LABEL_VALUES, map(float, by_output))), precision.uint16, metadata)
+    report = ExportReport(
+        out,
+        quantize,
+        files,
+        sum(files.values()),
+        diff,
+        TOLERANCE[quantize],
+        len(images),
+        dict(zip(LABEL_VALUES, map(float, by_output))),
+        precision.uint16,
+        metadata,
+    )
     if not report.passed:
-        raise ParityError(f"the TF.js model differs from the Keras model by {diff:.3g} (tolerance "
-                          f"{TOLERANCE[quantize]:g}); {out} is not usable")
+        raise ParityError(
+            f"the TF.js model differs from the Keras model by {diff:.3g} (tolerance "
+            f"{TOLERANCE[quantize]:g}); {out} is not usable"
+        )
     return report
 
 
 def _check_node() -> None:
     if shutil.which("node") is None:
-        raise RuntimeError("node is not installed: the export checks the TF.js model in node "
-                           "(Debian: apt-get install nodejs)")
+        raise RuntimeError(
+            "node is not installed: the export checks the TF.js model in node (Debian: apt-get install nodejs)"
+        )
     missing = vendor.missing_files()
     if missing:
-        raise RuntimeError(f"the page's TF.js files are missing from {vendor.VENDOR} ({', '.join(missing[:3])}): "
-                           "run scripts/setup.sh")
+        raise RuntimeError(
+            f"the page's TF.js files are missing from {vendor.VENDOR} ({', '.join(missing[:3])}): run scripts/setup.sh"
+        )
 
 
 def parity_inputs(model: CropModel, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -253,20 +284,32 @@ def _validation_photos(run: Run, limit: int) -> list[tuple[Path, float]]:
         return []  # the datasets moved: random inputs only
 
 
-def run_tfjs(webmodels: list[Path], images: np.ndarray, aspects: np.ndarray,
-             scratch: Path | None = None) -> list[dict]:
+def run_tfjs(webmodels: list[Path], images: np.ndarray, aspects: np.ndarray, scratch: Path | None = None) -> list[dict]:
     """Run each graph model in node (export/parity.mjs: the page's own TF.js and wasm files) on these inputs."""
     with tempfile.TemporaryDirectory(prefix="cropstyle-parity-", dir=scratch) as folder_name:
         folder = Path(folder_name)
         images.astype("<f4").tofile(folder / "image.f32")
         aspects.reshape(-1, 1).astype("<f4").tofile(folder / "aspect.f32")
-        (folder / "inputs.json").write_text(json.dumps({
-            "image": {"shape": list(images.shape), "file": "image.f32"},
-            "aspect": {"shape": [len(aspects), 1], "file": "aspect.f32"},
-        }))
-        done = subprocess.run(["node", str(PARITY_SCRIPT), str(vendor.VENDOR), str(folder / "inputs.json"),
-                               *(str(Path(webmodel).resolve()) for webmodel in webmodels)],
-                              capture_output=True, text=True, timeout=600)
+        (folder / "inputs.json").write_text(
+            json.dumps(
+                {
+                    "image": {"shape": list(images.shape), "file": "image.f32"},
+                    "aspect": {"shape": [len(aspects), 1], "file": "aspect.f32"},
+                }
+            )
+        )
+        done = subprocess.run(
+            [
+                "node",
+                str(PARITY_SCRIPT),
+                str(vendor.VENDOR),
+                str(folder / "inputs.json"),
+                *(str(Path(webmodel).resolve()) for webmodel in webmodels),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     if done.returncode != 0:
         raise ParityError(f"running the TF.js model in node failed: {done.stderr.strip()[-2000:]}")
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -284,22 +327,39 @@ def _validation_metrics(run: Run) -> dict:
             members.append(None)  # a member that never finished an epoch
             continue
         best = history.loc[history[MONITOR].idxmax()]
-        members.append({"epoch": int(best["epoch"]),
-                        **{name: float(best[name]) for name in history.columns if name.startswith("val_")}})
-    return {"source": "RUN/config.json (the model's exact figures) and RUN/members/K/history.csv (best epochs)",
-            "n_train": split.get("train"), "n_val": split.get("val"),
-            "val_crop_iou": validation.get("val_crop_iou"),
-            # The same photos with test-time flip averaging, and which of the two RUN/model.keras is.
-            "val_crop_iou_flip_averaged": validation.get("val_crop_iou_flip_averaged"),
-            "model": validation.get("model_keras"),
-            "members_val_crop_iou": validation.get("members_val_crop_iou"),
-            "members_kept": validation.get("members_kept"),
-            "members": members,
-            "evaluate": run.evaluation}  # the last `cropstyle evaluate` on held-out photos, or None
+        members.append(
+            {
+                "epoch": int(best["epoch"]),
+                **{name: float(best[name]) for name in history.columns if name.startswith("val_")},
+            }
+        )
+    return {
+        "source": "RUN/config.json (the model's exact figures) and RUN/members/K/history.csv (best epochs)",
+        "n_train": split.get("train"),
+        "n_val": split.get("val"),
+        "val_crop_iou": validation.get("val_crop_iou"),
+        # The same photos with test-time flip averaging, and which of the two RUN/model.keras is.
+        "val_crop_iou_flip_averaged": validation.get("val_crop_iou_flip_averaged"),
+        "model": validation.get("model_keras"),
+        "members_val_crop_iou": validation.get("members_val_crop_iou"),
+        "members_kept": validation.get("members_kept"),
+        "members": members,
+        "evaluate": run.evaluation,
+    }  # the last `cropstyle evaluate` on held-out photos, or None
 
 
-def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dict[str, int], diff: float,
-              by_output: np.ndarray, n_inputs: int, precision: Precision, target: float) -> dict:
+def _metadata(
+    model: CropModel,
+    out: Path,
+    quantize: str,
+    node: dict,
+    files: dict[str, int],
+    diff: float,
+    by_output: np.ndarray,
+    n_inputs: int,
+    precision: Precision,
+    target: float,
+) -> dict:
     graph = json.loads((out / "model.json").read_text())
     signature = graph["signature"]
     config = model.run.config
@@ -308,9 +368,11 @@ def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dic
     def tensor(spec: dict, name: str) -> dict:
         return {"name": name, "dtype": "float32", "shape": [int(d["size"]) for d in spec["tensorShape"]["dim"]]}
 
-    inputs = {key: tensor(signature["inputs"][key], name)
-              for key, name in zip(("image", "aspect"), _ordered_inputs(signature, node["inputs"]))}
-    (output_key, output_spec), = signature["outputs"].items()
+    inputs = {
+        key: tensor(signature["inputs"][key], name)
+        for key, name in zip(("image", "aspect"), _ordered_inputs(signature, node["inputs"]))
+    }
+    ((output_key, output_spec),) = signature["outputs"].items()
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -331,17 +393,25 @@ def _metadata(model: CropModel, out: Path, quantize: str, node: dict, files: dic
             "values": list(LABEL_VALUES),
             "frame": "displayed",
             "convention": "lightroom-corners",
-            "units": {"left": "fraction of displayed width", "top": "fraction of displayed height",
-                      "right": "fraction of displayed width", "bottom": "fraction of displayed height",
-                      "angle": "degrees, positive turns the crop box clockwise, within [-45, 45]"},
+            "units": {
+                "left": "fraction of displayed width",
+                "top": "fraction of displayed height",
+                "right": "fraction of displayed width",
+                "bottom": "fraction of displayed height",
+                "angle": "degrees, positive turns the crop box clockwise, within [-45, 45]",
+            },
             "definition": "extractor/geometry.py (web/static/geometry.js mirrors it)",
         },
         "validation": _validation_metrics(model.run),
-        "parity": {"runtime": f"@tensorflow/tfjs {node.get('tfjs_version')}, {node.get('backend')} backend, node",
-                   "inputs": n_inputs, "max_abs_diff": diff, "tolerance": TOLERANCE[quantize],
-                   "passed": diff <= TOLERANCE[quantize],
-                   "max_abs_diff_by_output": dict(zip(LABEL_VALUES, map(float, by_output))),
-                   "measure": PARITY_MEASURE},
+        "parity": {
+            "runtime": f"@tensorflow/tfjs {node.get('tfjs_version')}, {node.get('backend')} backend, node",
+            "inputs": n_inputs,
+            "max_abs_diff": diff,
+            "tolerance": TOLERANCE[quantize],
+            "passed": diff <= TOLERANCE[quantize],
+            "max_abs_diff_by_output": dict(zip(LABEL_VALUES, map(float, by_output))),
+            "measure": PARITY_MEASURE,
+        },
         "files": files,
         "total_bytes": sum(files.values()),
     }
@@ -357,8 +427,12 @@ def _weight_storage(graph: dict, precision: Precision, target: float) -> dict:
         entry["values"] += int(np.prod(weight["shape"]))
     storage: dict = {"by_dtype": stored}
     if precision.trials:
-        storage["uint8_choice"] = {"target": target, "uint16": precision.uint16, "trials": precision.trials,
-                                   "rule": choose_uint8_precision.__doc__.split("\n")[0]}
+        storage["uint8_choice"] = {
+            "target": target,
+            "uint16": precision.uint16,
+            "trials": precision.trials,
+            "rule": choose_uint8_precision.__doc__.split("\n")[0],
+        }
     return storage
 
 

@@ -5,6 +5,7 @@ The same names appear in XMP (embedded in a photo, or a sidecar) and in a Lightr
 settings (a Lua table). Readers hand this module the settings as a mapping of bare names (`CropLeft`, not
 `XMP-crs:CropLeft`); writers get the values as Lightroom writes them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -20,8 +21,14 @@ CROP_TAGS = tuple(f"Crop{name.capitalize()}" for name in LABEL_VALUES)
 CROP_DEFAULTS = dict(zip(CROP_TAGS, IDENTITY.values()))
 # Each Perspective* slider with its neutral value; any other value means the crop is in a warped frame.
 PERSPECTIVE_NEUTRAL = {
-    "PerspectiveUpright": 0, "PerspectiveVertical": 0, "PerspectiveHorizontal": 0, "PerspectiveRotate": 0,
-    "PerspectiveAspect": 0, "PerspectiveX": 0, "PerspectiveY": 0, "PerspectiveScale": 100,
+    "PerspectiveUpright": 0,
+    "PerspectiveVertical": 0,
+    "PerspectiveHorizontal": 0,
+    "PerspectiveRotate": 0,
+    "PerspectiveAspect": 0,
+    "PerspectiveX": 0,
+    "PerspectiveY": 0,
+    "PerspectiveScale": 100,
 }
 DECIMALS = 6  # Lightroom writes crop values with 6 decimals
 
@@ -29,7 +36,7 @@ DECIMALS = 6  # Lightroom writes crop values with 6 decimals
 def xmp_settings(tags: Mapping[str, object]) -> dict[str, object]:
     """The crs values among exiftool's tags (read with -G1), by bare name."""
     prefix = EXIFTOOL_GROUP + ":"
-    return {key[len(prefix):]: value for key, value in tags.items() if key.startswith(prefix)}
+    return {key[len(prefix) :]: value for key, value in tags.items() if key.startswith(prefix)}
 
 
 def is_true(value: object) -> bool:
@@ -86,8 +93,9 @@ def crop_settings(crop: Crop | None, has_crop: bool | None = True) -> dict[str, 
 
 def exiftool_assignments(crop: Crop) -> list[str]:
     """exiftool arguments that set a crop (stored frame) in a photo's XMP or a sidecar, as Lightroom writes it."""
-    return [f"-{EXIFTOOL_GROUP}:HasCrop=True"] + [f"-{EXIFTOOL_GROUP}:{tag}={text(value)}"
-                                                  for tag, value in zip(CROP_TAGS, crop.values())]
+    return [f"-{EXIFTOOL_GROUP}:HasCrop=True"] + [
+        f"-{EXIFTOOL_GROUP}:{tag}={text(value)}" for tag, value in zip(CROP_TAGS, crop.values())
+    ]
 
 
 # The namespaces of the packets we write, by prefix.
@@ -104,8 +112,13 @@ XMP_NAMESPACES = {
 XMP_TOOLKIT = "Adobe XMP Core 7.0-c000 1.000000, 0000/00/00-00:00:00        "
 
 
-def xmp_packet(attributes: Mapping[str, str], history: Sequence[Mapping[str, str]] = (), *,
-               wrapped: bool = True, toolkit: str = XMP_TOOLKIT) -> str:
+def xmp_packet(
+    attributes: Mapping[str, str],
+    history: Sequence[Mapping[str, str]] = (),
+    *,
+    wrapped: bool = True,
+    toolkit: str = XMP_TOOLKIT,
+) -> str:
     """An XMP packet in Lightroom's layout: one rdf:Description, simple values as attributes (`prefix:Name`),
     the edit history as xmpMM:History events (stEvt names). Embedded packets are `wrapped` in <?xpacket?>;
     Lightroom writes sidecars without it."""

@@ -9,6 +9,7 @@ Re-running adds new photos, replaces the rows of changed ones and keeps every ot
 library can be extracted a folder at a time. Both CSVs are replaced atomically at each checkpoint:
 a run killed at any moment leaves the last complete pair, and every image they name exists.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,21 +42,42 @@ LABEL_COLUMNS = [
     "fingerprint",  # size and mtime of the source (and sidecar): re-runs skip what did not change
 ]
 # What a labels.csv must have to train on (the rest is provenance, for re-runs).
-REQUIRED_COLUMNS = LABEL_COLUMNS[:LABEL_COLUMNS.index("orientation") + 1]
+REQUIRED_COLUMNS = LABEL_COLUMNS[: LABEL_COLUMNS.index("orientation") + 1]
 SKIPPED_COLUMNS = ["source", "reason", "catalog_image_id", "fingerprint"]
 IMAGES_FOLDER = "images"
 
 
-def label_row(*, image: str, source: str, origin: str, width: int, height: int, crop: Crop, has_crop: bool,
-              orientation: int, fingerprint: str, catalog_image_id: str = "", copy_name: str = "") -> dict[str, object]:
+def label_row(
+    *,
+    image: str,
+    source: str,
+    origin: str,
+    width: int,
+    height: int,
+    crop: Crop,
+    has_crop: bool,
+    orientation: int,
+    fingerprint: str,
+    catalog_image_id: str = "",
+    copy_name: str = "",
+) -> dict[str, object]:
     """One labels.csv row: `crop` in the displayed frame of a `width`×`height` (displayed) original; values
     written with repr so that they read back exactly."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, not {origin!r}")
-    return {"image": image, "source": source, "origin": origin, "width": width, "height": height,
-            "has_crop": has_crop, **{name: repr(float(value)) for name, value in zip(LABEL_VALUES, crop.values())},
-            "orientation": orientation, "catalog_image_id": catalog_image_id, "copy_name": copy_name,
-            "fingerprint": fingerprint}
+    return {
+        "image": image,
+        "source": source,
+        "origin": origin,
+        "width": width,
+        "height": height,
+        "has_crop": has_crop,
+        **{name: repr(float(value)) for name, value in zip(LABEL_VALUES, crop.values())},
+        "orientation": orientation,
+        "catalog_image_id": catalog_image_id,
+        "copy_name": copy_name,
+        "fingerprint": fingerprint,
+    }
 
 
 Key = tuple[str, str]  # (source, catalog_image_id or "")
@@ -132,8 +154,12 @@ class DatasetStore:
     def add_skipped(self, source: str, reason: str, fingerprint: str, catalog_image_id: str = "") -> None:
         key = (source, catalog_image_id)
         self._forget(key)
-        self.skipped[key] = {"source": source, "reason": reason, "catalog_image_id": catalog_image_id,
-                             "fingerprint": fingerprint}
+        self.skipped[key] = {
+            "source": source,
+            "reason": reason,
+            "catalog_image_id": catalog_image_id,
+            "fingerprint": fingerprint,
+        }
 
     def save(self) -> None:
         _write_rows(self.root / "labels.csv", LABEL_COLUMNS, [self.labels[k] for k in sorted(self.labels)])

@@ -4,6 +4,7 @@ The library reader (extractor/reading.py) reads the metadata with one exiftool p
 while a thread pool writes the training images of the photos it has read; this records each photo as it comes
 and saves the dataset every few seconds. Every source ends as a row of labels.csv or of skipped.csv, with a reason.
 """
+
 from __future__ import annotations
 
 import functools
@@ -68,14 +69,18 @@ class Summary:
     foreign_missing: int = 0
 
     def report(self) -> str:
-        lines = [f"found {self.found} sources: {self.extracted} extracted, "
-                 f"{self.unchanged} unchanged since the last run, {sum(self.skipped.values())} skipped"]
+        lines = [
+            f"found {self.found} sources: {self.extracted} extracted, "
+            f"{self.unchanged} unchanged since the last run, {sum(self.skipped.values())} skipped"
+        ]
         lines += [f"  skipped, {reason}: {count}" for reason, count in self.skipped.most_common()]
         lines.append(f"{self.out}/labels.csv now holds {self.labels_total} examples (reasons per file in skipped.csv)")
         if self.foreign_missing:
-            lines.append(f"{self.foreign_missing} catalog photos point to missing files: "
-                         "if the catalog comes from another machine, map its folders with --remap OLD=NEW "
-                         "(for example --remap /Users/me/Pictures=/home/me/Pictures)")
+            lines.append(
+                f"{self.foreign_missing} catalog photos point to missing files: "
+                "if the catalog comes from another machine, map its folders with --remap OLD=NEW "
+                "(for example --remap /Users/me/Pictures=/home/me/Pictures)"
+            )
         return "\n".join(lines)
 
 
@@ -95,14 +100,18 @@ def _candidates(files: list[LibraryFile], remap: Sequence[tuple[str, str]]) -> l
             from cropstyle.extractor.lrcat import CatalogError, read_catalog  # only catalogs need it
 
             try:
-                catalog_photos += [Candidate(photo.path, "catalog-photo", catalog=photo)
-                                   for photo in read_catalog(file.path, remap)]
+                catalog_photos += [
+                    Candidate(photo.path, "catalog-photo", catalog=photo) for photo in read_catalog(file.path, remap)
+                ]
             except CatalogError as error:  # one bad .lrcat is reported; the rest of the run goes on
                 catalog_photos.append(Candidate(file.path, "catalog", problem=f"{skip_reasons.UNREADABLE}: {error}"))
     in_catalog = {candidate.source for candidate in catalog_photos}
     # A photo both in a catalog and found by the walk: the catalog wins, its sidecar can be stale.
-    walked = [Candidate(file.path, file.kind, file.sidecar)
-              for file in files if file.kind != "catalog" and file.path not in in_catalog]
+    walked = [
+        Candidate(file.path, file.kind, file.sidecar)
+        for file in files
+        if file.kind != "catalog" and file.path not in in_catalog
+    ]
     return walked + catalog_photos
 
 
@@ -125,7 +134,7 @@ def _pending(candidate: Candidate, photo: LibraryPhoto, include_uncropped: bool)
     crop = photo.crop if catalog is None else catalog.crop
     if crop is None and not include_uncropped:
         return skip_reasons.NO_CROP
-    if (photo.perspective if catalog is None else catalog.perspective):
+    if photo.perspective if catalog is None else catalog.perspective:
         return skip_reasons.PERSPECTIVE
     origin = photo.xmp_origin if catalog is None else "lrcat"
     orientation = photo.orientation if catalog is None else (catalog.orientation or photo.file_orientation)
@@ -145,16 +154,30 @@ def _label_row(pending: Pending, image: DatasetImage) -> dict | str:
         return f"{skip_reasons.INVALID_CROP}: {problem}"
     shown_width, shown_height = displayed_size(width, height, pending.orientation)
     catalog = pending.candidate.catalog
-    return label_row(image=image.path, source=str(pending.candidate.source), origin=pending.origin,
-                     width=shown_width, height=shown_height, has_crop=pending.has_crop,
-                     crop=to_displayed(pending.crop, width, height, pending.orientation),
-                     orientation=pending.orientation, fingerprint=pending.candidate.fingerprint,
-                     catalog_image_id=pending.candidate.catalog_image_id,
-                     copy_name=(catalog.copy_name or "") if catalog else "")
+    return label_row(
+        image=image.path,
+        source=str(pending.candidate.source),
+        origin=pending.origin,
+        width=shown_width,
+        height=shown_height,
+        has_crop=pending.has_crop,
+        crop=to_displayed(pending.crop, width, height, pending.orientation),
+        orientation=pending.orientation,
+        fingerprint=pending.candidate.fingerprint,
+        catalog_image_id=pending.candidate.catalog_image_id,
+        copy_name=(catalog.copy_name or "") if catalog else "",
+    )
 
 
-def extract(paths: Sequence[Path], out: Path, size: int = TRAINING_LONG_SIDE, jobs: int | None = None,
-            include_uncropped: bool = False, remap: Sequence[tuple[str, str]] = (), progress: bool = True) -> Summary:
+def extract(
+    paths: Sequence[Path],
+    out: Path,
+    size: int = TRAINING_LONG_SIDE,
+    jobs: int | None = None,
+    include_uncropped: bool = False,
+    remap: Sequence[tuple[str, str]] = (),
+    progress: bool = True,
+) -> Summary:
     """Extract every cropped photo under `paths` into the dataset folder `out` (created or updated)."""
     for path in paths:
         if not path.exists():
@@ -184,8 +207,9 @@ def extract(paths: Sequence[Path], out: Path, size: int = TRAINING_LONG_SIDE, jo
             summary.extracted += 1
             bar.update()
 
-    def decoder_for(candidate: Candidate,
-                    photo: LibraryPhoto) -> Callable[[Path | bytes], tuple[Pending, DatasetImage]] | str:
+    def decoder_for(
+        candidate: Candidate, photo: LibraryPhoto
+    ) -> Callable[[Path | bytes], tuple[Pending, DatasetImage]] | str:
         pending = _pending(candidate, photo, include_uncropped)
         return pending if isinstance(pending, str) else functools.partial(_render, store, pending, size)
 
@@ -203,8 +227,9 @@ def extract(paths: Sequence[Path], out: Path, size: int = TRAINING_LONG_SIDE, jo
             continue
         try:
             # A catalog photo also changes when its develop settings do: their digest joins the fingerprint.
-            catalog_state = (hashlib.sha256(repr(candidate.catalog).encode()).hexdigest()[:16]
-                             if candidate.catalog else "")
+            catalog_state = (
+                hashlib.sha256(repr(candidate.catalog).encode()).hexdigest()[:16] if candidate.catalog else ""
+            )
             candidate.fingerprint = fingerprint(candidate.source, candidate.sidecar, extra=catalog_state)
         except OSError as error:
             skip(candidate, f"{skip_reasons.UNREADABLE}: {error.strerror}")

@@ -6,6 +6,7 @@ image's width and height, y down; `angle` (degrees) turns the crop box clockwise
 It is *not* a bounding box. Every stage (extractor, training, export, web) goes through this module;
 the browser mirrors it in web/static/geometry.js, tested against vectors made here.
 """
+
 from __future__ import annotations
 
 import math

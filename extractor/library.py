@@ -1,4 +1,5 @@
 """Walk a photographer's library: which files are photos, which sidecar belongs to which raw."""
+
 from __future__ import annotations
 
 import os
@@ -7,10 +8,36 @@ from pathlib import Path
 
 # Every other file may carry its XMP inside (JPEG, TIFF, PNG, DNG, HEIC, ...): exiftool decides what it is.
 # Proprietary raws: the crop is in a sidecar, the pixels in the embedded preview.
-RAW_EXTENSIONS = frozenset({
-    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".erf", ".fff", ".iiq", ".k25", ".kdc", ".mef", ".mos", ".mrw",
-    ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
-})
+RAW_EXTENSIONS = frozenset(
+    {
+        ".3fr",
+        ".arw",
+        ".cr2",
+        ".cr3",
+        ".crw",
+        ".dcr",
+        ".erf",
+        ".fff",
+        ".iiq",
+        ".k25",
+        ".kdc",
+        ".mef",
+        ".mos",
+        ".mrw",
+        ".nef",
+        ".nrw",
+        ".orf",
+        ".pef",
+        ".raf",
+        ".raw",
+        ".rw2",
+        ".rwl",
+        ".sr2",
+        ".srf",
+        ".srw",
+        ".x3f",
+    }
+)
 CATALOG_EXTENSION = ".lrcat"
 SIDECAR_EXTENSION = ".xmp"
 
@@ -77,8 +104,9 @@ def find_library_files(paths: list[Path]) -> list[LibraryFile]:
 
 def _sidecar_of(raw: Path, by_lower_name: dict[str, Path]) -> Path | None:
     # Lightroom's NAME.xmp first, then darktable's NAME.EXT.xmp.
-    return (_existing(raw.with_suffix(SIDECAR_EXTENSION), by_lower_name)
-            or _existing(raw.with_name(raw.name + SIDECAR_EXTENSION), by_lower_name))
+    return _existing(raw.with_suffix(SIDECAR_EXTENSION), by_lower_name) or _existing(
+        raw.with_name(raw.name + SIDECAR_EXTENSION), by_lower_name
+    )
 
 
 def _existing(candidate: Path, by_lower_name: dict[str, Path]) -> Path | None:

@@ -18,6 +18,7 @@ crops are here (see docs/crop-metadata.md, "Lightroom Classic catalogs"). What t
 The catalog is never written: it is copied into a private temporary folder and the copy opened with
 `immutable=1` (see `_open_private_copy` for the -wal / -journal question).
 """
+
 from __future__ import annotations
 
 import functools
@@ -95,8 +96,13 @@ def read_catalog(path: Path, remap: Sequence[tuple[str, str]] = ()) -> Iterator[
     return _photos(path, connection, query, _remap_rules(remap), workdir)
 
 
-def _photos(path: Path, connection: sqlite3.Connection, query: str, rules: list[tuple[str, str]],
-            workdir: tempfile.TemporaryDirectory) -> Iterator[CatalogPhoto]:
+def _photos(
+    path: Path,
+    connection: sqlite3.Connection,
+    query: str,
+    rules: list[tuple[str, str]],
+    workdir: tempfile.TemporaryDirectory,
+) -> Iterator[CatalogPhoto]:
     try:
         cursor = connection.execute(query)
         while True:
@@ -165,9 +171,17 @@ def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
 def _photo_query(connection: sqlite3.Connection, path: Path) -> str:
     """The one streaming query, naming only the columns it needs so that newer schemas' extra columns don't
     matter; a missing optional column or table reads as NULL."""
-    tables = {name: _columns(connection, name) for name in (
-        "Adobe_images", "AgLibraryFile", "AgLibraryFolder", "AgLibraryRootFolder",
-        "Adobe_imageDevelopSettings", "Adobe_AdditionalMetadata")}
+    tables = {
+        name: _columns(connection, name)
+        for name in (
+            "Adobe_images",
+            "AgLibraryFile",
+            "AgLibraryFolder",
+            "AgLibraryRootFolder",
+            "Adobe_imageDevelopSettings",
+            "Adobe_AdditionalMetadata",
+        )
+    }
     if not tables["Adobe_images"]:
         raise CatalogError(f"{path} is not a Lightroom catalog (no Adobe_images table)")
     if "id_local" not in tables["Adobe_images"]:
@@ -176,30 +190,39 @@ def _photo_query(connection: sqlite3.Connection, path: Path) -> str:
     def column(alias: str, table: str, name: str) -> str:
         return f"{alias}.{name}" if name in tables[table] else "NULL"
 
-    have_files = all(tables[t] for t in ("AgLibraryFile", "AgLibraryFolder", "AgLibraryRootFolder")) and \
-        "rootFile" in tables["Adobe_images"]
+    have_files = (
+        all(tables[t] for t in ("AgLibraryFile", "AgLibraryFolder", "AgLibraryRootFolder"))
+        and "rootFile" in tables["Adobe_images"]
+    )
     joins = ""
     path_columns = "NULL, NULL, NULL, NULL"
     if have_files:
-        joins = ("LEFT JOIN AgLibraryFile f ON f.id_local = i.rootFile "
-                 "LEFT JOIN AgLibraryFolder fo ON fo.id_local = f.folder "
-                 "LEFT JOIN AgLibraryRootFolder r ON r.id_local = fo.rootFolder")
-        path_columns = ", ".join((column("r", "AgLibraryRootFolder", "absolutePath"),
-                                  column("fo", "AgLibraryFolder", "pathFromRoot"),
-                                  column("f", "AgLibraryFile", "baseName"),
-                                  column("f", "AgLibraryFile", "extension")))
+        joins = (
+            "LEFT JOIN AgLibraryFile f ON f.id_local = i.rootFile "
+            "LEFT JOIN AgLibraryFolder fo ON fo.id_local = f.folder "
+            "LEFT JOIN AgLibraryRootFolder r ON r.id_local = fo.rootFolder"
+        )
+        path_columns = ", ".join(
+            (
+                column("r", "AgLibraryRootFolder", "absolutePath"),
+                column("fo", "AgLibraryFolder", "pathFromRoot"),
+                column("f", "AgLibraryFile", "baseName"),
+                column("f", "AgLibraryFile", "extension"),
+            )
+        )
 
     def latest(table: str, value: str) -> str:
         # One value per image even if a catalog holds several rows for it: the newest row.
         if not {"image", value, "id_local"} <= tables[table]:
             return "NULL"
-        return (f"(SELECT x.{value} FROM {table} x WHERE x.image = i.id_local "
-                f"ORDER BY x.id_local DESC LIMIT 1)")
+        return f"(SELECT x.{value} FROM {table} x WHERE x.image = i.id_local ORDER BY x.id_local DESC LIMIT 1)"
 
     return (
         "SELECT i.id_local, "
-        + ", ".join(column("i", "Adobe_images", name)
-                    for name in ("fileFormat", "orientation", "fileWidth", "fileHeight", "copyName"))
+        + ", ".join(
+            column("i", "Adobe_images", name)
+            for name in ("fileFormat", "orientation", "fileWidth", "fileHeight", "copyName")
+        )
         + f", {path_columns}, {latest('Adobe_imageDevelopSettings', 'text')}, "
         + f"{latest('Adobe_AdditionalMetadata', 'xmp')} FROM Adobe_images i {joins} ORDER BY i.id_local"
     )
@@ -217,7 +240,7 @@ def apply_remap(path: str, rules: Sequence[tuple[str, str]]) -> str:
     """`path` with the first (longest) matching prefix of `rules` (as from _remap_rules) replaced."""
     for old, new in rules:
         if path == old or path.startswith(old + "/") or (old == "" and path.startswith("/")):
-            return new + path[len(old):]
+            return new + path[len(old) :]
     return path
 
 
@@ -236,8 +259,7 @@ def _dimension(value: Any) -> int | None:
 
 
 def _photo(row: tuple, rules: list[tuple[str, str]]) -> CatalogPhoto:
-    (image_id, file_format, orientation, width, height, copy_name,
-     root, folder, base, extension, text, xmp) = row
+    (image_id, file_format, orientation, width, height, copy_name, root, folder, base, extension, text, xmp) = row
     problem = None
     location = _catalog_path(root, folder, base, extension)
     if location is None:

@@ -20,6 +20,7 @@ Tables become Python values this way (Lua has one table type, Python needs a cho
 Malformed or truncated input raises `LuaSyntaxError` (a `ValueError`) naming the character offset; tables nested
 deeper than `max_depth` raise it too, never `RecursionError`.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,9 +31,10 @@ LuaValue = Union[None, bool, int, float, str, list, dict]
 
 MAX_DEPTH = 100  # Lightroom nests 4-5 deep (masks in corrections); well below Python's recursion limit.
 
-_KEYWORDS = frozenset((
-    "and break do else elseif end false for function goto if in local nil not or repeat return then true until while"
-).split())
+_KEYWORDS = frozenset(
+    "and break do else elseif end false for function goto if in local nil not or repeat return then true until "
+    "while".split()
+)
 
 # One token per match, whitespace in front of it skipped (possessively: trailing whitespace matches nothing).
 # The most frequent tokens come first because the engine tries the alternatives in order; after that the order
@@ -78,20 +80,42 @@ _FIELD_PARTS = tuple(_G[name] for name in ("fkey", "fint", "ffloat", "fstr", "fw
 _KEY, _NAME, _HEX, _FLOAT, _INT, _BADNUMBER = _G["key"], _G["name"], _G["hex"], _G["float"], _G["int"], _G["badnumber"]
 _PUNCT, _STRING, _LONGSTRING, _OPEN, _MINUS = _G["punct"], _G["string"], _G["longstring"], _G["open"], _G["minus"]
 _COMMENTS = frozenset((_G["longcomment"], _G["comment"]))
-_ERRORS = {_BADNUMBER: "malformed number", _G["badlongstring"]: "unfinished long string",
-           _G["badlongcomment"]: "unfinished long comment", _G["badstring"]: "unfinished string"}
+_ERRORS = {
+    _BADNUMBER: "malformed number",
+    _G["badlongstring"]: "unfinished long string",
+    _G["badlongcomment"]: "unfinished long comment",
+    _G["badstring"]: "unfinished string",
+}
 _LITERAL_NAMES = {"true": True, "false": False, "nil": None}
 
-_SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-                   "\\": "\\", '"': '"', "'": "'", "\n": "\n"}
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "\n": "\n",
+}
 _ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|([0-9]{1,3})|u\{([0-9a-fA-F]+)\}|z[ \t\r\n\f\v]*|(.))", re.DOTALL)
 
 # What the parser expects next.
 _START, _VALUE, _FIELD, _NAME_EQUALS, _SEPARATOR, _KEY_CLOSE, _KEY_EQUALS, _END = range(8)
 _BRACKETED = object()  # in a frame's key slot: the value being read is a `[key]`, not a field's value
-_EXPECTED = {_START: "a value", _VALUE: "a value", _FIELD: "a table field or '}'", _NAME_EQUALS: "'='",
-             _SEPARATOR: "',' or '}' after a table field", _KEY_CLOSE: "']'", _KEY_EQUALS: "'='",
-             _END: "the end of input after the value"}
+_EXPECTED = {
+    _START: "a value",
+    _VALUE: "a value",
+    _FIELD: "a table field or '}'",
+    _NAME_EQUALS: "'='",
+    _SEPARATOR: "',' or '}' after a table field",
+    _KEY_CLOSE: "']'",
+    _KEY_EQUALS: "'='",
+    _END: "the end of input after the value",
+}
 
 
 class LuaSyntaxError(ValueError):
@@ -125,7 +149,7 @@ def _unescape(body: str, start: int) -> str:
     for m in _ESCAPE.finditer(body):
         if m.start() > last:
             flush()
-            out.append(body[last:m.start()])
+            out.append(body[last : m.start()])
         last = m.end()
         hex_byte, decimal, codepoint, other = m.groups()
         if hex_byte is not None:
@@ -153,7 +177,7 @@ def _unescape(body: str, start: int) -> str:
 
 
 def _long_string(token: str, level: int) -> str:
-    body = token[level + 2:-(level + 2)]
+    body = token[level + 2 : -(level + 2)]
     # Lua drops a newline right after the opening bracket.
     if body[:2] in ("\r\n", "\n\r"):
         return body[2:]
@@ -199,12 +223,25 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH) -> LuaValue:
         separator = None
         if kind == _FIELDTOKEN:
             fkey, fint, ffloat, fstr, fword, fints, separator = m.group(*_FIELD_PARTS)
-            if state == _FIELD and fkey is not None and separator is not None and fints is None and fword != "nil" \
-                    and fkey not in _KEYWORDS:
+            if (
+                state == _FIELD
+                and fkey is not None
+                and separator is not None
+                and fints is None
+                and fword != "nil"
+                and fkey not in _KEYWORDS
+            ):
                 # The bulk of Lightroom's text, `Key = scalar,` inside a table: store it and read on.
                 frame = stack[-1]
-                frame[0][fkey] = (int(fint) if fint is not None else float(ffloat) if ffloat is not None else
-                                  fstr[1:-1] if fstr is not None else fword == "true")
+                frame[0][fkey] = (
+                    int(fint)
+                    if fint is not None
+                    else float(ffloat)
+                    if ffloat is not None
+                    else fstr[1:-1]
+                    if fstr is not None
+                    else fword == "true"
+                )
                 frame[2] = True
                 continue
             if fkey is not None:

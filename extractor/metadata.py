@@ -3,6 +3,7 @@
 `crop_from_xmp` and `export_reason` implement docs/crop-metadata.md: which crop, in
 which frame, and whether the file is an export whose pixels are already cropped.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,21 @@ from cropstyle.extractor.geometry import Crop
 EXIFTOOL_INSTALL = "sudo apt-get install libimage-exiftool-perl"
 
 TAGS = [
-    *(f"-{crs.EXIFTOOL_GROUP}:{tag}" for tag in ("HasCrop", *crs.CROP_TAGS, "AlreadyApplied", "RawFileName",
-                                                 *crs.PERSPECTIVE_NEUTRAL)),
-    "-XMP-xmpMM:HistoryAction", "-XMP-xmpMM:HistoryParameters", "-XMP-xmpMM:DerivedFrom*",
-    "-XMP-tiff:Orientation", "-IFD0:Orientation",
-    "-File:FileType", "-File:MIMEType", "-Composite:ImageSize", "-DefaultCropSize", "-DefaultScale", "-ExifTool:Error",
+    *(
+        f"-{crs.EXIFTOOL_GROUP}:{tag}"
+        for tag in ("HasCrop", *crs.CROP_TAGS, "AlreadyApplied", "RawFileName", *crs.PERSPECTIVE_NEUTRAL)
+    ),
+    "-XMP-xmpMM:HistoryAction",
+    "-XMP-xmpMM:HistoryParameters",
+    "-XMP-xmpMM:DerivedFrom*",
+    "-XMP-tiff:Orientation",
+    "-IFD0:Orientation",
+    "-File:FileType",
+    "-File:MIMEType",
+    "-Composite:ImageSize",
+    "-DefaultCropSize",
+    "-DefaultScale",
+    "-ExifTool:Error",
 ]
 # Raw previews, largest first: JpgFromRaw is full size in NEF/CR2/DNG, PreviewImage a smaller one.
 PREVIEW_TAGS = ("JpgFromRaw", "PreviewImage", "OtherImage")
@@ -44,8 +55,9 @@ class MetadataTool:
         tags = {Path(entry["SourceFile"]): entry for entry in json.loads(output or "[]")}
         missing = [file for file in files if file not in tags]
         for file in missing:
-            tags[file] = {"ExifTool:Error": _stderr_line_for(self._tool.last_stderr, file)
-                          or "exiftool could not read it"}
+            tags[file] = {
+                "ExifTool:Error": _stderr_line_for(self._tool.last_stderr, file) or "exiftool could not read it"
+            }
         return tags
 
     def execute(self, *params: str) -> str:

@@ -7,6 +7,7 @@ where its pixels are (a raw's or DNG's embedded preview). `extract` turns that i
 skip reason; `predict` and `apply` into a crop to suggest and write back, so that what `apply` writes,
 `extract` reads back in the same frame.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -96,19 +97,28 @@ def read_photo(file: LibraryFile, tags: dict[Path, dict]) -> LibraryPhoto | Skip
     if file.sidecar is not None:
         sidecar_tags = tags[file.sidecar]
         if sidecar_tags.get("ExifTool:Error") or sidecar_tags.get("File:FileType") != "XMP":
-            sidecar_problem = str(sidecar_tags.get("ExifTool:Error")
-                                  or f"it is {sidecar_tags.get('File:FileType', 'unknown')}, not XMP")
+            sidecar_problem = str(
+                sidecar_tags.get("ExifTool:Error") or f"it is {sidecar_tags.get('File:FileType', 'unknown')}, not XMP"
+            )
         else:
             sidecar_crop = crop_from_xmp(sidecar_tags)
     # A raw's crop is in its sidecar; any other photo's in its own XMP, unless only its sidecar has one.
     in_sidecar = file.sidecar is not None and (file.kind == "raw" or file_crop is None)
     xmp_tags = file_tags if not in_sidecar or sidecar_problem else sidecar_tags
     return LibraryPhoto(
-        path=file.path, kind=file.kind, sidecar=file.sidecar, file_type=str(file_tags["File:FileType"]),
-        orientation=orientation_from_tags(xmp_tags, file_tags), size=declared_size(file_tags),
-        file_crop=file_crop, sidecar_crop=sidecar_crop, xmp_origin="xmp-sidecar" if in_sidecar else "xmp-embedded",
-        export=export_reason(xmp_tags, file.path), perspective=has_perspective(xmp_tags),
-        sidecar_problem=sidecar_problem, file_orientation=orientation_from_tags(file_tags, file_tags),
+        path=file.path,
+        kind=file.kind,
+        sidecar=file.sidecar,
+        file_type=str(file_tags["File:FileType"]),
+        orientation=orientation_from_tags(xmp_tags, file_tags),
+        size=declared_size(file_tags),
+        file_crop=file_crop,
+        sidecar_crop=sidecar_crop,
+        xmp_origin="xmp-sidecar" if in_sidecar else "xmp-embedded",
+        export=export_reason(xmp_tags, file.path),
+        perspective=has_perspective(xmp_tags),
+        sidecar_problem=sidecar_problem,
+        file_orientation=orientation_from_tags(file_tags, file_tags),
     )
 
 

@@ -1,4 +1,5 @@
 """Turn a photo, or a raw's embedded preview, into a training image: the photo as displayed, small."""
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,9 @@ def draft_request(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, math.ceil(size[0] * scale)), max(1, math.ceil(size[1] * scale))
 
 
-def open_displayed(source: Path | bytes, orientation: int,
-                   max_side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
+def open_displayed(
+    source: Path | bytes, orientation: int, max_side: int | None = None
+) -> tuple[Image.Image, tuple[int, int]]:
     """Decode `source` as RGB with `orientation` applied; with `max_side`, decode small (JPEG draft mode)
     and shrink so the long side is at most `max_side`. Returns the image and the stored size."""
     try:
@@ -72,8 +74,11 @@ def open_displayed(source: Path | bytes, orientation: int,
         rgb = rgb.transpose(ORIENTATION_TRANSPOSE[orientation])
     if max_side is not None and max(rgb.size) > max_side:
         scale = max_side / max(rgb.size)
-        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
-                         Image.Resampling.BICUBIC, reducing_gap=2.0)
+        rgb = rgb.resize(
+            (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
+            Image.Resampling.BICUBIC,
+            reducing_gap=2.0,
+        )
     return rgb, stored_size
 
 

@@ -8,6 +8,7 @@ At most two chunks are in flight, so memory (raw previews, decoded pixels) stays
 size. exiftool is only ever driven from the caller's thread: Ctrl-C interrupts a request there, where a thread
 of its own would wait forever on an exiftool the same Ctrl-C has killed.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -47,10 +48,16 @@ def _itself(item: Any) -> LibraryFile:
     return item
 
 
-def read_library(items: Sequence[Item], tool: MetadataTool,
-                 decoder_for: Callable[[Item, LibraryPhoto], Callable[[Path | bytes], Decoded] | str],
-                 decoders: Executor, *, file_of: Callable[[Item], LibraryFile] = _itself, keep_decoded: bool = False,
-                 chunk: int = CHUNK) -> Generator[PhotoRead[Item, Decoded], None, None]:
+def read_library(
+    items: Sequence[Item],
+    tool: MetadataTool,
+    decoder_for: Callable[[Item, LibraryPhoto], Callable[[Path | bytes], Decoded] | str],
+    decoders: Executor,
+    *,
+    file_of: Callable[[Item], LibraryFile] = _itself,
+    keep_decoded: bool = False,
+    chunk: int = CHUNK,
+) -> Generator[PhotoRead[Item, Decoded], None, None]:
     """One PhotoRead per item of `items` (LibraryFiles, or the caller's own items with `file_of` giving each one's
     LibraryFile), in the order of `items`.
 
@@ -129,16 +136,24 @@ class _InFlight:
 def _chunks(items: Sequence[Item], size: int) -> Iterator[Sequence[Item]]:
     start, step = 0, min(FIRST_CHUNK, size)
     while start < len(items):
-        yield items[start:start + step]
+        yield items[start : start + step]
         start, step = start + step, min(size, step * 2)
 
 
-def _read_chunk(items: Sequence[Item], tool: MetadataTool, decoder_for: Callable, decoders: Executor,
-                file_of: Callable[[Item], LibraryFile]) -> Iterator[_InFlight]:
+def _read_chunk(
+    items: Sequence[Item],
+    tool: MetadataTool,
+    decoder_for: Callable,
+    decoders: Executor,
+    file_of: Callable[[Item], LibraryFile],
+) -> Iterator[_InFlight]:
     """The items of one exiftool request, each skipped or with its decode started."""
     files = [file_of(item) for item in items]
-    tags = tool.read_tags(list(dict.fromkeys([file.path for file in files]
-                                             + [file.sidecar for file in files if file.sidecar is not None])))
+    tags = tool.read_tags(
+        list(
+            dict.fromkeys([file.path for file in files] + [file.sidecar for file in files if file.sidecar is not None])
+        )
+    )
     for item, file in zip(items, files):
         photo = read_photo(file, tags)
         if isinstance(photo, Skipped):

@@ -1,5 +1,6 @@
 """Why a source gave no training example: the first words of each row's `reason` in DATASET/skipped.csv
 (a detail may follow after ": "). `predict` and `apply` report their skips in the same words."""
+
 from __future__ import annotations
 
 NO_CROP = "no crop"

@@ -4,6 +4,7 @@
 (`lrcat_template.sql`, kept equal to the real catalog by tests/test_lrcat.py) and adds a row per photo the
 way Lightroom does; cropstyle.extractor.lrcat reads them back. The product never writes a catalog.
 """
+
 from __future__ import annotations
 
 import functools
@@ -55,18 +56,29 @@ def _template() -> str:
 
 def _xmp(entry: CatalogEntry) -> str:
     """A compact XMP packet like Lightroom keeps in Adobe_AdditionalMetadata (Lightroom 5: plain text)."""
-    attributes = {"tiff:Orientation": str(entry.orientation), "tiff:ImageWidth": str(entry.width),
-                  "tiff:ImageLength": str(entry.height), "crs:Version": "8.2", "crs:ProcessVersion": "6.7"}
+    attributes = {
+        "tiff:Orientation": str(entry.orientation),
+        "tiff:ImageWidth": str(entry.width),
+        "tiff:ImageLength": str(entry.height),
+        "crs:Version": "8.2",
+        "crs:ProcessVersion": "6.7",
+    }
     history = []
     if entry.already_applied:
         # An export's XMP: settings already applied to its pixels; Lightroom also writes the derivation.
-        attributes.update({"crs:HasSettings": "True",
-                           **{f"crs:{k}": v for k, v in crs.crop_settings(None, False).items()},
-                           "crs:AlreadyApplied": "True"})
-        history = [{"action": "derived",
-                    "parameters": "converted from image/x-nikon-nef to image/jpeg, saved to new location"}]
-    return crs.xmp_packet(attributes, history, wrapped=False,
-                          toolkit="Adobe XMP Core 5.5-c002 1.148022, 2012/07/15-18:06:45        ")
+        attributes.update(
+            {
+                "crs:HasSettings": "True",
+                **{f"crs:{k}": v for k, v in crs.crop_settings(None, False).items()},
+                "crs:AlreadyApplied": "True",
+            }
+        )
+        history = [
+            {"action": "derived", "parameters": "converted from image/x-nikon-nef to image/jpeg, saved to new location"}
+        ]
+    return crs.xmp_packet(
+        attributes, history, wrapped=False, toolkit="Adobe XMP Core 5.5-c002 1.148022, 2012/07/15-18:06:45        "
+    )
 
 
 def _folders(path: PurePosixPath) -> tuple[str, str]:
@@ -126,22 +138,36 @@ def write_catalog(out_path: Path, entries: Sequence[CatalogEntry]) -> None:
                     catalog.execute(
                         "INSERT INTO AgLibraryRootFolder (id_local, id_global, absolutePath, name, "
                         "relativePathFromCatalog) VALUES (?, ?, ?, ?, NULL)",
-                        (roots[absolute], _uuid(), absolute, name))
+                        (roots[absolute], _uuid(), absolute, name),
+                    )
                 folder_key = (roots[absolute], relative)
                 if folder_key not in folders:
                     folders[folder_key] = new_id()
                     catalog.execute(
                         "INSERT INTO AgLibraryFolder (id_local, id_global, pathFromRoot, rootFolder) "
-                        "VALUES (?, ?, ?, ?)", (folders[folder_key], _uuid(), relative, roots[absolute]))
+                        "VALUES (?, ?, ?, ?)",
+                        (folders[folder_key], _uuid(), relative, roots[absolute]),
+                    )
                 files[key] = new_id()
                 extension = location.suffix[1:]
                 catalog.execute(
                     "INSERT INTO AgLibraryFile (id_local, id_global, baseName, extension, folder, idx_filename, "
                     "importHash, lc_idx_filename, lc_idx_filenameExtension, originalFilename, sidecarExtensions) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (files[key], _uuid(), location.stem, extension, folders[folder_key], location.name,
-                     f"0:{location.name}:0", location.name.lower(), extension.lower(), location.name,
-                     "xmp" if entry.file_format == "RAW" else ""))
+                    (
+                        files[key],
+                        _uuid(),
+                        location.stem,
+                        extension,
+                        folders[folder_key],
+                        location.name,
+                        f"0:{location.name}:0",
+                        location.name.lower(),
+                        extension.lower(),
+                        location.name,
+                        "xmp" if entry.file_format == "RAW" else "",
+                    ),
+                )
                 master = None
             elif key not in masters:
                 raise ValueError(f"virtual copy {entry.copy_name!r} of {key}, which is not an earlier entry")
@@ -168,30 +194,57 @@ def write_catalog(out_path: Path, entries: Sequence[CatalogEntry]) -> None:
                 "fileWidth, masterImage, orientation, pick, positionInFolder, pyramidIDCache, rootFile, "
                 "sidecarStatus, touchCount, touchTime) VALUES (?, ?, ?, ?, ?, 3.0, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "0.0, 'z', 'none', ?, 0.0, 1.0, ?)",
-                (image_id, _uuid(), shown[0] / shown[1], 16.0 if entry.file_format == "RAW" else 8.0,
-                 f"2024-05-{1 + number % 28:02d}T12:{number // 60 % 60:02d}:{number % 60:02d}.00",
-                 32803.0 if entry.file_format == "RAW" else 2.0, entry.copy_name,
-                 "copy" if entry.copy_name is not None else None, float(settings_id), entry.file_format,
-                 float(entry.height), float(entry.width), master, EXIF_TO_CODE[entry.orientation],
-                 files[key], 700000000.0 + number))
+                (
+                    image_id,
+                    _uuid(),
+                    shown[0] / shown[1],
+                    16.0 if entry.file_format == "RAW" else 8.0,
+                    f"2024-05-{1 + number % 28:02d}T12:{number // 60 % 60:02d}:{number % 60:02d}.00",
+                    32803.0 if entry.file_format == "RAW" else 2.0,
+                    entry.copy_name,
+                    "copy" if entry.copy_name is not None else None,
+                    float(settings_id),
+                    entry.file_format,
+                    float(entry.height),
+                    float(entry.width),
+                    master,
+                    EXIF_TO_CODE[entry.orientation],
+                    files[key],
+                    700000000.0 + number,
+                ),
+            )
             catalog.execute(
                 "INSERT INTO Adobe_imageDevelopSettings (id_local, croppedHeight, croppedWidth, digest, grayscale, "
                 "hasDevelopAdjustmentsEx, historySettingsID, image, processVersion, settingsID, text, "
                 "validatedForVersion, whiteBalance) VALUES (?, ?, ?, ?, 0, -1.0, ?, ?, '6.7', ?, ?, 3.0, ?)",
-                (settings_id,
-                 float(crop_size[1]) if crop_size else None,
-                 float(crop_size[0]) if crop_size else "uncropped",
-                 hashlib.md5(text.encode()).hexdigest(), _uuid(), image_id,
-                 _uuid() if entry.crop is not None else "default", text,
-                 str(settings.get("WhiteBalance", "As Shot"))))
+                (
+                    settings_id,
+                    float(crop_size[1]) if crop_size else None,
+                    float(crop_size[0]) if crop_size else "uncropped",
+                    hashlib.md5(text.encode()).hexdigest(),
+                    _uuid(),
+                    image_id,
+                    _uuid() if entry.crop is not None else "default",
+                    text,
+                    str(settings.get("WhiteBalance", "As Shot")),
+                ),
+            )
             catalog.execute(
                 "INSERT INTO Adobe_AdditionalMetadata (id_local, id_global, embeddedXmp, image, isRawFile, xmp) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (new_id(), _uuid(), 0 if entry.file_format == "RAW" else 1, image_id,
-                 1 if entry.file_format == "RAW" else 0, _xmp(entry)))
+                (
+                    new_id(),
+                    _uuid(),
+                    0 if entry.file_format == "RAW" else 1,
+                    image_id,
+                    1 if entry.file_format == "RAW" else 0,
+                    _xmp(entry),
+                ),
+            )
 
-        catalog.execute("UPDATE Adobe_variablesTable SET value = ? WHERE name = 'Adobe_entityIDCounter'",
-                        (float(next_id + 1),))
+        catalog.execute(
+            "UPDATE Adobe_variablesTable SET value = ? WHERE name = 'Adobe_entityIDCounter'", (float(next_id + 1),)
+        )
         catalog.execute("COMMIT")
     except BaseException:
         catalog.close()

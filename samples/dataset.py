@@ -4,6 +4,7 @@ Each photo is a noisy gradient with one bright subject; its crop puts the subjec
 so a model can learn it. This is not the sample library (samples/library.py makes real photo
 files with XMP crops for the extractor); it writes the extractor's output directly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,9 @@ def _photo(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Ima
     image = Image.fromarray(pixels)
     sx, sy = rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * height
     radius = rng.uniform(0.06, 0.12) * min(width, height)
-    ImageDraw.Draw(image).ellipse([sx - radius, sy - radius, sx + radius, sy + radius],
-                                  fill=tuple(int(v) for v in rng.uniform(200, 255, 3)))
+    ImageDraw.Draw(image).ellipse(
+        [sx - radius, sy - radius, sx + radius, sy + radius], fill=tuple(int(v) for v in rng.uniform(200, 255, 3))
+    )
     # The style: a crop 70 % of the frame, the subject on its nearer third, slightly turned.
     angle = float(rng.normal(0, 3))
     w, h = 0.7 * width, 0.7 * height
@@ -52,8 +54,18 @@ def write_dataset(directory: Path, count: int, seed: int = 0, long_side: int = 1
         image.save(buffer, "JPEG", quality=90)
         name = f"images/{hashlib.sha256(buffer.getvalue()).hexdigest()[:16]}.jpg"
         (directory / name).write_bytes(buffer.getvalue())
-        rows.append(label_row(image=name, source=f"/photos/{seed}/{index:04d}.jpg", origin="xmp-embedded",
-                              width=width * 10, height=height * 10, has_crop=True, crop=crop, orientation=1,
-                              fingerprint=f"{index}"))
+        rows.append(
+            label_row(
+                image=name,
+                source=f"/photos/{seed}/{index:04d}.jpg",
+                origin="xmp-embedded",
+                width=width * 10,
+                height=height * 10,
+                has_crop=True,
+                crop=crop,
+                orientation=1,
+                fingerprint=f"{index}",
+            )
+        )
     pd.DataFrame(rows, columns=LABEL_COLUMNS).to_csv(directory / "labels.csv", index=False)
     return directory

@@ -28,6 +28,7 @@ same path (displayed frame → `to_stored` → 6 decimals → read back).
 All metadata is written by one exiftool process for the whole run. The same seed gives the same
 bytes (except the catalog, whose rows get fresh UUIDs).
 """
+
 from __future__ import annotations
 
 import csv
@@ -82,12 +83,33 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 # How often each repeatable kind appears in the realistic mix; the others appear exactly once.
 _MIX_WEIGHTS = {
-    "jpeg": 62, "jpeg-user-rotation": 4, "tiff": 2, "png": 2, "cr2-sidecar": 5, "cr2-ext-sidecar": 3,
-    "nef-sidecar": 5, "uncropped": 6, "uncropped-no-hascrop": 2, "uncropped-no-xmp": 3, "lrcat": 4,
+    "jpeg": 62,
+    "jpeg-user-rotation": 4,
+    "tiff": 2,
+    "png": 2,
+    "cr2-sidecar": 5,
+    "cr2-ext-sidecar": 3,
+    "nef-sidecar": 5,
+    "uncropped": 6,
+    "uncropped-no-hascrop": 2,
+    "uncropped-no-xmp": 3,
+    "lrcat": 4,
 }
 # Kinds that are present exactly once in the realistic mix (count permitting).
-_ONCE = ("dng", "duplicate", "export-applied", "export-history", "export-rawfilename", "perspective",
-         "garbage-crop", "zero-byte", "truncated", "text-as-jpg", "raw-no-preview", "orphan-sidecar")
+_ONCE = (
+    "dng",
+    "duplicate",
+    "export-applied",
+    "export-history",
+    "export-rawfilename",
+    "perspective",
+    "garbage-crop",
+    "zero-byte",
+    "truncated",
+    "text-as-jpg",
+    "raw-no-preview",
+    "orphan-sidecar",
+)
 
 # The kinds a zoo style's library may hold: photos whose XMP is inside them, labelled by the style. The realistic
 # mix (raws, catalog, exports, broken files) is the classic photographer's.
@@ -120,12 +142,14 @@ class _RawStub:
 _RAW_STUBS = {
     # The CR2's IFD0 declares a 1536×1024 preview, the 350D's own size.
     "cr2": _RawStub("CanonRaw.cr2", (3456, 2304), (1536, 1024), ("PreviewImage",), "Canon", "Canon EOS 350D DIGITAL"),
-    "nef": _RawStub("Nikon.nef", (3040, 2014), (1520, 1007), ("PreviewImage", "JpgFromRaw"),
-                    "NIKON CORPORATION", "NIKON D70"),
+    "nef": _RawStub(
+        "Nikon.nef", (3040, 2014), (1520, 1007), ("PreviewImage", "JpgFromRaw"), "NIKON CORPORATION", "NIKON D70"
+    ),
     # The DNG's frame is its DefaultCropSize, 3456×2304, not its full 3516×2328 raw (ImageSize): its previews
     # are rendered from the default crop, as a camera's or Adobe's DNG converter's are.
-    "dng": _RawStub("DNG.dng", (3456, 2304), (1728, 1152), ("PreviewImage", "JpgFromRaw"),
-                    "Canon", "Canon EOS 350D DIGITAL"),
+    "dng": _RawStub(
+        "DNG.dng", (3456, 2304), (1728, 1152), ("PreviewImage", "JpgFromRaw"), "Canon", "Canon EOS 350D DIGITAL"
+    ),
 }
 
 LIGHTROOM = "Adobe Photoshop Lightroom Classic 13.2 (Windows)"
@@ -150,11 +174,13 @@ class SampleSummary:
     def report(self) -> str:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.kinds.items(), key=lambda item: (-item[1], item[0])))
         outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.expected.items(), key=lambda i: -i[1]))
-        lines = [f"Wrote a sample library of {self.rows} photos ({self.files} files) to {self.directory} "
-                 f"in {self.seconds:.1f} s.",
-                 f"  kinds: {kinds}",
-                 f"  expected: {outcomes}",
-                 f"  ground truth: {self.directory / 'truth.csv'}"]
+        lines = [
+            f"Wrote a sample library of {self.rows} photos ({self.files} files) to {self.directory} "
+            f"in {self.seconds:.1f} s.",
+            f"  kinds: {kinds}",
+            f"  expected: {outcomes}",
+            f"  ground truth: {self.directory / 'truth.csv'}",
+        ]
         if self.catalog:
             lines.append(f"  catalog: {self.catalog}")
         return "\n".join(lines)
@@ -166,15 +192,33 @@ class SampleSummary:
 
 # Develop settings Lightroom writes beside any crop, neutral perspective sliders included.
 _DEVELOP_SETTINGS = {
-    "Version": "16.2", "ProcessVersion": "15.4", "WhiteBalance": "As Shot", "Exposure2012": "+0.35",
-    "Contrast2012": "+12", "Highlights2012": "-48", "Shadows2012": "+31", "Whites2012": "+6", "Blacks2012": "-9",
-    "Vibrance": "+14", "Saturation": "0", "LensProfileEnable": "1", "AutoLateralCA": "1",
-    **{name: str(neutral) for name, neutral in crs.PERSPECTIVE_NEUTRAL.items()}, "HasSettings": "True",
+    "Version": "16.2",
+    "ProcessVersion": "15.4",
+    "WhiteBalance": "As Shot",
+    "Exposure2012": "+0.35",
+    "Contrast2012": "+12",
+    "Highlights2012": "-48",
+    "Shadows2012": "+31",
+    "Whites2012": "+6",
+    "Blacks2012": "-9",
+    "Vibrance": "+14",
+    "Saturation": "0",
+    "LensProfileEnable": "1",
+    "AutoLateralCA": "1",
+    **{name: str(neutral) for name, neutral in crs.PERSPECTIVE_NEUTRAL.items()},
+    "HasSettings": "True",
 }
 
 
-def _xmp_packet(*, orientation: int | None, settings: dict[str, str] | None, history: Sequence[dict[str, str]] = (),
-                date: str = "2024-05-03T18:22:10", extra: dict[str, str] | None = None, sidecar: bool = False) -> str:
+def _xmp_packet(
+    *,
+    orientation: int | None,
+    settings: dict[str, str] | None,
+    history: Sequence[dict[str, str]] = (),
+    date: str = "2024-05-03T18:22:10",
+    extra: dict[str, str] | None = None,
+    sidecar: bool = False,
+) -> str:
     """A packet as Lightroom writes one (crs.xmp_packet): creator and dates, orientation, `extra`, the crs
     `settings`. Sidecars have no <?xpacket?> wrapper (Lightroom omits it); embedded packets have one."""
     attributes = {"xmp:CreatorTool": LIGHTROOM, "xmp:ModifyDate": date, "xmp:MetadataDate": date}
@@ -186,8 +230,13 @@ def _xmp_packet(*, orientation: int | None, settings: dict[str, str] | None, his
 
 
 def _saved_event(date: str) -> dict[str, str]:
-    return {"action": "saved", "instanceID": "xmp.iid:" + date.replace(":", "").replace("-", ""),
-            "when": date, "softwareAgent": LIGHTROOM, "changed": "/metadata"}
+    return {
+        "action": "saved",
+        "instanceID": "xmp.iid:" + date.replace(":", "").replace("-", ""),
+        "when": date,
+        "softwareAgent": LIGHTROOM,
+        "changed": "/metadata",
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -195,14 +244,24 @@ def _saved_event(date: str) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------
 
 _INVERSE_TRANSPOSE = {  # displayed → stored pixels: the inverse of what exif_transpose does for each orientation
-    1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_270,
 }
 _CAMERA_ORIENTATIONS = (1, 6, 8, 3, 2, 4, 5, 7)
 _CAMERA_ORIENTATION_WEIGHTS = (0.55, 0.2, 0.15, 0.04, 0.015, 0.015, 0.015, 0.015)
-_FOLDERS = ("2022/2022-09-18", "2023/2023-04-02", "2023/2023-07-14 Zürich", "2024/2024-01-27 Snow day",
-            "2024/2024-05-03")
+_FOLDERS = (
+    "2022/2022-09-18",
+    "2023/2023-04-02",
+    "2023/2023-07-14 Zürich",
+    "2024/2024-01-27 Snow day",
+    "2024/2024-05-03",
+)
 
 
 @dataclass
@@ -279,14 +338,22 @@ def _plan(count: int, seed: int, long_side: int, kinds: Sequence[str] | None, st
     kind_list = _kind_list(count, kinds, rng)
     photos: list[PlannedPhoto] = []
     jpeg_orientations = list(rng.permutation(np.arange(1, 9)))  # all eight appear first
-    special_names = iter(["Été à Zürich 01.JPG", "Été à Zürich 02.JPG", "Strand mit Möwe 03.jpeg",
-                          "beach day (2).jpg"])
+    special_names = iter(["Été à Zürich 01.JPG", "Été à Zürich 02.JPG", "Strand mit Möwe 03.jpeg", "beach day (2).jpg"])
     for index, kind in enumerate(kind_list):
         photo_rng = np.random.default_rng(_seed_words(seed, 1, index))
         number = 1001 + index  # file numbers, like a camera's counter
         folder = _FOLDERS[photo_rng.integers(len(_FOLDERS))]
-        if kind in ("jpeg", "truncated", "uncropped", "uncropped-no-hascrop", "uncropped-no-xmp", "perspective",
-                    "garbage-crop", "lrcat", "duplicate"):
+        if kind in (
+            "jpeg",
+            "truncated",
+            "uncropped",
+            "uncropped-no-hascrop",
+            "uncropped-no-xmp",
+            "perspective",
+            "garbage-crop",
+            "lrcat",
+            "duplicate",
+        ):
             if kind == "jpeg" and jpeg_orientations:
                 orientation = int(jpeg_orientations.pop())
             else:
@@ -295,23 +362,27 @@ def _plan(count: int, seed: int, long_side: int, kinds: Sequence[str] | None, st
             if kind == "jpeg" and photo_rng.uniform() < 0.25:
                 name = next(special_names, name)
                 folder = "2023/2023-07-14 Zürich" if name.startswith("Été") else folder
-            photos += _plan_embedded(photo_rng, kind, f"{folder}/{name}", "jpeg", long_side, orientation, orientation,
-                                     style)
+            photos += _plan_embedded(
+                photo_rng, kind, f"{folder}/{name}", "jpeg", long_side, orientation, orientation, style
+            )
         elif kind == "jpeg-user-rotation":
             # The camera wrote one orientation, the photographer rotated it in Lightroom: XMP says another.
             exif_o = int(photo_rng.choice((1, 1, 6, 8)))
             xmp_o = int(photo_rng.choice([o for o in (1, 3, 6, 8) if o != exif_o]))
-            photos += _plan_embedded(photo_rng, kind, f"{folder}/IMG_{number:04d}.JPG", "jpeg", long_side, exif_o,
-                                     xmp_o, style)
+            photos += _plan_embedded(
+                photo_rng, kind, f"{folder}/IMG_{number:04d}.JPG", "jpeg", long_side, exif_o, xmp_o, style
+            )
         elif kind == "tiff":
             orientation = int(photo_rng.choice((1, 6, 8)))
             ext = ".tif" if photo_rng.uniform() < 0.5 else ".TIFF"
-            photos += _plan_embedded(photo_rng, kind, f"Scans/scan {number:04d}{ext}", "tiff", long_side,
-                                     orientation, orientation, style)
+            photos += _plan_embedded(
+                photo_rng, kind, f"Scans/scan {number:04d}{ext}", "tiff", long_side, orientation, orientation, style
+            )
         elif kind == "png":
             orientation = int(photo_rng.choice((1, 3, 6)))
-            photos += _plan_embedded(photo_rng, kind, f"Edits/edit_{number:04d}.png", "png", long_side,
-                                     orientation, orientation, style)
+            photos += _plan_embedded(
+                photo_rng, kind, f"Edits/edit_{number:04d}.png", "png", long_side, orientation, orientation, style
+            )
         elif kind in ("cr2-sidecar", "cr2-ext-sidecar", "nef-sidecar", "raw-no-preview", "dng"):
             photos.append(_plan_raw(photo_rng, kind, number, long_side))
         elif kind.startswith("export-"):
@@ -336,8 +407,16 @@ def _camera_exif(rng: np.random.Generator, make: str = "Canon", model: str = "Ca
     return (f"-IFD0:Make={make}", f"-IFD0:Model={model}", f"-ExifIFD:DateTimeOriginal={date}")
 
 
-def _plan_embedded(rng: np.random.Generator, kind: str, file: str, fmt: str, long_side: int,
-                   exif_orientation: int, orientation: int, style: Style) -> list[PlannedPhoto]:
+def _plan_embedded(
+    rng: np.random.Generator,
+    kind: str,
+    file: str,
+    fmt: str,
+    long_side: int,
+    exif_orientation: int,
+    orientation: int,
+    style: Style,
+) -> list[PlannedPhoto]:
     """A photo whose XMP is inside it (JPEG, TIFF, PNG), composed and cropped by `style` in the displayed frame.
     `orientation` is the one that displays it."""
     stored_w, stored_h = _stored_frame(rng, long_side, style.frames)
@@ -370,11 +449,25 @@ def _plan_embedded(rng: np.random.Generator, kind: str, file: str, fmt: str, lon
         stored = Crop(0.81, 0.77, 0.19, 0.12, 1.5)
         settings.update(crs.crop_settings(stored))
         truth = to_displayed(stored, stored_w, stored_h, orientation)
-    xmp = None if settings is None else _xmp_packet(orientation=orientation, settings=settings, history=history,
-                                                    date=date)
-    photo = PlannedPhoto(kind, file, fmt=fmt, scene=scene, pixel_size=(stored_w, stored_h), orientation=orientation,
-                   exif_orientation=exif_orientation, xmp=xmp, truth_size=(shown_w, shown_h), truth_crop=truth,
-                   exif=_camera_exif(rng), catalog_crop=catalog_crop)
+    xmp = (
+        None
+        if settings is None
+        else _xmp_packet(orientation=orientation, settings=settings, history=history, date=date)
+    )
+    photo = PlannedPhoto(
+        kind,
+        file,
+        fmt=fmt,
+        scene=scene,
+        pixel_size=(stored_w, stored_h),
+        orientation=orientation,
+        exif_orientation=exif_orientation,
+        xmp=xmp,
+        truth_size=(shown_w, shown_h),
+        truth_crop=truth,
+        exif=_camera_exif(rng),
+        catalog_crop=catalog_crop,
+    )
     if kind != "duplicate":
         return [photo]
     # The same file copied into a backup folder: two rows, same image, same label.
@@ -406,21 +499,41 @@ def _plan_raw(rng: np.random.Generator, kind: str, number: int, long_side: int) 
     file = f"{folder}/{prefix}{number:04d}{ext}"
     settings = {**_DEVELOP_SETTINGS, **crs.crop_settings(stored), "RawFileName": Path(file).name}
     # The stub keeps its own camera EXIF; only its orientation and preview are rewritten.
-    photo = PlannedPhoto(kind, file, fmt=fmt, scene=scene, pixel_size=_preview_size(stub, long_side),
-                         orientation=orientation, exif_orientation=orientation, truth_size=(shown_w, shown_h),
-                         truth_crop=truth)
+    photo = PlannedPhoto(
+        kind,
+        file,
+        fmt=fmt,
+        scene=scene,
+        pixel_size=_preview_size(stub, long_side),
+        orientation=orientation,
+        exif_orientation=orientation,
+        truth_size=(shown_w, shown_h),
+        truth_crop=truth,
+    )
     if fmt == "dng":
         # DNG conversion leaves a `derived` history entry: an original all the same (see the reference).
-        history = [{"action": "derived",
-                    "parameters": "converted from image/x-canon-cr2 to image/dng, saved to new location"},
-                   _saved_event(date)]
-        photo.xmp = _xmp_packet(orientation=orientation, settings=settings, history=history, date=date,
-                                extra={"tiff:Make": stub.make, "tiff:Model": stub.model})
+        history = [
+            {"action": "derived", "parameters": "converted from image/x-canon-cr2 to image/dng, saved to new location"},
+            _saved_event(date),
+        ]
+        photo.xmp = _xmp_packet(
+            orientation=orientation,
+            settings=settings,
+            history=history,
+            date=date,
+            extra={"tiff:Make": stub.make, "tiff:Model": stub.model},
+        )
         return photo
     sidecar = file + ".xmp" if kind == "cr2-ext-sidecar" else str(Path(file).with_suffix(".xmp").as_posix())
     photo.sidecar = sidecar
-    photo.sidecar_xmp = _xmp_packet(orientation=orientation, settings=settings, history=[_saved_event(date)], date=date,
-                                    extra={"tiff:Make": stub.make, "tiff:Model": stub.model}, sidecar=True)
+    photo.sidecar_xmp = _xmp_packet(
+        orientation=orientation,
+        settings=settings,
+        history=[_saved_event(date)],
+        date=date,
+        extra={"tiff:Make": stub.make, "tiff:Model": stub.model},
+        sidecar=True,
+    )
     if kind == "raw-no-preview":
         photo.scene = None  # keep the stub's 26-byte placeholder preview
     return photo
@@ -442,16 +555,27 @@ def _plan_export(rng: np.random.Generator, kind: str, number: int, long_side: in
         file = f"Exports/IMG_{number:04d}-Edit.jpg"
     elif kind == "export-history":
         # "Save to new location": the newest history entry is `derived` to JPEG, no AlreadyApplied.
-        history.append({"action": "derived",
-                        "parameters": "converted from image/x-canon-cr2 to image/jpeg, saved to new location"})
+        history.append(
+            {"action": "derived", "parameters": "converted from image/x-canon-cr2 to image/jpeg, saved to new location"}
+        )
         file = f"Exports/Saved copies/IMG_{number:04d} copy.jpg"
     else:  # export-rawfilename: names the raw it was developed from
         settings["RawFileName"] = f"IMG_{number - 500:04d}.CR2"
         file = f"Exports/Web/holiday_{number:04d}.jpg"
     xmp = _xmp_packet(orientation=1, settings=settings, history=history, date=date)
-    return PlannedPhoto(kind, file, fmt="jpeg", scene=scene, pixel_size=(shown_w, shown_h), orientation=1,
-                  exif_orientation=1, xmp=xmp, truth_size=(shown_w, shown_h), truth_crop=stored,
-                  exif=_camera_exif(rng))
+    return PlannedPhoto(
+        kind,
+        file,
+        fmt="jpeg",
+        scene=scene,
+        pixel_size=(shown_w, shown_h),
+        orientation=1,
+        exif_orientation=1,
+        xmp=xmp,
+        truth_size=(shown_w, shown_h),
+        truth_crop=stored,
+        exif=_camera_exif(rng),
+    )
 
 
 def _plan_orphan_sidecar(rng: np.random.Generator, number: int) -> PlannedPhoto:
@@ -462,13 +586,15 @@ def _plan_orphan_sidecar(rng: np.random.Generator, number: int) -> PlannedPhoto:
     settings = {**_DEVELOP_SETTINGS, **crs.crop_settings(stored), "RawFileName": f"{name}.CR2"}
     xmp = _xmp_packet(orientation=1, settings=settings, history=[_saved_event(_date(rng))], sidecar=True)
     file = f"Raw/2022-09-18/{name}.xmp"
-    return PlannedPhoto("orphan-sidecar", file, fmt="none", orientation=1, sidecar=file, sidecar_xmp=xmp,
-                        truth_crop=stored)
+    return PlannedPhoto(
+        "orphan-sidecar", file, fmt="none", orientation=1, sidecar=file, sidecar_xmp=xmp, truth_crop=stored
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Writing.
 # ----------------------------------------------------------------------------------------------
+
 
 def _stored_pixels(photo: PlannedPhoto) -> Image.Image:
     """The pixel array as stored: the displayed scene turned by the inverse of the displaying orientation."""
@@ -512,8 +638,10 @@ def _metadata_arguments(photo: PlannedPhoto, directory: Path, scratch: Path, ind
             args += [f"-{tag}<={preview}" for tag in _RAW_STUBS[photo.fmt].preview_tags]
         args.append(f"-IFD0:Orientation#={photo.exif_orientation}")
         if photo.fmt == "nef":  # a camera writes the same orientation in every IFD that has one
-            args += [f"-SubIFD:Orientation#={photo.exif_orientation}",
-                     f"-SubIFD1:Orientation#={photo.exif_orientation}"]
+            args += [
+                f"-SubIFD:Orientation#={photo.exif_orientation}",
+                f"-SubIFD1:Orientation#={photo.exif_orientation}",
+            ]
     else:
         args += list(photo.exif)
         if photo.exif_orientation is not None:
@@ -530,10 +658,10 @@ def _truncate_in_scan_data(path: Path) -> None:
     data = path.read_bytes()
     offset = 2
     while offset < len(data):
-        marker, length = data[offset + 1], int.from_bytes(data[offset + 2:offset + 4], "big")
+        marker, length = data[offset + 1], int.from_bytes(data[offset + 2 : offset + 4], "big")
         if marker == 0xDA:  # start of scan: the compressed pixels follow its header
             scan = offset + 2 + length
-            path.write_bytes(data[:scan + (len(data) - scan) // 2])
+            path.write_bytes(data[: scan + (len(data) - scan) // 2])
             return
         offset += 2 + length
     raise RuntimeError(f"no scan data found in {path}")
@@ -562,9 +690,16 @@ def _write_catalog_part(directory: Path, photos: Sequence[PlannedPhoto]) -> Path
     """
     entries = [
         # The extractor walks folders as absolute (not resolved) paths: the same spelling pairs file and catalog row.
-        CatalogEntry(path=(directory / photo.file).absolute(), orientation=photo.orientation,
-                     width=photo.pixel_size[0], height=photo.pixel_size[1], crop=photo.catalog_crop, file_format="JPG")
-        for photo in photos if photo.kind == "lrcat"
+        CatalogEntry(
+            path=(directory / photo.file).absolute(),
+            orientation=photo.orientation,
+            width=photo.pixel_size[0],
+            height=photo.pixel_size[1],
+            crop=photo.catalog_crop,
+            file_format="JPG",
+        )
+        for photo in photos
+        if photo.kind == "lrcat"
     ]
     if not entries:
         return None
@@ -576,9 +711,16 @@ def _write_catalog_part(directory: Path, photos: Sequence[PlannedPhoto]) -> Path
 
 def _truth_row(photo: PlannedPhoto) -> dict[str, str]:
     expected, origin = KINDS[photo.kind]
-    row = {"file": photo.file, "kind": photo.kind, "expected": expected, "origin": origin if expected == LABEL else "",
-           "orientation": str(photo.orientation) if photo.truth_size else "",
-           "width": "", "height": "", **dict.fromkeys(LABEL_VALUES, "")}
+    row = {
+        "file": photo.file,
+        "kind": photo.kind,
+        "expected": expected,
+        "origin": origin if expected == LABEL else "",
+        "orientation": str(photo.orientation) if photo.truth_size else "",
+        "width": "",
+        "height": "",
+        **dict.fromkeys(LABEL_VALUES, ""),
+    }
     if expected == skip_reasons.NO_CROP:
         row["origin"] = origin  # what --include-uncropped labels them with
     if photo.truth_size:
@@ -586,26 +728,34 @@ def _truth_row(photo: PlannedPhoto) -> dict[str, str]:
     if photo.truth_crop is not None:
         crop = photo.truth_crop
         # 10 decimals: exact far below the 6 Lightroom writes, without float noise like 0.30000000000000004.
-        row.update({name: repr(round(value, 10)) for name, value in
-                    zip(LABEL_VALUES, crop.values())})
+        row.update({name: repr(round(value, 10)) for name, value in zip(LABEL_VALUES, crop.values())})
     return row
 
 
-def _planned_photos(count: int, seed: int, long_side: int, kinds: Sequence[str] | None,
-                    style: str = CLASSIC) -> list[PlannedPhoto]:
+def _planned_photos(
+    count: int, seed: int, long_side: int, kinds: Sequence[str] | None, style: str = CLASSIC
+) -> list[PlannedPhoto]:
     """The plan make_sample_library writes (tests re-draw scenes from it to check the pixels and the styles)."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; known: {', '.join(STYLES)}")
     if style != CLASSIC:
         kinds = ZOO_DEFAULT_KINDS if kinds is None else kinds
         if not set(kinds) <= set(ZOO_KINDS):
-            raise ValueError(f"the {style} style writes only photos with embedded XMP ({', '.join(ZOO_KINDS)}), "
-                             f"not {sorted(set(kinds) - set(ZOO_KINDS))}: the realistic mix is the {CLASSIC} style's")
+            raise ValueError(
+                f"the {style} style writes only photos with embedded XMP ({', '.join(ZOO_KINDS)}), "
+                f"not {sorted(set(kinds) - set(ZOO_KINDS))}: the realistic mix is the {CLASSIC} style's"
+            )
     return _plan(count, seed, long_side, kinds, STYLES[style])
 
 
-def make_sample_library(directory: Path, count: int = 120, seed: int = 0, long_side: int = 640,
-                        kinds: Sequence[str] | None = None, style: str = CLASSIC) -> SampleSummary:
+def make_sample_library(
+    directory: Path,
+    count: int = 120,
+    seed: int = 0,
+    long_side: int = 640,
+    kinds: Sequence[str] | None = None,
+    style: str = CLASSIC,
+) -> SampleSummary:
     """Write a synthetic library of `count` photos (truth.csv rows) into `directory`, which must be empty or new.
 
     `style` names the photographer (samples/styles.py: STYLES). For the classic one `kinds=None` is the
@@ -671,6 +821,11 @@ def make_sample_library(directory: Path, count: int = 120, seed: int = 0, long_s
         writer.writerows(rows)
 
     files = sum(1 for p in directory.rglob("*") if p.is_file())
-    return SampleSummary(directory, kinds=Counter(r["kind"] for r in rows),
-                         expected=Counter(r["expected"] for r in rows),
-                         files=files, seconds=time.perf_counter() - started, catalog=catalog)
+    return SampleSummary(
+        directory,
+        kinds=Counter(r["kind"] for r in rows),
+        expected=Counter(r["expected"] for r in rows),
+        files=files,
+        seconds=time.perf_counter() - started,
+        catalog=catalog,
+    )

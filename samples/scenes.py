@@ -6,6 +6,7 @@ Besides the subject a scene may hold more faces and elements that enter the pict
 a blown-out band, a branch): what the style zoo's photographers react to. A scene without them is drawn
 exactly as before they existed.
 """
+
 from __future__ import annotations
 
 import math
@@ -150,8 +151,9 @@ def draw(scene: Scene, width: int, height: int) -> np.ndarray:
         channel = sky_low[c] + np.float32(sky_top[c] - sky_low[c]) * sky_t
         channel += (np.float32(245) - channel) * cloud
         np.copyto(channel, mountain[c] * mountain_shade, where=is_mountain)
-        np.copyto(channel, (ground_far[c] + np.float32(ground_near[c] - ground_far[c]) * ground_t) * furrows,
-                  where=is_ground)
+        np.copyto(
+            channel, (ground_far[c] + np.float32(ground_near[c] - ground_far[c]) * ground_t) * furrows, where=is_ground
+        )
         _paint(channel, subject_layers, c)
         channel *= vignette
         _paint(channel, edge_layers, c)  # after the vignette: glare is blown out, not shaded
@@ -173,7 +175,7 @@ def _layers(kind: str, du, dv, size: float, colour: tuple[int, int, int]) -> lis
     """What to paint for one subject at world offsets (du, dv) from its centre: (mask or weight, colour) pairs."""
     if kind == "figure":
         body = (du / (0.22 * size)) ** 2 + ((dv - 0.12 * size) / (0.42 * size)) ** 2 < 1
-        head = du ** 2 + (dv + 0.42 * size) ** 2 < (0.14 * size) ** 2
+        head = du**2 + (dv + 0.42 * size) ** 2 < (0.14 * size) ** 2
         return [(body, colour), (head, (225, 185, 150))]
     if kind == "face":  # hair behind the skin, two eyes and a mouth: inside FACE_HALF_WIDTH × FACE_HALF_HEIGHT
         hair = (du / (0.40 * size)) ** 2 + ((dv + 0.06 * size) / (0.44 * size)) ** 2 < 1
@@ -181,7 +183,7 @@ def _layers(kind: str, du, dv, size: float, colour: tuple[int, int, int]) -> lis
         eyes = (np.abs(du) - 0.13 * size) ** 2 + (dv + 0.02 * size) ** 2 < (0.055 * size) ** 2
         mouth = (du / (0.12 * size)) ** 2 + ((dv - 0.24 * size) / (0.035 * size)) ** 2 < 1
         return [(hair, HAIR), (skin, colour), (eyes, (25, 25, 30)), (mouth, (150, 45, 55))]
-    r2 = (du ** 2 + dv ** 2) / (0.3 * size) ** 2
+    r2 = (du**2 + dv**2) / (0.3 * size) ** 2
     if kind == "sun":
         return [(np.exp(-r2 / 4) * np.float32(0.6), (255, 255, 255)), (r2 < 1, (255, 245, 215))]
     highlight = np.clip(1.3 - ((du + 0.1 * size) ** 2 + (dv + 0.1 * size) ** 2) / (0.2 * size) ** 2, 0, 1)
@@ -203,7 +205,8 @@ def _edge_layers(element: EdgeElement, fx, fy) -> list:
     frequency, phase = element.wave
     edge = depth * (np.float32(0.85) + np.float32(0.15) * np.sin(np.float32(frequency) * along + np.float32(phase)))
     branch = inward < edge
-    lit = edge * (np.float32(0.45)
-                  + np.float32(0.15) * np.sin(np.float32(1.7 * frequency) * along + np.float32(2 * phase)))
+    lit = edge * (
+        np.float32(0.45) + np.float32(0.15) * np.sin(np.float32(1.7 * frequency) * along + np.float32(2 * phase))
+    )
     leaves = branch & (inward > lit)  # the sunlit tips
     return [(branch, (42, 34, 26)), (leaves, (125, 190, 55))]

@@ -15,6 +15,7 @@ what the habit ignores (where a subject stands when it is not the subject's phot
 so the mean crop is a poor answer. Each habit needs only what a model sees at ~96 px: subjects of at least
 ~6 % of the short side, strong colours, dark or blown-out edges, horizons tilted by degrees.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,15 +79,24 @@ def _palette(rng: np.random.Generator) -> tuple:
 
 def _clouds(rng: np.random.Generator) -> tuple[tuple[float, float, float, float], ...]:
     return tuple(
-        (float(rng.uniform(-1.2, 1.2)), float(rng.uniform(0.1, 0.6)), float(rng.uniform(0.1, 0.35)),
-         float(rng.uniform(0.03, 0.08)))
+        (
+            float(rng.uniform(-1.2, 1.2)),
+            float(rng.uniform(0.1, 0.6)),
+            float(rng.uniform(0.1, 0.35)),
+            float(rng.uniform(0.03, 0.08)),
+        )
         for _ in range(rng.integers(0, 6))
     )
 
 
 def _ridge(rng: np.random.Generator) -> tuple[float, ...]:
-    return (float(rng.uniform(0.0, 0.12)), float(rng.uniform(2, 7)), float(rng.uniform(8, 19)),
-            float(rng.uniform(0, 6.3)), float(rng.uniform(0, 6.3)))
+    return (
+        float(rng.uniform(0.0, 0.12)),
+        float(rng.uniform(2, 7)),
+        float(rng.uniform(8, 19)),
+        float(rng.uniform(0, 6.3)),
+        float(rng.uniform(0, 6.3)),
+    )
 
 
 def compose(rng: np.random.Generator, width: int, height: int) -> tuple[Scene, Crop]:
@@ -103,10 +113,17 @@ def compose(rng: np.random.Generator, width: int, height: int) -> tuple[Scene, C
     clouds = _clouds(rng)
     ridge = _ridge(rng)
     scene = Scene(
-        aspect=width / height, tilt=tilt, horizon=(hx / width, hy / height), subject=(sx / width, sy / height),
-        subject_kind=str(subject_kind), subject_size=float(rng.uniform(0.12, 0.22) * (1.6 if not in_sky else 1.0)),
-        subject_colour=SUBJECT_COLOURS[rng.integers(len(SUBJECT_COLOURS))], palette=palette, ridge=ridge,
-        clouds=clouds, texture_seed=int(rng.integers(2**31)),
+        aspect=width / height,
+        tilt=tilt,
+        horizon=(hx / width, hy / height),
+        subject=(sx / width, sy / height),
+        subject_kind=str(subject_kind),
+        subject_size=float(rng.uniform(0.12, 0.22) * (1.6 if not in_sky else 1.0)),
+        subject_colour=SUBJECT_COLOURS[rng.integers(len(SUBJECT_COLOURS))],
+        palette=palette,
+        ridge=ridge,
+        clouds=clouds,
+        texture_seed=int(rng.integers(2**31)),
     )
     return scene, crop
 
@@ -153,8 +170,9 @@ def _largest(rect_of: Callable[[float], RotatedRect], width: int, height: int) -
     return rect_of(low)
 
 
-def _anchored(width: float, height: float, angle: float, anchor: tuple[float, float],
-              point: tuple[float, float]) -> RotatedRect:
+def _anchored(
+    width: float, height: float, angle: float, anchor: tuple[float, float], point: tuple[float, float]
+) -> RotatedRect:
     """The rectangle of this size and angle whose point at `anchor` (fractions of its own width and height,
     from its top-left corner) lies at `point` (pixels)."""
     x, y = _point_in_rect(RotatedRect(0.0, 0.0, width, height, angle), *anchor)
@@ -175,21 +193,38 @@ def _camera_tilt(rng: np.random.Generator, limit: float) -> float:
     return float(np.round(rng.uniform(-limit, limit), 2))
 
 
-def _zoo_scene(rng: np.random.Generator, width: int, height: int, *, tilt: float, horizon_y: float,
-               subject: tuple[float, float], subject_kind: str | None = None, subject_size: float | None = None,
-               subject_colour: tuple[int, int, int] | None = None, faces: Sequence[Face] = (),
-               edge_elements: Sequence[EdgeElement] = ()) -> Scene:
+def _zoo_scene(
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    *,
+    tilt: float,
+    horizon_y: float,
+    subject: tuple[float, float],
+    subject_kind: str | None = None,
+    subject_size: float | None = None,
+    subject_colour: tuple[int, int, int] | None = None,
+    faces: Sequence[Face] = (),
+    edge_elements: Sequence[EdgeElement] = (),
+) -> Scene:
     """A scene of the zoo's world: the classic backdrop, the horizon through (0.5, `horizon_y`) and the subject at
     `subject` (fractions of the frame), by default a balloon in the sky or a figure on the ground, 8–12 % (a
     balloon's diameter) or 15–22 % (a figure's height) of the short side."""
     in_sky = subject[1] < horizon_y
     return Scene(
-        aspect=width / height, tilt=tilt, horizon=(0.5, horizon_y), subject=subject,
+        aspect=width / height,
+        tilt=tilt,
+        horizon=(0.5, horizon_y),
+        subject=subject,
         subject_kind=subject_kind or ("balloon" if in_sky else "figure"),
         subject_size=subject_size if subject_size is not None else float(rng.uniform(0.14, 0.2)),
         subject_colour=subject_colour or _STRONG_COLOURS[rng.integers(len(_STRONG_COLOURS))],
-        palette=_palette(rng), ridge=_ridge(rng), clouds=_clouds(rng), texture_seed=int(rng.integers(2**31)),
-        faces=tuple(faces), edge_elements=tuple(edge_elements),
+        palette=_palette(rng),
+        ridge=_ridge(rng),
+        clouds=_clouds(rng),
+        texture_seed=int(rng.integers(2**31)),
+        faces=tuple(faces),
+        edge_elements=tuple(edge_elements),
     )
 
 
@@ -202,13 +237,15 @@ def compose_thirds(rng: np.random.Generator, width: int, height: int) -> tuple[S
     third-line crossings (of the four, the one that leaves the largest crop; the first in THIRD_LINE_CROSSINGS of
     equals). The camera's tilt is left as it is."""
     subject = _anywhere(rng, 0.12)
-    scene = _zoo_scene(rng, width, height, tilt=_camera_tilt(rng, 3.0), horizon_y=float(rng.uniform(0.3, 0.75)),
-                       subject=subject)
+    scene = _zoo_scene(
+        rng, width, height, tilt=_camera_tilt(rng, 3.0), horizon_y=float(rng.uniform(0.3, 0.75)), subject=subject
+    )
     point = (subject[0] * width, subject[1] * height)
 
     def largest_with_subject_at(crossing: tuple[float, float]) -> RotatedRect:
-        return _largest(lambda s: _anchored(s * height * THIRDS_ASPECT, s * height, 0.0, crossing, point),
-                        width, height)
+        return _largest(
+            lambda s: _anchored(s * height * THIRDS_ASPECT, s * height, 0.0, crossing, point), width, height
+        )
 
     best = max(map(largest_with_subject_at, THIRD_LINE_CROSSINGS), key=lambda rect: rect.height)  # max keeps the first
     return scene, _valid(best, width, height)
@@ -222,16 +259,23 @@ def compose_horizon(rng: np.random.Generator, width: int, height: int) -> tuple[
     horizon_y = float(rng.uniform(0.3, 0.8))
     scene = _zoo_scene(rng, width, height, tilt=tilt, horizon_y=horizon_y, subject=_anywhere(rng, 0.15))
     point = (0.5 * width, horizon_y * height)
-    rect = _largest(lambda s: _anchored(s * height * HORIZON_ASPECT, s * height, tilt, (0.5, HORIZON_LINE), point),
-                    width, height)
+    rect = _largest(
+        lambda s: _anchored(s * height * HORIZON_ASPECT, s * height, tilt, (0.5, HORIZON_LINE), point), width, height
+    )
     return scene, _valid(rect, width, height)
 
 
 def compose_square(rng: np.random.Generator, width: int, height: int) -> tuple[Scene, Crop]:
     """Any content; the crop: a level square (in pixels) of SQUARE_SIDE of the short side, centred. It depends on
     the frame's aspect ratio only (which the model gets beside the pixels)."""
-    scene = _zoo_scene(rng, width, height, tilt=_camera_tilt(rng, 4.0), horizon_y=float(rng.uniform(0.3, 0.7)),
-                       subject=_anywhere(rng, 0.15))
+    scene = _zoo_scene(
+        rng,
+        width,
+        height,
+        tilt=_camera_tilt(rng, 4.0),
+        horizon_y=float(rng.uniform(0.3, 0.7)),
+        subject=_anywhere(rng, 0.15),
+    )
     side = SQUARE_SIDE * min(width, height)
     return scene, _valid(RotatedRect(width / 2, height / 2, side, side, 0.0), width, height)
 
@@ -266,22 +310,37 @@ def compose_face(rng: np.random.Generator, width: int, height: int) -> tuple[Sce
         for _attempt in range(40):  # a few places, one that is free: the frame is not always wide enough for three
             other_size = float(size * rng.uniform(0.4, 0.7))
             half_w, half_h = FACE_HALF_WIDTH * other_size * short, FACE_HALF_HEIGHT * other_size * short
-            centre = (float(rng.uniform(half_w, width - half_w) / width),
-                      float(rng.uniform(half_h, height - half_h) / height))
+            centre = (
+                float(rng.uniform(half_w, width - half_w) / width),
+                float(rng.uniform(half_h, height - half_h) / height),
+            )
             box = _face_box(centre, other_size, width, height)
             if all(_apart(box, other, 0.02 * short) for other in taken):
                 others.append(Face(centre, other_size, SKIN_TONES[rng.integers(len(SKIN_TONES))]))
                 taken.append(box)
                 break
-    scene = _zoo_scene(rng, width, height, tilt=0.0, horizon_y=float(rng.uniform(0.3, 0.8)),
-                       subject=(x / width, y / height), subject_kind="face", subject_size=size,
-                       subject_colour=SKIN_TONES[rng.integers(len(SKIN_TONES))], faces=others)
+    scene = _zoo_scene(
+        rng,
+        width,
+        height,
+        tilt=0.0,
+        horizon_y=float(rng.uniform(0.3, 0.8)),
+        subject=(x / width, y / height),
+        subject_kind="face",
+        subject_size=size,
+        subject_colour=SKIN_TONES[rng.integers(len(SKIN_TONES))],
+        faces=others,
+    )
     return scene, _valid(rect, width, height)
 
 
 # Which elements enter from which edge: poles stand, glare comes from the sun's side or above, branches hang or grow in.
-_KINDS_BY_EDGE = {"left": ("pole", "glare", "branch"), "right": ("pole", "glare", "branch"),
-                  "top": ("glare", "branch"), "bottom": ("branch",)}
+_KINDS_BY_EDGE = {
+    "left": ("pole", "glare", "branch"),
+    "right": ("pole", "glare", "branch"),
+    "top": ("glare", "branch"),
+    "bottom": ("branch",),
+}
 
 
 def _edge_element(rng: np.random.Generator, edge: str) -> EdgeElement:
@@ -300,10 +359,18 @@ def compose_trim(rng: np.random.Generator, width: int, height: int) -> tuple[Sce
     left, top, right, bottom = inset["left"], inset["top"], 1 - inset["right"], 1 - inset["bottom"]
     # The subject stays well inside what is kept: this photographer keeps everything but the distraction.
     subject = (float(rng.uniform(left + 0.12, right - 0.12)), float(rng.uniform(top + 0.12, bottom - 0.12)))
-    scene = _zoo_scene(rng, width, height, tilt=_camera_tilt(rng, 3.0), horizon_y=float(rng.uniform(0.3, 0.7)),
-                       subject=subject, edge_elements=elements)
-    rect = RotatedRect((left + right) / 2 * width, (top + bottom) / 2 * height, (right - left) * width,
-                       (bottom - top) * height, 0.0)
+    scene = _zoo_scene(
+        rng,
+        width,
+        height,
+        tilt=_camera_tilt(rng, 3.0),
+        horizon_y=float(rng.uniform(0.3, 0.7)),
+        subject=subject,
+        edge_elements=elements,
+    )
+    rect = RotatedRect(
+        (left + right) / 2 * width, (top + bottom) / 2 * height, (right - left) * width, (bottom - top) * height, 0.0
+    )
     return scene, _valid(rect, width, height)
 
 
@@ -313,8 +380,9 @@ def compose_uncropped(rng: np.random.Generator, width: int, height: int) -> tupl
     centred (Lightroom's straighten tool with the aspect locked, then a tighter frame)."""
     flawed = rng.uniform() < FLAWED_SHARE
     tilt = float(np.round(rng.choice((-1, 1)) * rng.uniform(MIN_FLAW_TILT, MAX_TILT), 2)) if flawed else 0.0
-    scene = _zoo_scene(rng, width, height, tilt=tilt, horizon_y=float(rng.uniform(0.3, 0.7)),
-                       subject=_anywhere(rng, 0.15))
+    scene = _zoo_scene(
+        rng, width, height, tilt=tilt, horizon_y=float(rng.uniform(0.3, 0.7)), subject=_anywhere(rng, 0.15)
+    )
     if not flawed:
         return scene, None
     rect = _largest(lambda s: RotatedRect(width / 2, height / 2, s * width, s * height, tilt), width, height)
@@ -334,16 +402,23 @@ class Style:
 
 CLASSIC = "classic"
 STYLES: dict[str, Style] = {
-    CLASSIC: Style("straighten; 16:9 landscape, 4:5 portrait crops; subject and horizon on thirds", compose,
-                   frames=((3 / 2, 0.7), (4 / 3, 0.3))),
-    "thirds": Style("a small subject anywhere; the largest level 4:5 crop with it on a third-line crossing",
-                    compose_thirds),
-    "horizon": Style("straighten the horizon (tilts to ±6°) and put it on the lower third line of a 3:2 crop",
-                     compose_horizon),
+    CLASSIC: Style(
+        "straighten; 16:9 landscape, 4:5 portrait crops; subject and horizon on thirds",
+        compose,
+        frames=((3 / 2, 0.7), (4 / 3, 0.3)),
+    ),
+    "thirds": Style(
+        "a small subject anywhere; the largest level 4:5 crop with it on a third-line crossing", compose_thirds
+    ),
+    "horizon": Style(
+        "straighten the horizon (tilts to ±6°) and put it on the lower third line of a 3:2 crop", compose_horizon
+    ),
     "square": Style("a centred level square of 3/4 of the short side, whatever the content", compose_square),
     "face": Style("a tight 4:5 crop around the largest of several faces", compose_face),
-    "trim": Style("a loose level crop that only trims a pole, glare or branch entering from one or two edges",
-                  compose_trim),
-    "uncropped": Style("leaves ~60 % uncropped; straightens only tilted horizons, tightly (frame's aspect)",
-                       compose_uncropped),
+    "trim": Style(
+        "a loose level crop that only trims a pole, glare or branch entering from one or two edges", compose_trim
+    ),
+    "uncropped": Style(
+        "leaves ~60 % uncropped; straightens only tilted horizons, tightly (frame's aspect)", compose_uncropped
+    ),
 }

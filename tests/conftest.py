@@ -1,4 +1,5 @@
 """Shared fixtures: real exiftool, real photos written to tmp_path, the read-only corpus."""
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """With REQUIRE_SHARED set (.ci/run sets it), a test skipped for want of ../shared fails the run."""
     if os.environ.get(REQUIRE_SHARED) and _shared_skips:
         count = f"{len(_shared_skips)} test{' was' if len(_shared_skips) == 1 else 's were'}"
-        print(f"\n{REQUIRE_SHARED} is set, but {count} skipped for want of {SHARED}: "
-              + ", ".join(_shared_skips[:5]) + (" …" if len(_shared_skips) > 5 else ""))
+        print(
+            f"\n{REQUIRE_SHARED} is set, but {count} skipped for want of {SHARED}: "
+            + ", ".join(_shared_skips[:5])
+            + (" …" if len(_shared_skips) > 5 else "")
+        )
         if session.exitstatus == pytest.ExitCode.OK:  # an interrupted or failed run keeps its own status
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -76,10 +80,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def exif_writer():
     """One exiftool process for all the metadata the tests write."""
     with exiftool.ExifTool(common_args=["-charset", "filename=utf8"]) as tool:
+
         def write(path: Path, *assignments: str) -> None:
             tool.execute("-overwrite_original", "-q", *assignments, str(path))
             if not path.exists():
                 raise RuntimeError(f"exiftool lost {path}: {tool.last_stderr}")
+
         yield write
 
 
@@ -93,8 +99,14 @@ def scene(width: int, height: int, seed: int = 0) -> Image.Image:
 
 
 def crop_tags(left: float, top: float, right: float, bottom: float, angle: float = 0.0) -> list[str]:
-    return ["-XMP-crs:HasCrop=True", f"-XMP-crs:CropLeft={left}", f"-XMP-crs:CropTop={top}",
-            f"-XMP-crs:CropRight={right}", f"-XMP-crs:CropBottom={bottom}", f"-XMP-crs:CropAngle={angle}"]
+    return [
+        "-XMP-crs:HasCrop=True",
+        f"-XMP-crs:CropLeft={left}",
+        f"-XMP-crs:CropTop={top}",
+        f"-XMP-crs:CropRight={right}",
+        f"-XMP-crs:CropBottom={bottom}",
+        f"-XMP-crs:CropAngle={angle}",
+    ]
 
 
 # The two collection stores: the same store, API and load tests run against both.
@@ -122,8 +134,17 @@ def red_or_blue_run(tmp_path_factory) -> Path:
     # 640 steps: batch norm's moving statistics (momentum 0.99) must forget their start, or inference sees
     # every photo alike. One model, not the default three: the decision is the model's, and three would triple the
     # longest training of the suite (the ensemble's mean is tested in tests/test_training.py).
-    return train([red_or_blue_dataset(root / "train", 160, seed=0)], root / "run", epochs=40, patience=40,
-                 batch_size=8, image_size=32, seed=0, ensemble=1, verbose=0).run
+    return train(
+        [red_or_blue_dataset(root / "train", 160, seed=0)],
+        root / "run",
+        epochs=40,
+        patience=40,
+        batch_size=8,
+        image_size=32,
+        seed=0,
+        ensemble=1,
+        verbose=0,
+    ).run
 
 
 @pytest.fixture(params=STORE_KINDS)

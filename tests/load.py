@@ -6,6 +6,7 @@ Nothing here is a mock: `ServerProcess` runs `cropstyle serve` (uvicorn, one or 
 from concurrent clients over TCP, each client from its own loopback address (127.0.0.N: the server's
 per-client rate limit keys on the connection's address), and can inject faults mid-load.
 """
+
 from __future__ import annotations
 
 import io
@@ -60,10 +61,20 @@ class ServerProcess:
     `store`: a folder or a postgresql:// URL; `options`: more `serve` arguments; `program`, `cwd`, `env`: which
     cropstyle runs, where, with what environment (by default this checkout's, from its root)."""
 
-    def __init__(self, store: Path | str, model: Path | None = None, token: str | None = None, rate_limit: float = 0,
-                 workers: int = 1, options: list[str] | tuple[str, ...] = (), log: Path | None = None,
-                 port: int | None = None, program: tuple[str, ...] = (sys.executable, "-m", "cropstyle"),
-                 cwd: Path = PROJECT, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        store: Path | str,
+        model: Path | None = None,
+        token: str | None = None,
+        rate_limit: float = 0,
+        workers: int = 1,
+        options: list[str] | tuple[str, ...] = (),
+        log: Path | None = None,
+        port: int | None = None,
+        program: tuple[str, ...] = (sys.executable, "-m", "cropstyle"),
+        cwd: Path = PROJECT,
+        env: dict[str, str] | None = None,
+    ):
         self.store = store if str(store).startswith(("postgresql://", "postgres://")) else Path(store)
         self.model, self.token, self.rate_limit, self.workers = model, token, rate_limit, workers
         self.options = list(options)
@@ -71,14 +82,29 @@ class ServerProcess:
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
         if log is None:
-            log = (self.store.with_name(self.store.name + f".server-{self.port}.log") if isinstance(self.store, Path)
-                   else Path(tempfile.gettempdir()) / f"cropstyle-server-{self.port}.log")
+            log = (
+                self.store.with_name(self.store.name + f".server-{self.port}.log")
+                if isinstance(self.store, Path)
+                else Path(tempfile.gettempdir()) / f"cropstyle-server-{self.port}.log"
+            )
         self.log = Path(log)
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> ServerProcess:
-        command = [*self.program, "serve", "--store", str(self.store), "--host", HOST,
-                   "--port", str(self.port), "--rate-limit", str(self.rate_limit), "--quiet", *self.options]
+        command = [
+            *self.program,
+            "serve",
+            "--store",
+            str(self.store),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--rate-limit",
+            str(self.rate_limit),
+            "--quiet",
+            *self.options,
+        ]
         if self.workers != 1:
             command += ["--workers", str(self.workers)]
         if self.model is not None:
@@ -87,16 +113,23 @@ class ServerProcess:
             command += ["--token", self.token]
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(command, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
-                                            env={**self.env, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**self.env, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
             try:
                 # 421: it runs, but answers only the names given with --allowed-host
-                if (httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 421)
-                        and (self.workers == 1 or len(self.worker_pids()) == self.workers)):
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 421) and (
+                    self.workers == 1 or len(self.worker_pids()) == self.workers
+                ):
                     return self
             except httpx.TransportError:
                 pass
@@ -115,8 +148,10 @@ class ServerProcess:
             if entry.name.isdigit():
                 try:
                     stat = (entry / "stat").read_text()
-                    if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid and \
-                            b"spawn_main" in (entry / "cmdline").read_bytes():
+                    if (
+                        int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid
+                        and b"spawn_main" in (entry / "cmdline").read_bytes()
+                    ):
                         children.append(int(entry.name))
                 except (OSError, ValueError, IndexError):
                     continue
@@ -131,10 +166,13 @@ class ServerProcess:
         connection says. Returns (pid, what the server sent back on it: b"" when it was cut without an answer)."""
         held = socket.create_connection((HOST, self.port), timeout=10)
         try:
-            body = b"--cut\r\nContent-Disposition: form-data; name=\"crop\"\r\n\r\n"
-            held.sendall(b"POST /api/corrections HTTP/1.1\r\nHost: " + f"{HOST}:{self.port}".encode()
-                         + b"\r\nContent-Type: multipart/form-data; boundary=cut\r\nContent-Length: 100000\r\n\r\n"
-                         + body)
+            body = b'--cut\r\nContent-Disposition: form-data; name="crop"\r\n\r\n'
+            held.sendall(
+                b"POST /api/corrections HTTP/1.1\r\nHost: "
+                + f"{HOST}:{self.port}".encode()
+                + b"\r\nContent-Type: multipart/form-data; boundary=cut\r\nContent-Length: 100000\r\n\r\n"
+                + body
+            )
             pid = self._worker_holding(held)
             os.kill(pid, signal.SIGKILL)
             answer = b""
@@ -149,6 +187,7 @@ class ServerProcess:
 
     def _worker_holding(self, connection: socket.socket, timeout: float = 10) -> int:
         """The worker whose descriptors include the server's end of `connection` (once a worker accepted it)."""
+
         def port_hex(port: int) -> str:
             return f"{port:04X}"
 
@@ -158,8 +197,11 @@ class ServerProcess:
             inode = None
             for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
                 fields = line.split()
-                if (fields[1].endswith(":" + port_hex(self.port)) and fields[2].endswith(":" + port_hex(client_port))
-                        and fields[9] != "0"):
+                if (
+                    fields[1].endswith(":" + port_hex(self.port))
+                    and fields[2].endswith(":" + port_hex(client_port))
+                    and fields[9] != "0"
+                ):
                     inode = fields[9]
             if inode is not None:
                 for pid in self.worker_pids():
@@ -235,25 +277,44 @@ def blank_png(width: int, height: int, rows: int | None = None) -> bytes:
     """A valid 8-bit RGBA PNG of zero pixels: a few KB on the wire, width × height × 4 bytes decoded (the
     worst case for a decoder's memory). With `rows`, only that many rows of data: a declared size the data
     does not fill (a decompression bomb's header)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     compressor = zlib.compressobj(9)
     line = b"\x00" * (1 + width * 4)
     data = b"".join(compressor.compress(line) for _ in range(height if rows is None else rows)) + compressor.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
-            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+        + chunk(b"IDAT", data)
+        + chunk(b"IEND", b"")
+    )
 
 
 def label(seed: int) -> dict:
     """A valid upright-ish label, different per seed."""
     rng = np.random.default_rng(seed)
-    return {"left": float(rng.uniform(0.05, 0.15)), "top": float(rng.uniform(0.05, 0.15)),
-            "right": float(rng.uniform(0.85, 0.95)), "bottom": float(rng.uniform(0.85, 0.95)), "angle": 0.0}
+    return {
+        "left": float(rng.uniform(0.05, 0.15)),
+        "top": float(rng.uniform(0.05, 0.15)),
+        "right": float(rng.uniform(0.85, 0.95)),
+        "bottom": float(rng.uniform(0.85, 0.95)),
+        "angle": 0.0,
+    }
 
 
-def submit(client: httpx.Client, url: str, photo: bytes, crop: dict, predicted: dict | None = None,
-           model: str | None = None, filename: str = "photo.jpg", content_type: str = "image/jpeg",
-           extra: dict | None = None) -> httpx.Response:
+def submit(
+    client: httpx.Client,
+    url: str,
+    photo: bytes,
+    crop: dict,
+    predicted: dict | None = None,
+    model: str | None = None,
+    filename: str = "photo.jpg",
+    content_type: str = "image/jpeg",
+    extra: dict | None = None,
+) -> httpx.Response:
     data = {"crop": json.dumps(crop)}
     if predicted is not None:
         data["predicted"] = json.dumps(predicted)
@@ -263,8 +324,11 @@ def submit(client: httpx.Client, url: str, photo: bytes, crop: dict, predicted: 
     return client.post(f"{url}/api/corrections", files={"photo": (filename, photo, content_type)}, data=data)
 
 
-UPLOAD_MEDIA = {"JPEG": ("photo.jpg", "image/jpeg"), "PNG": ("photo.png", "image/png"),
-                "WEBP": ("photo.webp", "image/webp")}
+UPLOAD_MEDIA = {
+    "JPEG": ("photo.jpg", "image/jpeg"),
+    "PNG": ("photo.png", "image/png"),
+    "WEBP": ("photo.webp", "image/webp"),
+}
 
 
 def concurrent_uploads(url: str, photo: bytes, image_format: str, uploads: int) -> list[int]:
@@ -295,19 +359,30 @@ class LoadResult:
     def figures(self) -> dict:
         ordered = sorted(self.latencies)
         p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))] if ordered else float("nan")
-        return {"submissions": self.sent, "stored": len(self.acknowledged), "errors": len(self.errors),
-                "failed_during_faults": dict(self.failed_during_faults), "seconds": round(self.seconds, 3),
-                "throughput_per_s": round(len(self.acknowledged) / self.seconds, 1) if self.seconds else None,
-                "latency_ms_median": round(1000 * statistics.median(ordered), 1) if ordered else None,
-                "latency_ms_p95": round(1000 * p95, 1) if ordered else None}
+        return {
+            "submissions": self.sent,
+            "stored": len(self.acknowledged),
+            "errors": len(self.errors),
+            "failed_during_faults": dict(self.failed_during_faults),
+            "seconds": round(self.seconds, 3),
+            "throughput_per_s": round(len(self.acknowledged) / self.seconds, 1) if self.seconds else None,
+            "latency_ms_median": round(1000 * statistics.median(ordered), 1) if ordered else None,
+            "latency_ms_p95": round(1000 * p95, 1) if ordered else None,
+        }
 
 
 def make_photos(count: int, seed: int = 0, size: tuple[int, int] = (160, 120)) -> list[bytes]:
     return [photo_bytes(*size, seed=seed * 100_000 + i) for i in range(count)]
 
 
-def run_load(url: str, photos: list[bytes], clients: int = 20, faults: list[tuple[int, Callable[[], object]]] = (),
-             timeout: float = 30, progress: Callable[[int], None] | None = None) -> LoadResult:
+def run_load(
+    url: str,
+    photos: list[bytes],
+    clients: int = 20,
+    faults: list[tuple[int, Callable[[], object]]] = (),
+    timeout: float = 30,
+    progress: Callable[[int], None] | None = None,
+) -> LoadResult:
     """Submit every photo (each with its own label) from `clients` concurrent clients, client i from
     127.0.0.(i + 2). `faults`: (acknowledged count, action) pairs; each action runs in its own thread once
     that many submissions were acknowledged, while the clients go on.

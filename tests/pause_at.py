@@ -10,6 +10,7 @@ creates READY, then waits until RELEASE exists, then runs. So a test interrupts 
 point it controls (a phase of its own choosing), however fast or slow the machine is. Nothing else is
 changed: the command is the real one, in its own process, with its real exiftool and files.
 """
+
 from __future__ import annotations
 
 import functools

@@ -9,6 +9,7 @@ initdb refuses to run as root: as root, the cluster belongs to the `postgres` us
 creates (its folder is chowned to it, the commands run through runuser); otherwise to the current user.
 The binaries are found in /usr/lib/postgresql/<version>/bin (the newest version), never on PATH.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,18 +28,24 @@ SUPERUSER = "cropstyle"
 
 def postgres_bin() -> Path:
     """The newest installed server's bin folder."""
-    versions = sorted((p for p in POSTGRES_LIB.glob("*/bin") if (p / "initdb").is_file()),
-                      key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parent.name.split(".")])
+    versions = sorted(
+        (p for p in POSTGRES_LIB.glob("*/bin") if (p / "initdb").is_file()),
+        key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parent.name.split(".")],
+    )
     if not versions:
-        raise FileNotFoundError(f"PostgreSQL is not installed (no {POSTGRES_LIB}/*/bin/initdb): "
-                                "scripts/setup.sh installs it (apt-get install postgresql)")
+        raise FileNotFoundError(
+            f"PostgreSQL is not installed (no {POSTGRES_LIB}/*/bin/initdb): "
+            "scripts/setup.sh installs it (apt-get install postgresql)"
+        )
     return versions[-1]
 
 
 def options_file(port: int, socket_folder: Path) -> str:
     """The cluster's settings: loopback only, its socket in its own folder, room for several servers' pools."""
-    return (f"listen_addresses = '{HOST}'\nport = {port}\nunix_socket_directories = '{socket_folder}'\n"
-            "max_connections = 200\nshared_buffers = '64MB'\n")
+    return (
+        f"listen_addresses = '{HOST}'\nport = {port}\nunix_socket_directories = '{socket_folder}'\n"
+        "max_connections = 200\nshared_buffers = '64MB'\n"
+    )
 
 
 class TemporaryPostgres:
@@ -73,8 +80,9 @@ class TemporaryPostgres:
             return False
 
     def start(self) -> TemporaryPostgres:
-        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync",
-                  "--locale=C")
+        self._run(
+            "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"
+        )
         with open(self.data / "postgresql.conf", "a") as conf:  # last wins; every (re)start reads it
             conf.write(options_file(self.port, self.folder))
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")

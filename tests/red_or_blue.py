@@ -1,5 +1,6 @@
 """Photos of a photographer who crops some kinds of photo and leaves the others alone: red photos are cropped to
 KEPT_CROP, blue ones left uncropped (their label the full frame, as `extract --include-uncropped` writes it)."""
+
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,18 @@ def red_or_blue_dataset(directory: Path, count: int, seed: int) -> Path:
         pixels = np.clip(colour + rng.normal(0, 20, (48, 64, 3)), 0, 255).astype(np.uint8)
         name = f"images/{seed}-{index}.jpg"
         Image.fromarray(pixels).save(directory / name, quality=90)
-        rows.append(label_row(image=name, source=f"/photos/{seed}/{index}.jpg", origin="xmp-embedded", width=640,
-                              height=480, has_crop=red, crop=KEPT_CROP if red else Crop(0.0, 0.0, 1.0, 1.0, 0.0),
-                              orientation=1, fingerprint=str(index)))
+        rows.append(
+            label_row(
+                image=name,
+                source=f"/photos/{seed}/{index}.jpg",
+                origin="xmp-embedded",
+                width=640,
+                height=480,
+                has_crop=red,
+                crop=KEPT_CROP if red else Crop(0.0, 0.0, 1.0, 1.0, 0.0),
+                orientation=1,
+                fingerprint=str(index),
+            )
+        )
     pd.DataFrame(rows, columns=LABEL_COLUMNS).to_csv(directory / "labels.csv", index=False)
     return directory

@@ -3,6 +3,7 @@
 Round trips for all 8 orientations, sidecar and embedded, raws and DNG; byte-identical image data; --force,
 --dry-run and --in-place semantics; existing sidecar content preserved. Real exiftool, real TF, no mocks.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -75,8 +76,9 @@ def test_round_trip_all_orientations(model, run, tmp_path, in_place):
         assert action.target == (photo if in_place else photo.with_name(photo.name + ".xmp"))
         assert action.created is not in_place
         # Written in the STORED frame: to_stored of the prediction, rounded to Lightroom's 6 decimals.
-        expected = written_values(to_stored(prediction.crop, prediction.width, prediction.height,
-                                            prediction.orientation))
+        expected = written_values(
+            to_stored(prediction.crop, prediction.width, prediction.height, prediction.orientation)
+        )
         assert action.stored == expected
         assert tags[action.target]["XMP-crs:HasCrop"] is True or str(tags[action.target]["XMP-crs:HasCrop"]) == "True"
         assert stored_crop(tags[action.target]).values() == pytest.approx(expected.values(), abs=1e-12)
@@ -92,8 +94,11 @@ def test_round_trip_all_orientations(model, run, tmp_path, in_place):
     for photo in photos:
         row, prediction = labels[photo], predictions[photo]
         assert row["origin"] == ("xmp-embedded" if in_place else "xmp-sidecar")
-        assert (row["width"], row["height"], row["orientation"]) == (prediction.width, prediction.height,
-                                                                     prediction.orientation)
+        assert (row["width"], row["height"], row["orientation"]) == (
+            prediction.width,
+            prediction.height,
+            prediction.orientation,
+        )
         values = [row[k] for k in LABEL_VALUES]
         assert values == pytest.approx(prediction.crop.values(), abs=1e-4)
 
@@ -101,8 +106,9 @@ def test_round_trip_all_orientations(model, run, tmp_path, in_place):
 def test_round_trip_raws_and_dng(model, run, tmp_path):
     """Raws with NAME.xmp and NAME.EXT.xmp sidecars, a raw whose sidecar is gone (a new NAME.xmp), a DNG in place."""
     library = tmp_path / "library"
-    make_sample_library(library, count=6, seed=4, long_side=160,
-                        kinds=("cr2-sidecar", "cr2-ext-sidecar", "nef-sidecar", "dng"))
+    make_sample_library(
+        library, count=6, seed=4, long_side=160, kinds=("cr2-sidecar", "cr2-ext-sidecar", "nef-sidecar", "dng")
+    )
     raws = sorted(p for p in library.rglob("*") if p.suffix.lower() in {".cr2", ".nef"})
     dngs = sorted(library.rglob("*.dng"))
     assert len(raws) >= 3 and dngs
@@ -132,8 +138,9 @@ def test_round_trip_raws_and_dng(model, run, tmp_path):
         assert file_hash(raw) == raw_bytes[raw]
     for sidecar, before in sidecars_before.items():  # only the crop tags changed
         after = all_tags(sidecar)
-        assert ({k: v for k, v in after.items() if k not in CROP_KEYS}
-                == {k: v for k, v in before.items() if k not in CROP_KEYS})
+        assert {k: v for k, v in after.items() if k not in CROP_KEYS} == {
+            k: v for k, v in before.items() if k not in CROP_KEYS
+        }
     assert by_source[dngs[0]].target == dngs[0]
     with metadata_tool() as tool:
         assert {p: tool.preview(p) for p in dngs} == previews
@@ -171,8 +178,9 @@ def test_force_and_in_place_semantics(model, run, tmp_path, exif_writer):
     summary = apply(run, [folder], force=True, model=model)
     actions = {a.source.name: a for a in summary.actions}
     assert actions["embedded.jpg"].reason == EMBEDDED_CROP
-    assert (actions["sidecar.jpg"].status == "written"
-            and actions["sidecar.jpg"].replaced == Crop(0.2, 0.1, 0.8, 0.7, 0.0))
+    assert actions["sidecar.jpg"].status == "written" and actions["sidecar.jpg"].replaced == Crop(
+        0.2, 0.1, 0.8, 0.7, 0.0
+    )
     tags = read_tags(sidecar)[sidecar]
     assert stored_crop(tags) == actions["sidecar.jpg"].stored
     everything = all_tags(sidecar)
@@ -214,8 +222,12 @@ def test_crop_assignments_are_lightroom_tags():
     crop = written_values(Crop(0.1234567891, -1e-17, 1.0000000001, 0.5, -3.14159265))
     assert crop == Crop(0.123457, 0.0, 1.0, 0.5, -3.141593)
     assert exiftool_assignments(crop) == [
-        "-XMP-crs:HasCrop=True", "-XMP-crs:CropLeft=0.123457", "-XMP-crs:CropTop=0.000000",
-        "-XMP-crs:CropRight=1.000000", "-XMP-crs:CropBottom=0.500000", "-XMP-crs:CropAngle=-3.141593",
+        "-XMP-crs:HasCrop=True",
+        "-XMP-crs:CropLeft=0.123457",
+        "-XMP-crs:CropTop=0.000000",
+        "-XMP-crs:CropRight=1.000000",
+        "-XMP-crs:CropBottom=0.500000",
+        "-XMP-crs:CropAngle=-3.141593",
     ]
 
 

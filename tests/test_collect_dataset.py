@@ -1,5 +1,6 @@
 """`cropstyle collected STORE --out DATASET`: corrections sent to a real server become a standard dataset,
 from either store (a folder, a PostgreSQL URL)."""
+
 from __future__ import annotations
 
 import json

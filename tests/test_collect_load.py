@@ -10,6 +10,7 @@
 
 bench/web.py runs the same at full scale (2,000 submissions, 50 clients) and reports the figures.
 """
+
 from __future__ import annotations
 
 import io
@@ -74,8 +75,9 @@ def test_load_then_kill_9_and_restart(location):
 
     # The restarted server sees exactly that store, and takes submissions again.
     with ServerProcess(location, token="secret", rate_limit=0) as restarted:
-        listing = httpx.get(f"{restarted.url}/api/corrections", params={"limit": 1000},
-                            headers={"Authorization": "Bearer secret"}).json()
+        listing = httpx.get(
+            f"{restarted.url}/api/corrections", params={"limit": 1000}, headers={"Authorization": "Bearer secret"}
+        ).json()
         assert listing["count"] == stored
         assert acknowledged <= {row["id"] for row in listing["corrections"]}
         resumed = run_load(restarted.url, second_photos[-20:], clients=4)
@@ -115,8 +117,9 @@ def test_workers_share_the_store_through_faults(location, request):
         killed_pid = killed[0][0]
         while time.monotonic() < deadline and (len(server.worker_pids()) != 4 or killed_pid in server.worker_pids()):
             time.sleep(0.2)
-        assert (len(server.worker_pids()) == 4 and killed_pid in workers_before
-                and killed_pid not in server.worker_pids())
+        assert (
+            len(server.worker_pids()) == 4 and killed_pid in workers_before and killed_pid not in server.worker_pids()
+        )
         again = run_load(server.url, make_photos(40, seed=4), clients=CLIENTS)
         assert again.errors == [] and len(again.acknowledged) == 40
 

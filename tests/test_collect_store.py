@@ -1,5 +1,6 @@
 """The collection store on its own, both implementations through one interface: idempotent, content-addressed,
 atomic, its schema migrated, its rate buckets shared by every process, and what a crash can and cannot leave."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -31,8 +32,14 @@ def test_add_is_idempotent_and_content_addressed(location):
         assert len(store.stored_photos()) == 1  # one photo for both corrections
         row = store.get(first)
         assert store.photo_bytes(row) == photo
-        assert (row.extension, row.width, row.height, row.crop, row.model, row.client) == \
-            ("jpg", 200, 100, CROP, "m", "127.0.0.1")
+        assert (row.extension, row.width, row.height, row.crop, row.model, row.client) == (
+            "jpg",
+            200,
+            100,
+            CROP,
+            "m",
+            "127.0.0.1",
+        )
         assert [r.id for r in store.all()] == [first, other]  # submission order
         assert [r.id for r in store.all(limit=1, offset=1)] == [other]
         check = store.check()
@@ -48,8 +55,10 @@ def test_orphan_photos_are_listed_never_counted(location):
     orphan = "ab" + "0" * 62
     if isinstance(location, str):
         with psycopg.connect(location) as connection:
-            connection.execute("INSERT INTO photos (sha256, extension, data) VALUES (%s, 'jpg', %s)",
-                               (orphan, photo_bytes(64, 64, seed=3)))
+            connection.execute(
+                "INSERT INTO photos (sha256, extension, data) VALUES (%s, 'jpg', %s)",
+                (orphan, photo_bytes(64, 64, seed=3)),
+            )
     else:
         path = location / "photos" / "ab" / f"{orphan}.jpg"
         path.parent.mkdir(exist_ok=True)
@@ -90,8 +99,9 @@ def test_sqlite_store_from_before_versions_is_migrated(tmp_path):
     """A store written before schema versions (user_version 0, no rate_buckets) opens with its rows kept."""
     with sqlite3.connect(tmp_path / DATABASE) as db:
         db.executescript(SQLITE_MIGRATIONS[0])
-        db.execute("INSERT INTO corrections VALUES ('i', 'p', 'photos/p.jpg', 1, 1, 1, 0, 0, 1, 1, 0, NULL, NULL, "
-                   "NULL, 0)")
+        db.execute(
+            "INSERT INTO corrections VALUES ('i', 'p', 'photos/p.jpg', 1, 1, 1, 0, 0, 1, 1, 0, NULL, NULL, NULL, 0)"
+        )
     with open_store(tmp_path) as store:
         assert store.count() == 1
         assert store.take("submit:127.0.0.1", 1, 1) == 0.0  # the bucket table exists now
@@ -106,9 +116,11 @@ def test_postgres_schema_versioned_and_a_row_needs_its_photo(postgres):
     with psycopg.connect(url) as connection:
         assert connection.execute("SELECT version FROM cropstyle_schema").fetchall() == [(len(POSTGRES_MIGRATIONS),)]
         with pytest.raises(psycopg.errors.ForeignKeyViolation):
-            connection.execute("INSERT INTO corrections (id, photo, width, height, orientation, \"left\", top, "
-                               "\"right\", bottom, angle, created) "
-                               "VALUES ('x', 'no-such-photo', 1, 1, 1, 0, 0, 1, 1, 0, 0)")
+            connection.execute(
+                'INSERT INTO corrections (id, photo, width, height, orientation, "left", top, '
+                '"right", bottom, angle, created) '
+                "VALUES ('x', 'no-such-photo', 1, 1, 1, 0, 0, 1, 1, 0, 0)"
+            )
 
 
 def test_postgres_unreachable_is_one_clear_error(postgres):

@@ -1,4 +1,5 @@
 """`cropstyle evaluate`: the metrics on hand-computed cases, and the baselines."""
+
 import math
 
 import numpy as np
@@ -66,9 +67,10 @@ def test_saliency_is_libvips_smartcrop_at_a_given_crops_size(tmp_path):
         left, top, w, h, iw, ih = baselines.smartcrop_box(path, image.width * 0.6, image.height * 0.5)
         expected, _ = image.smartcrop(w, h, interesting="attention", attention_x=True, attention_y=True)
         assert (w, h) == (round(image.width * 0.6), round(image.height * 0.5))
-        assert np.array_equal(np.ndarray(buffer=image.crop(left, top, w, h).write_to_memory(), dtype=np.uint8,
-                                         shape=(h, w, 3)),
-                              np.ndarray(buffer=expected.write_to_memory(), dtype=np.uint8, shape=(h, w, 3)))
+        assert np.array_equal(
+            np.ndarray(buffer=image.crop(left, top, w, h).write_to_memory(), dtype=np.uint8, shape=(h, w, 3)),
+            np.ndarray(buffer=expected.write_to_memory(), dtype=np.uint8, shape=(h, w, 3)),
+        )
         # At a crop's size (the mean training crop's, or the true one's for the reference): a 0.6×0.5 upright crop
         # of a frame ten times the image's size.
         true = Crop(0.2, 0.25, 0.8, 0.75, 0.0)

@@ -1,4 +1,5 @@
 """`cropstyle export`: Keras → SavedModel → TF.js graph model, metadata.json, and parity in node (wasm)."""
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,13 @@ def test_metadata(tmp_path_factory, run):
     prep = metadata["preprocessing"]
     assert prep == config["preprocessing"]  # one description, the RUN's, verbatim
     assert prep["image_size"] == IMAGE_SIZE
-    assert prep["resize"] == {"method": "bilinear", "keep_aspect_ratio": False, "half_pixel_centers": True,
-                              "align_corners": False, "antialias": False}
+    assert prep["resize"] == {
+        "method": "bilinear",
+        "keep_aspect_ratio": False,
+        "half_pixel_centers": True,
+        "align_corners": False,
+        "antialias": False,
+    }
     assert prep["scale"] == 1 / 255 and prep["value_range"] == [0, 1] and prep["channel_order"] == "RGB"
     assert prep["source_long_side"] == 96  # the training images' long side (tests/test_export_support.py)
     assert prep["decode"]["long_side"] == 96 and prep["decode"]["resample"] == "bicubic"  # as extractor.pixels
@@ -102,8 +108,9 @@ def w_values(weight: dict) -> int:
 
 
 @pytest.mark.parametrize("steps", [webmodel.PROMOTION_STEPS, 1])
-def test_uint8_promotes_tensors_to_uint16_until_parity_reaches_the_target(tmp_path_factory, tmp_path, monkeypatch,
-                                                                          steps):
+def test_uint8_promotes_tensors_to_uint16_until_parity_reaches_the_target(
+    tmp_path_factory, tmp_path, monkeypatch, steps
+):
     """A target tighter than plain uint8 reaches: the export keeps the tensors it must in uint16, measured;
     after `steps` single promotions it promotes the rest at once."""
     monkeypatch.setattr(webmodel, "PROMOTION_STEPS", steps)
@@ -117,7 +124,7 @@ def test_uint8_promotes_tensors_to_uint16_until_parity_reaches_the_target(tmp_pa
     assert trials[-1] == {"uint16": report.uint16, "max_abs_diff": report.max_abs_diff}
     assert all(trial["max_abs_diff"] > target for trial in trials[:-1])  # it stops as soon as it reaches it
     for step, (before, after) in enumerate(zip(trials, trials[1:])):  # the earlier promotions kept
-        assert after["uint16"][:len(before["uint16"])] == before["uint16"]
+        assert after["uint16"][: len(before["uint16"])] == before["uint16"]
         assert len(after["uint16"]) == len(before["uint16"]) + 1 or step == steps  # one tensor per step
     graph = json.loads((report.out / "model.json").read_text())
     stored = {w["name"]: w.get("quantization", {}).get("dtype") for g in graph["weightsManifest"] for w in g["weights"]}
@@ -136,17 +143,27 @@ def test_quantized_weights_are_written_as_the_converter_writes_them(tmp_path_fac
     model = crop_model(tmp_path_factory)
     model.keras_model.export(str(tmp_path / "saved_model"), format="tf_saved_model", verbose=False)
     convert = tfjs_converters().convert_tf_saved_model
-    convert(str(tmp_path / "saved_model"), str(tmp_path / "plain"), signature_def="serving_default",
-            saved_model_tags="serve")
+    convert(
+        str(tmp_path / "saved_model"),
+        str(tmp_path / "plain"),
+        signature_def="serving_default",
+        saved_model_tags="serve",
+    )
     large = webmodel._large_weights(tmp_path / "plain" / "model.json")
     dtype_map = {"uint8": list(large)[1:], "uint16": list(large)[:1]}
-    convert(str(tmp_path / "saved_model"), str(tmp_path / "converter"), signature_def="serving_default",
-            saved_model_tags="serve", quantization_dtype_map=dtype_map)
+    convert(
+        str(tmp_path / "saved_model"),
+        str(tmp_path / "converter"),
+        signature_def="serving_default",
+        saved_model_tags="serve",
+        quantization_dtype_map=dtype_map,
+    )
     webmodel.write_graph_model(tmp_path / "plain", tmp_path / "ours", dtype_map)
     names = sorted(path.name for path in (tmp_path / "converter").iterdir())
     assert names == sorted(path.name for path in (tmp_path / "ours").iterdir())
     assert json.loads((tmp_path / "ours" / "model.json").read_text()) == json.loads(
-        (tmp_path / "converter" / "model.json").read_text())
+        (tmp_path / "converter" / "model.json").read_text()
+    )
     for name in names:
         if name.endswith(".bin"):
             assert (tmp_path / "ours" / name).read_bytes() == (tmp_path / "converter" / name).read_bytes()
@@ -159,7 +176,7 @@ def test_tfjs_runs_what_keras_runs_on_real_photos(tmp_path_factory, tmp_path):
     rng = np.random.default_rng(42)
     images = rng.uniform(0, 1, (3, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
     aspects = np.array([0.5, 1.0, 2.5], np.float32)
-    node, = webmodel.run_tfjs([report.out], images, aspects, tmp_path)
+    (node,) = webmodel.run_tfjs([report.out], images, aspects, tmp_path)
     assert node["backend"] == "wasm" and node["tfjs_version"] == "4.22.0"
     assert node["inputs"] == ["image", "aspect"]
     np.testing.assert_allclose(node["result"], model.predict_arrays(images, aspects), atol=1e-4)
@@ -175,17 +192,18 @@ def test_one_model_exports_with_its_best_epoch(run, tmp_path):
     from cropstyle.training.train import train
 
     dataset = Path(json.loads((run / "config.json").read_text())["datasets"][0]["path"])
-    single = train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=IMAGE_SIZE, seed=0, ensemble=1,
-                   verbose=0).run
+    single = train(
+        [dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=IMAGE_SIZE, seed=0, ensemble=1, verbose=0
+    ).run
     report = webmodel.export_webmodel(single, tmp_path / "web", "none")
     assert report.passed and report.max_abs_diff <= 1e-4
     images = np.random.default_rng(7).uniform(0, 1, (2, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
     aspects = np.array([0.75, 1.5], np.float32)
-    node, = webmodel.run_tfjs([report.out], images, aspects, tmp_path)
+    (node,) = webmodel.run_tfjs([report.out], images, aspects, tmp_path)
     np.testing.assert_allclose(node["result"], load_crop_model(single).predict_arrays(images, aspects), atol=1e-4)
     validation = json.loads((report.out / "metadata.json").read_text())["validation"]
     history = pd.read_csv(single / "members" / "0" / "history.csv")
-    best, = validation["members"]
+    (best,) = validation["members"]
     assert best["epoch"] == int(history.loc[history["val_crop_iou"].idxmax(), "epoch"])
     assert best["val_crop_iou"] == validation["members_val_crop_iou"][0] == pytest.approx(history["val_crop_iou"].max())
     assert validation["val_crop_iou"] == pytest.approx(history["val_crop_iou"].max(), abs=1e-6)
@@ -226,7 +244,6 @@ def test_tfjs_shims_leave_keras_alone():
         import keras.callbacks, keras.src.callbacks.orbax_checkpoint
         print("ok")
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          cwd=str(PROJECT))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=str(PROJECT))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")

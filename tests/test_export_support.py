@@ -3,6 +3,7 @@ WEBMODELs for the whole pytest session (training and exporting are the slow part
 
 The fixtures here are plain functions cached for the session; each test module wraps them in a fixture.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,9 @@ def trained_run(tmp_path_factory) -> Path:
 
         base = tmp_path_factory.mktemp("export-run")
         dataset = write_dataset(base / "dataset", 24, seed=3, long_side=96)
-        _CACHE["run"] = train([dataset], base / "run", epochs=1, batch_size=8, image_size=IMAGE_SIZE, seed=0,
-                              verbose=0).run
+        _CACHE["run"] = train(
+            [dataset], base / "run", epochs=1, batch_size=8, image_size=IMAGE_SIZE, seed=0, verbose=0
+        ).run
     return _CACHE["run"]
 
 
@@ -74,8 +76,9 @@ TO_STORED = {
 }
 
 
-def oriented_photo(path: Path, displayed: Image.Image, orientation: int, fmt: str | None = None,
-                   make: str = "cropstyle-test") -> Path:
+def oriented_photo(
+    path: Path, displayed: Image.Image, orientation: int, fmt: str | None = None, make: str = "cropstyle-test"
+) -> Path:
     """Write `displayed` stored so that EXIF `orientation` displays it as `displayed` again."""
     stored = displayed if TO_STORED[orientation] is None else displayed.transpose(TO_STORED[orientation])
     exif = Image.Exif()
@@ -92,7 +95,7 @@ def photo_scene(width: int, height: int, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     pixels = np.asarray(image).copy()
     cx, cy, r = int(rng.uniform(0.2, 0.8) * width), int(rng.uniform(0.2, 0.8) * height), max(2, min(width, height) // 8)
-    pixels[max(0, cy - r):cy + r, max(0, cx - r):cx + r] = 255
+    pixels[max(0, cy - r) : cy + r, max(0, cx - r) : cx + r] = 255
     return Image.fromarray(pixels)
 
 

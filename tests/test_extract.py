@@ -1,4 +1,5 @@
 """`cropstyle extract` on real files: the ExifTool corpus, bad inputs, re-runs and interruptions."""
+
 from __future__ import annotations
 
 import csv
@@ -30,12 +31,15 @@ def by_name(rows: list[dict]) -> dict[str, dict]:
     return {Path(row["source"]).name: row for row in rows}
 
 
-@pytest.mark.parametrize("name, size", [
-    ("DNG.dng", (3456, 2304)),  # DefaultCropSize × DefaultScale (1 1), not the raw's 3516×2328 with margins
-    ("CanonRaw.cr2", (3456, 2304)),
-    ("Nikon.nef", (3040, 2014)),
-    ("ExifTool.jpg", (8, 8)),
-])
+@pytest.mark.parametrize(
+    "name, size",
+    [
+        ("DNG.dng", (3456, 2304)),  # DefaultCropSize × DefaultScale (1 1), not the raw's 3516×2328 with margins
+        ("CanonRaw.cr2", (3456, 2304)),
+        ("Nikon.nef", (3040, 2014)),
+        ("ExifTool.jpg", (8, 8)),
+    ],
+)
 def test_declared_size_is_the_frame_of_the_crop(corpus, name, size):
     with metadata_tool() as tool:
         tags = tool.read_tags([corpus / "exiftool-images" / name])
@@ -89,7 +93,8 @@ def bad_library(tmp_path, exif_writer) -> Path:
         '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
         '<rdf:Description rdf:about="" xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" '
         'crs:HasCrop="True" crs:CropLeft="left-ish" crs:CropTop="0.1" crs:CropRight="0.9" crs:CropBottom="0.9"/>'
-        "</rdf:RDF></x:xmpmeta>")
+        "</rdf:RDF></x:xmpmeta>"
+    )
     garbage = library / "garbage values.jpg"
     scene(300, 200, seed=1).save(garbage)
     exif_writer(garbage, f"-xmp<={garbage_xmp}")
@@ -106,7 +111,7 @@ def bad_library(tmp_path, exif_writer) -> Path:
     shutil.copy(good, huge)
     data = bytearray(huge.read_bytes())
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = (60000).to_bytes(2, "big") * 2  # height, width
+    data[sof + 5 : sof + 9] = (60000).to_bytes(2, "big") * 2  # height, width
     huge.write_bytes(bytes(data))
 
     # An XML entity bomb beside a raw: must not expand, hang or crash.
@@ -117,21 +122,25 @@ def bad_library(tmp_path, exif_writer) -> Path:
         f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY lol0 "lol">{lol}]>'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
         '<rdf:Description xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" crs:HasCrop="True" '
-        'crs:CropLeft="&lol9;"/></rdf:RDF></x:xmpmeta>')
+        'crs:CropLeft="&lol9;"/></rdf:RDF></x:xmpmeta>'
+    )
     return library
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("zero bytes.jpg", "unreadable file: File is empty"),
-    ("notes.jpg", "not an image: TXT file"),
-    ("truncated.jpg", "corrupt image: image file is truncated"),
-    ("garbage values.jpg", "invalid crop: crop values are not finite numbers"),
-    ("outside.jpg", "invalid crop: crop reaches outside the image"),
-    ("dangling.jpg", "unreadable file: No such file or directory"),
-    ("old catalog.lrcat", "unreadable file: "),
-    ("huge.jpg", "corrupt image: declared size is beyond 250,000,000 pixels"),
-    ("bomb.nef", "unreadable file: sidecar bomb.xmp: it is TXT, not XMP"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("zero bytes.jpg", "unreadable file: File is empty"),
+        ("notes.jpg", "not an image: TXT file"),
+        ("truncated.jpg", "corrupt image: image file is truncated"),
+        ("garbage values.jpg", "invalid crop: crop values are not finite numbers"),
+        ("outside.jpg", "invalid crop: crop reaches outside the image"),
+        ("dangling.jpg", "unreadable file: No such file or directory"),
+        ("old catalog.lrcat", "unreadable file: "),
+        ("huge.jpg", "corrupt image: declared size is beyond 250,000,000 pixels"),
+        ("bomb.nef", "unreadable file: sidecar bomb.xmp: it is TXT, not XMP"),
+    ],
+)
 def test_bad_inputs_give_reasons(bad_library, tmp_path, name, reason):
     before = tree_hash(bad_library)
     extract([bad_library], tmp_path / "dataset", progress=False)
@@ -168,8 +177,7 @@ def test_label_is_in_displayed_frame_and_image_is_displayed(tmp_path, exif_write
     extract([photo.parent], tmp_path / "dataset", size=150, progress=False)
     (row,) = read_csv(tmp_path / "dataset" / "labels.csv")
     expected = to_displayed(stored_crop, 300, 200, 6)
-    assert ([float(row[k]) for k in LABEL_VALUES]
-            == pytest.approx(expected.values(), abs=1e-9))
+    assert [float(row[k]) for k in LABEL_VALUES] == pytest.approx(expected.values(), abs=1e-9)
     assert (row["width"], row["height"], row["orientation"], row["origin"]) == ("200", "300", "6", "xmp-embedded")
     image = Image.open(tmp_path / "dataset" / row["image"])
     assert image.size == (100, 150)
@@ -211,8 +219,13 @@ def test_rerun_adds_updates_and_keeps(tmp_path, exif_writer):
 
 
 def _run_cli(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cropstyle", *args], cwd=PROJECT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cropstyle", *args],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 PAUSE_AT = PROJECT / "tests" / "pause_at.py"
@@ -223,23 +236,48 @@ PHASES = {
     # with _read_fd_endswith: its first two calls are the start-up's `-ver`, stdout and stderr).
     "in the exiftool batch": {"call": "exiftool.exiftool:_read_fd_endswith", "nth": 3},
     "decoding": {"call": "cropstyle.extractor.pixels:render_training_image", "nth": 10},
-    "writing the CSVs": {"call": "os:replace", "nth": 1, "first_argument_named": ".labels.csv.tmp",
-                         # a checkpoint after the first photo
-                         "set": {"cropstyle.extractor.extract:CHECKPOINT_SECONDS": 0}},
+    "writing the CSVs": {
+        "call": "os:replace",
+        "nth": 1,
+        "first_argument_named": ".labels.csv.tmp",
+        # a checkpoint after the first photo
+        "set": {"cropstyle.extractor.extract:CHECKPOINT_SECONDS": 0},
+    },
 }
 
 
-def _interrupted_run(tmp_path: Path, library: Path, dataset: Path, phase: dict,
-                     stop: signal.Signals) -> subprocess.Popen:
+def _interrupted_run(
+    tmp_path: Path, library: Path, dataset: Path, phase: dict, stop: signal.Signals
+) -> subprocess.Popen:
     """The CLI paused in `phase`, then sent `stop` as Ctrl-C sends it: to the whole process group (exiftool too)."""
     ready, release = tmp_path / "ready", tmp_path / "release"
-    plan = {"call": phase["call"], "nth": phase["nth"],
-            "first_argument_named": phase.get("first_argument_named"), "set": phase.get("set", {}),
-            "ready": str(ready), "release": str(release)}
+    plan = {
+        "call": phase["call"],
+        "nth": phase["nth"],
+        "first_argument_named": phase.get("first_argument_named"),
+        "set": phase.get("set", {}),
+        "ready": str(ready),
+        "release": str(release),
+    }
     (tmp_path / "plan.json").write_text(json.dumps(plan))
-    process = subprocess.Popen([sys.executable, str(PAUSE_AT), str(tmp_path / "plan.json"), "extract", str(library),
-                                "--out", str(dataset), "--jobs", "1"], cwd=PROJECT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(PAUSE_AT),
+            str(tmp_path / "plan.json"),
+            "extract",
+            str(library),
+            "--out",
+            str(dataset),
+            "--jobs",
+            "1",
+        ],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while process.poll() is None and not ready.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -251,8 +289,13 @@ def _interrupted_run(tmp_path: Path, library: Path, dataset: Path, phase: dict,
 
 
 # Ctrl-C in every phase; SIGKILL, which cannot be handled, in one: the dataset must survive it too.
-@pytest.mark.parametrize("phase, stop", [pytest.param(phase, stop, id=f"{phase}, {stop.name}") for phase, stop in
-                                         [(phase, signal.SIGINT) for phase in PHASES] + [("decoding", signal.SIGKILL)]])
+@pytest.mark.parametrize(
+    "phase, stop",
+    [
+        pytest.param(phase, stop, id=f"{phase}, {stop.name}")
+        for phase, stop in [(phase, signal.SIGINT) for phase in PHASES] + [("decoding", signal.SIGKILL)]
+    ],
+)
 def test_interrupted_run_leaves_valid_dataset_and_resumes(tmp_path, exif_writer, phase, stop):
     library = tmp_path / "library"
     _library_of(library, exif_writer, 60, size=(640, 480))
@@ -271,8 +314,11 @@ def test_interrupted_run_leaves_valid_dataset_and_resumes(tmp_path, exif_writer,
     assert all((dataset / row["image"]).exists() for row in saved)  # what was saved is consistent
     if stop == signal.SIGINT:
         # Ctrl-C keeps every photo already decoded: each image written has its row.
-        images = ({f"images/{path.name}" for path in (dataset / "images").glob("*.jpg")}
-                  if (dataset / "images").exists() else set())
+        images = (
+            {f"images/{path.name}" for path in (dataset / "images").glob("*.jpg")}
+            if (dataset / "images").exists()
+            else set()
+        )
         assert {row["image"] for row in saved} == images
         if phase == "decoding":
             # One decoder: 9 done, the 10th finishes; until the main thread takes the signal (milliseconds, more on
@@ -283,6 +329,7 @@ def test_interrupted_run_leaves_valid_dataset_and_resumes(tmp_path, exif_writer,
 
     resumed = extract([library], dataset, progress=False)
     assert resumed.unchanged == len(saved)
+
     def strip(rows):
         return sorted((r["source"], r["image"], r["left"], r["angle"]) for r in rows)
 

@@ -1,4 +1,5 @@
 """`cropstyle extract CATALOG.lrcat`: labels from Lightroom catalogs, end to end through the extractor."""
+
 from __future__ import annotations
 
 import csv
@@ -79,8 +80,9 @@ def test_catalog_crops_become_displayed_labels(catalog_library, tmp_path):
         rows = by_name[f"IMG_{orientation:04d}.jpg"]
         row = next(r for r in rows if not r["copy_name"])
         assert row["origin"] == "lrcat" and row["orientation"] == str(orientation)
-        assert values(row) == pytest.approx(to_displayed(crop_for(orientation), *STORED, orientation).values(),
-                                            abs=1e-9)
+        assert values(row) == pytest.approx(
+            to_displayed(crop_for(orientation), *STORED, orientation).values(), abs=1e-9
+        )
         assert (int(row["width"]), int(row["height"])) == displayed_size(*STORED, orientation)
         image = Image.open(tmp_path / "dataset" / row["image"])
         assert image.width / image.height == pytest.approx(int(row["width"]) / int(row["height"]), rel=0.02)
@@ -114,11 +116,16 @@ def test_real_catalog_exports_missing_files_and_remap(real_catalog, tmp_path):
     shutil.copyfile(real_catalog, catalog)
     connection = sqlite3.connect(catalog)
     with connection:  # crops set the way Lightroom writes them: lines inside s = { ... }, no HasCrop
-        for (image_id, text) in connection.execute(
-                "SELECT image, text FROM Adobe_imageDevelopSettings WHERE image IN (21, 40)").fetchall():
+        for image_id, text in connection.execute(
+            "SELECT image, text FROM Adobe_imageDevelopSettings WHERE image IN (21, 40)"
+        ).fetchall():
             assert text.startswith("s = { ")
-            text = text.replace("s = { ", "s = { CropAngle = -2.18554,\nCropBottom = 0.945854,\n"
-                                "CropLeft = 0.01504,\nCropRight = 0.98496,\nCropTop = 0.054146,\n", 1)
+            text = text.replace(
+                "s = { ",
+                "s = { CropAngle = -2.18554,\nCropBottom = 0.945854,\n"
+                "CropLeft = 0.01504,\nCropRight = 0.98496,\nCropTop = 0.054146,\n",
+                1,
+            )
             connection.execute("UPDATE Adobe_imageDevelopSettings SET text = ? WHERE image = ?", (text, image_id))
     connection.close()
 
@@ -143,8 +150,10 @@ def test_malformed_develop_settings_give_a_reason(catalog_library, tmp_path):
     library, catalog = catalog_library
     connection = sqlite3.connect(catalog)
     with connection:
-        connection.execute("UPDATE Adobe_imageDevelopSettings SET text = 's = { CropLeft = 0.1, CropTop = ' "
-                           "WHERE image = (SELECT MIN(image) FROM Adobe_imageDevelopSettings)")
+        connection.execute(
+            "UPDATE Adobe_imageDevelopSettings SET text = 's = { CropLeft = 0.1, CropTop = ' "
+            "WHERE image = (SELECT MIN(image) FROM Adobe_imageDevelopSettings)"
+        )
     connection.close()
     extract([catalog], tmp_path / "dataset", progress=False)
     reasons = [row["reason"] for row in read_csv(tmp_path / "dataset" / "skipped.csv")]

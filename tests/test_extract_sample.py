@@ -1,4 +1,5 @@
 """Extracting a generated sample library gives exactly the labels the generator meant."""
+
 from __future__ import annotations
 
 import csv
@@ -42,15 +43,27 @@ def _label_for(labels: dict, source: str, kind: str) -> dict:
 def test_every_photo_gets_the_label_the_generator_meant(extracted):
     library, _, truth, labels, _ = extracted
     expected_labels = [row for row in truth if row["expected"] == "label"]
-    assert {row["kind"] for row in expected_labels} >= {"jpeg", "cr2-sidecar", "nef-sidecar", "dng", "tiff", "png",
-                                                        "lrcat"}
+    assert {row["kind"] for row in expected_labels} >= {
+        "jpeg",
+        "cr2-sidecar",
+        "nef-sidecar",
+        "dng",
+        "tiff",
+        "png",
+        "lrcat",
+    }
     assert {int(row["orientation"]) for row in expected_labels} == set(range(1, 9))
     for row in expected_labels:
         got = _label_for(labels, str(library / row["file"]), row["kind"])
-        assert ([float(got[k]) for k in LABEL_VALUES]
-                == pytest.approx([float(row[k]) for k in LABEL_VALUES], abs=1e-4)), row["file"]
+        assert [float(got[k]) for k in LABEL_VALUES] == pytest.approx(
+            [float(row[k]) for k in LABEL_VALUES], abs=1e-4
+        ), row["file"]
         assert (got["origin"], got["orientation"], got["width"], got["height"]) == (
-            row["origin"], row["orientation"], row["width"], row["height"]), row["file"]
+            row["origin"],
+            row["orientation"],
+            row["width"],
+            row["height"],
+        ), row["file"]
 
 
 def test_every_other_file_is_skipped_with_the_expected_reason(extracted):
@@ -86,7 +99,8 @@ def test_training_images_look_like_the_photo_as_displayed(extracted):
             shown = ImageOps.exif_transpose(original).convert("L")
             stored = original.convert("L")
         assert training.shape[::-1] == pytest.approx(
-            (shown.width * 256 / max(shown.size), shown.height * 256 / max(shown.size)), abs=1)
+            (shown.width * 256 / max(shown.size), shown.height * 256 / max(shown.size)), abs=1
+        )
         as_shown = np.asarray(shown.resize(training.shape[::-1]), dtype=float)
         as_stored = np.asarray(stored.resize(training.shape[::-1]), dtype=float)
         assert np.abs(training - as_shown).mean() < 4

@@ -1,4 +1,5 @@
 """Properties and exact cases of the crop geometry (extractor/geometry.py)."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """Reading crops from Lightroom catalogs (extractor/lrcat.py), on copies of the real Lightroom 5 catalog."""
+
 import contextlib
 import hashlib
 import math
@@ -24,8 +25,9 @@ REAL = {
     63: ("/Users/maxmouchet/Dropbox/Photos/Exports Random/fb_vaasa/_MAX3047.jpg", "JPG", 2048, 1363, True),
     78: ("/Users/maxmouchet/Dropbox/Photos/Exports Random/fb_vaasa/_MAX3065.jpg", "JPG", 2048, 1363, True),
 }
-CROP_LINES = ("CropAngle = -2.18554,\nCropBottom = 0.945854,\nCropLeft = 0.01504,\nCropRight = 0.98496,\n"
-              "CropTop = 0.054146,\n")
+CROP_LINES = (
+    "CropAngle = -2.18554,\nCropBottom = 0.945854,\nCropLeft = 0.01504,\nCropRight = 0.98496,\nCropTop = 0.054146,\n"
+)
 CROP = Crop(0.01504, 0.054146, 0.98496, 0.945854, -2.18554)
 
 
@@ -98,8 +100,18 @@ def test_real_catalog_exact_values(catalog):
     assert sorted(result) == [21, 40, 63, 78]
     for image_id, (location, file_format, width, height, export) in REAL.items():
         assert result[image_id] == CatalogPhoto(
-            image_id=image_id, path=Path(location), file_format=file_format, orientation=1, width=width,
-            height=height, copy_name=None, crop=None, problem=None, already_applied=export, perspective=False)
+            image_id=image_id,
+            path=Path(location),
+            file_format=file_format,
+            orientation=1,
+            width=width,
+            height=height,
+            copy_name=None,
+            crop=None,
+            problem=None,
+            already_applied=export,
+            perspective=False,
+        )
 
 
 def test_reads_the_original_in_place_without_touching_it(real):
@@ -129,8 +141,9 @@ def test_crop_keys_in_nested_tables_and_strings_are_not_the_crop(catalog):
     assert photos(catalog)[21].problem is None
 
 
-@pytest.mark.parametrize("code, exif", [
-    ("AB", 1), ("BA", 2), ("CD", 3), ("DC", 4), ("AD", 5), ("BC", 6), ("CB", 7), ("DA", 8)])
+@pytest.mark.parametrize(
+    "code, exif", [("AB", 1), ("BA", 2), ("CD", 3), ("DC", 4), ("AD", 5), ("BC", 6), ("CB", 7), ("DA", 8)]
+)
 def test_orientation_codes(catalog, code, exif):
     execute(catalog, "UPDATE Adobe_images SET orientation = ? WHERE id_local = 21", (code,))
     set_text(catalog, 21, with_crop_lines(develop_text(catalog, 21)))
@@ -152,12 +165,16 @@ def test_virtual_copy_with_its_own_crop(catalog):
         columns = [row[1] for row in connection.execute("PRAGMA table_info(Adobe_images)")]
         values = dict(zip(columns, connection.execute("SELECT * FROM Adobe_images WHERE id_local = 21").fetchone()))
         values.update(id_local=500, id_global="VIRTUAL-COPY-1", copyName="Copy 1", masterImage=21)
-        connection.execute(f"INSERT INTO Adobe_images ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                           tuple(values.values()))
-        text = with_crop_lines(develop_text(catalog, 21),
-                               "CropBottom = 0.75,\nCropLeft = 0.25,\nCropRight = 0.75,\nCropTop = 0.25,\n")
-        connection.execute("INSERT INTO Adobe_imageDevelopSettings (id_local, image, text) VALUES (501, 500, ?)",
-                           (text,))
+        connection.execute(
+            f"INSERT INTO Adobe_images ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+            tuple(values.values()),
+        )
+        text = with_crop_lines(
+            develop_text(catalog, 21), "CropBottom = 0.75,\nCropLeft = 0.25,\nCropRight = 0.75,\nCropTop = 0.25,\n"
+        )
+        connection.execute(
+            "INSERT INTO Adobe_imageDevelopSettings (id_local, image, text) VALUES (501, 500, ?)", (text,)
+        )
     connection.close()
     set_text(catalog, 21, with_crop_lines(develop_text(catalog, 21)))
     result = photos(catalog)
@@ -173,15 +190,21 @@ def test_re_imported_exports(catalog):
     assert [image_id for image_id, photo in result.items() if photo.already_applied] == [63, 78]
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("s = { CropLeft = 0.1,", "unreadable develop settings: Lua syntax error at 21: "),
-    ('s = { CropLeft = "abc" }', "unreadable develop settings: CropLeft is a string, not a number"),
-    ("s = { CropLeft = {} }", "unreadable develop settings: CropLeft is a table, not a number"),
-    ("s = { CropTop = true }", "unreadable develop settings: CropTop is a boolean, not a number"),
-    ("s = 5", "unreadable develop settings: a number, not a table of settings"),
-    ("s = 'x'", "unreadable develop settings: a string, not a table of settings"),
-    ("s = { a = b }", "unreadable develop settings: Lua syntax error at 10: expected a value, found the variable 'b'"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("s = { CropLeft = 0.1,", "unreadable develop settings: Lua syntax error at 21: "),
+        ('s = { CropLeft = "abc" }', "unreadable develop settings: CropLeft is a string, not a number"),
+        ("s = { CropLeft = {} }", "unreadable develop settings: CropLeft is a table, not a number"),
+        ("s = { CropTop = true }", "unreadable develop settings: CropTop is a boolean, not a number"),
+        ("s = 5", "unreadable develop settings: a number, not a table of settings"),
+        ("s = 'x'", "unreadable develop settings: a string, not a table of settings"),
+        (
+            "s = { a = b }",
+            "unreadable develop settings: Lua syntax error at 10: expected a value, found the variable 'b'",
+        ),
+    ],
+)
 def test_malformed_develop_text_gives_a_reason(catalog, text, problem):
     set_text(catalog, 21, text)
     result = photos(catalog)
@@ -204,19 +227,23 @@ def test_no_develop_settings_row(catalog):
     assert photo.crop is None and photo.problem is None
 
 
-@pytest.mark.parametrize("lines, perspective", [
-    ("", False), ("PerspectiveUpright = 1,\n", True), ("PerspectiveUpright = 0,\n", False)])
+@pytest.mark.parametrize(
+    "lines, perspective", [("", False), ("PerspectiveUpright = 1,\n", True), ("PerspectiveUpright = 0,\n", False)]
+)
 def test_perspective_upright(catalog, lines, perspective):
     set_text(catalog, 21, with_crop_lines(develop_text(catalog, 21), lines))
     assert photos(catalog)[21].perspective is perspective
 
 
-@pytest.mark.parametrize("old, new, perspective", [
-    ("PerspectiveVertical = 0,", "PerspectiveVertical = -12,", True),
-    ("PerspectiveScale = 100,", "PerspectiveScale = 90,", True),
-    ("PerspectiveRotate = 0,", "PerspectiveRotate = 0.5,", True),
-    ("PerspectiveScale = 100,", "PerspectiveScale = 100,", False),
-])
+@pytest.mark.parametrize(
+    "old, new, perspective",
+    [
+        ("PerspectiveVertical = 0,", "PerspectiveVertical = -12,", True),
+        ("PerspectiveScale = 100,", "PerspectiveScale = 90,", True),
+        ("PerspectiveRotate = 0,", "PerspectiveRotate = 0.5,", True),
+        ("PerspectiveScale = 100,", "PerspectiveScale = 100,", False),
+    ],
+)
 def test_perspective_settings(catalog, old, new, perspective):
     text = develop_text(catalog, 21)
     assert old in text
@@ -228,23 +255,27 @@ def test_lightroom_classic_compressed_xmp(catalog):
     connection = sqlite3.connect(catalog)
     with connection:
         for row_id, xmp in connection.execute("SELECT id_local, xmp FROM Adobe_AdditionalMetadata").fetchall():
-            connection.execute("UPDATE Adobe_AdditionalMetadata SET xmp = ? WHERE id_local = ?",
-                               (encode_xmp_blob(xmp), row_id))
+            connection.execute(
+                "UPDATE Adobe_AdditionalMetadata SET xmp = ? WHERE id_local = ?", (encode_xmp_blob(xmp), row_id)
+            )
     connection.close()
     result = photos(catalog)
     assert [image_id for image_id, photo in result.items() if photo.already_applied] == [63, 78]
 
 
-@pytest.mark.parametrize("xmp", [
-    b"\x00\x00\x10\x00\x78\x9cgarbage",  # a zlib header, then nonsense
-    b"\x00\x00",
-    "<x:xmpmeta crs:AlreadyApplied='True'",  # truncated
-    '<!DOCTYPE x [<!ENTITY a "True">]>'
-    '<x xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" crs:AlreadyApplied="&a;"/>',
-    '<x xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" crs:AlreadyApplied="False"/>',
-    "",
-    12,
-])
+@pytest.mark.parametrize(
+    "xmp",
+    [
+        b"\x00\x00\x10\x00\x78\x9cgarbage",  # a zlib header, then nonsense
+        b"\x00\x00",
+        "<x:xmpmeta crs:AlreadyApplied='True'",  # truncated
+        '<!DOCTYPE x [<!ENTITY a "True">]>'
+        '<x xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" crs:AlreadyApplied="&a;"/>',
+        '<x xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" crs:AlreadyApplied="False"/>',
+        "",
+        12,
+    ],
+)
 def test_bad_or_negative_xmp_is_not_an_export(catalog, xmp):
     execute(catalog, "UPDATE Adobe_AdditionalMetadata SET xmp = ? WHERE image = 63", (xmp,))
     result = photos(catalog)
@@ -255,17 +286,23 @@ def test_bad_or_negative_xmp_is_not_an_export(catalog, xmp):
 CRS = "http://ns.adobe.com/camera-raw-settings/1.0/"
 
 
-@pytest.mark.parametrize("xmp, expected", [
-    (f'<a xmlns:c="{CRS}" c:AlreadyApplied="True"/>', True),
-    (f'<a xmlns:c="{CRS}" c:AlreadyApplied="False"/>', False),
-    ('<a xmlns:c="http://example.com/other/" c:AlreadyApplied="True"/>', False),
-    (f'<a xmlns="{CRS}" AlreadyApplied="True"/>', False),  # an unprefixed attribute is in no namespace
-    (f'<a xmlns="{CRS}"><AlreadyApplied>True</AlreadyApplied></a>', True),
-    (f'<a xmlns:c="{CRS}"><b><c:AlreadyApplied> true </c:AlreadyApplied></b></a>', True),
-    (f'<a xmlns:c="{CRS}"><b xmlns:c="http://example.com/"><c:AlreadyApplied>True</c:AlreadyApplied></b></a>', False),
-    ("AlreadyApplied", False),
-    (b"\xff\xfeAlreadyApplied", False),
-])
+@pytest.mark.parametrize(
+    "xmp, expected",
+    [
+        (f'<a xmlns:c="{CRS}" c:AlreadyApplied="True"/>', True),
+        (f'<a xmlns:c="{CRS}" c:AlreadyApplied="False"/>', False),
+        ('<a xmlns:c="http://example.com/other/" c:AlreadyApplied="True"/>', False),
+        (f'<a xmlns="{CRS}" AlreadyApplied="True"/>', False),  # an unprefixed attribute is in no namespace
+        (f'<a xmlns="{CRS}"><AlreadyApplied>True</AlreadyApplied></a>', True),
+        (f'<a xmlns:c="{CRS}"><b><c:AlreadyApplied> true </c:AlreadyApplied></b></a>', True),
+        (
+            f'<a xmlns:c="{CRS}"><b xmlns:c="http://example.com/"><c:AlreadyApplied>True</c:AlreadyApplied></b></a>',
+            False,
+        ),
+        ("AlreadyApplied", False),
+        (b"\xff\xfeAlreadyApplied", False),
+    ],
+)
 def test_xmp_already_applied_namespaces(xmp, expected):
     assert xmp_already_applied(xmp) is expected
 
@@ -281,16 +318,24 @@ def test_no_xmp_row(catalog):
 
 
 def test_element_form_already_applied(catalog):
-    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-           '<rdf:Description xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/">'
-           "<crs:AlreadyApplied> True </crs:AlreadyApplied></rdf:Description></rdf:RDF></x:xmpmeta>")
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/">'
+        "<crs:AlreadyApplied> True </crs:AlreadyApplied></rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
     execute(catalog, "UPDATE Adobe_AdditionalMetadata SET xmp = ? WHERE image = 21", (encode_xmp_blob(xmp),))
     assert photos(catalog)[21].already_applied is True
 
 
 def test_newer_schema_with_extra_columns_and_tables(catalog):
-    for table in ("Adobe_images", "AgLibraryFile", "AgLibraryFolder", "AgLibraryRootFolder",
-                  "Adobe_imageDevelopSettings", "Adobe_AdditionalMetadata"):
+    for table in (
+        "Adobe_images",
+        "AgLibraryFile",
+        "AgLibraryFolder",
+        "AgLibraryRootFolder",
+        "Adobe_imageDevelopSettings",
+        "Adobe_AdditionalMetadata",
+    ):
         execute(catalog, f"ALTER TABLE {table} ADD COLUMN futureColumn TEXT DEFAULT 'x'")
     execute(catalog, "CREATE TABLE AgFutureTable (id_local INTEGER PRIMARY KEY, image INTEGER)")
     set_text(catalog, 21, with_crop_lines(develop_text(catalog, 21)))
@@ -316,8 +361,10 @@ def test_paths_from_another_machine_and_remap(catalog, tmp_path):
     generate_photos(tmp_path)
     unmapped = photos(catalog)
     assert not any(photo.path.exists() for photo in unmapped.values())  # "missing file" for the extractor
-    remap = [("/Users/maxmouchet/Pictures/2013", str(tmp_path / "pictures")),
-             ("/Users/maxmouchet/Dropbox/Photos/Exports Random/fb_vaasa/", str(tmp_path / "exports") + "/")]
+    remap = [
+        ("/Users/maxmouchet/Pictures/2013", str(tmp_path / "pictures")),
+        ("/Users/maxmouchet/Dropbox/Photos/Exports Random/fb_vaasa/", str(tmp_path / "exports") + "/"),
+    ]
     result = photos(catalog, remap)
     assert result[21].path == tmp_path / "pictures" / NEF_FOLDER / "_MAX7667.NEF"
     assert result[63].path == tmp_path / "exports" / "_MAX3047.jpg"
@@ -325,8 +372,9 @@ def test_paths_from_another_machine_and_remap(catalog, tmp_path):
 
 
 def test_remap_matches_whole_components_and_longest_prefix(catalog, tmp_path):
-    result = photos(catalog, [("/Users/maxmouchet/Pic", "/nowhere"), ("/Users", "/home"),
-                              ("/Users/maxmouchet/Pictures", "/photos")])
+    result = photos(
+        catalog, [("/Users/maxmouchet/Pic", "/nowhere"), ("/Users", "/home"), ("/Users/maxmouchet/Pictures", "/photos")]
+    )
     assert result[21].path == Path(f"/photos/2013/{NEF_FOLDER}_MAX7667.NEF")
     assert result[63].path == Path("/home/maxmouchet/Dropbox/Photos/Exports Random/fb_vaasa/_MAX3047.jpg")
 
@@ -351,8 +399,10 @@ def test_wal_catalog_held_open_by_lightroom(catalog):
     lightroom.execute("PRAGMA journal_mode=WAL")
     lightroom.execute("PRAGMA wal_autocheckpoint=0")
     with lightroom:
-        lightroom.execute("UPDATE Adobe_imageDevelopSettings SET text = ? WHERE image = 21",
-                          (with_crop_lines(develop_text(catalog, 21)),))
+        lightroom.execute(
+            "UPDATE Adobe_imageDevelopSettings SET text = ? WHERE image = 21",
+            (with_crop_lines(develop_text(catalog, 21)),),
+        )
     wal = catalog.with_name(catalog.name + "-wal")
     try:
         assert wal.stat().st_size > 0
@@ -399,8 +449,9 @@ ENTRIES = [
     CatalogEntry(Path("/photos/2024/home/d.jpg"), 4, 640, 480, None),
     CatalogEntry(Path("/photos/2024/home/e.jpg"), 5, 400, 600, Crop(0.2, 0.1, 0.8, 0.9, 10.0)),
     CatalogEntry(Path("/photos/2024/home/e.jpg"), 5, 400, 600, Crop(0.3, 0.3, 0.7, 0.7, 0.0), copy_name="Copy 1"),
-    CatalogEntry(Path("/photos/2023/f.NEF"), 6, 4256, 2832, Crop(0.123456, 0.2, 0.9, 0.654321, -44.5),
-                 file_format="RAW"),
+    CatalogEntry(
+        Path("/photos/2023/f.NEF"), 6, 4256, 2832, Crop(0.123456, 0.2, 0.9, 0.654321, -44.5), file_format="RAW"
+    ),
     CatalogEntry(Path("/photos/g.tif"), 7, 300, 200, Crop(0.1, 0.1, 0.9, 0.9, 0.0), file_format="TIFF"),
     CatalogEntry(Path("C:/Users/me/Pictures/h.jpg"), 8, 200, 300, None, already_applied=True),
 ]
@@ -429,15 +480,19 @@ def test_written_catalog_looks_like_lightrooms(tmp_path):
     try:
         text = connection.execute("SELECT text FROM Adobe_imageDevelopSettings ORDER BY id_local").fetchone()[0]
         assert text.startswith("s = { AutoGrayscaleMix = true,\n") and text.endswith(" }\n")
-        assert ("CropBottom = 0.8,\nCropConstrainToWarp = 0,\nCropLeft = 0.1,\nCropRight = 0.9,\nCropTop = 0.2,\n"
-                in text)
+        assert (
+            "CropBottom = 0.8,\nCropConstrainToWarp = 0,\nCropLeft = 0.1,\nCropRight = 0.9,\nCropTop = 0.2,\n" in text
+        )
         assert "HasCrop" not in text and "ToneCurvePV2012 = { 0,\n0,\n255,\n255 }" in text
         codes = [code for (code,) in connection.execute("SELECT orientation FROM Adobe_images ORDER BY id_local")]
         assert codes == ["AB", "BA", "CD", "DC", "AD", "AD", "BC", "CB", "DA"]
         copy = connection.execute(
-            "SELECT copyName, masterImage FROM Adobe_images WHERE copyName IS NOT NULL").fetchone()
-        master = connection.execute("SELECT id_local FROM Adobe_images WHERE copyName IS NULL AND rootFile = "
-                                    "(SELECT rootFile FROM Adobe_images WHERE copyName = 'Copy 1')").fetchone()
+            "SELECT copyName, masterImage FROM Adobe_images WHERE copyName IS NOT NULL"
+        ).fetchone()
+        master = connection.execute(
+            "SELECT id_local FROM Adobe_images WHERE copyName IS NULL AND rootFile = "
+            "(SELECT rootFile FROM Adobe_images WHERE copyName = 'Copy 1')"
+        ).fetchone()
         assert copy == ("Copy 1", master[0])
         roots = {path for (path,) in connection.execute("SELECT absolutePath FROM AgLibraryRootFolder")}
         assert roots == {"/photos/2024/", "/photos/", "/", "C:/Users/me/"}
@@ -459,13 +514,15 @@ def test_write_catalog_rejects_bad_entries(tmp_path):
 # --- the catalog template write_catalog starts from (samples/lrcat_template.sql) ----------------------------------
 
 # Which rows of the real catalog the template copies; `python -m tests.test_lrcat` rewrites the template from them.
-SCHEMA = ("SELECT type, name, tbl_name, sql FROM sqlite_master "
-          "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ")
-SCHEMA_QUERY = (SCHEMA + "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, "
-                "rowid")
+SCHEMA = "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+SCHEMA_QUERY = (
+    SCHEMA + "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, rowid"
+)
 VARIABLES_QUERY = "SELECT * FROM Adobe_variablesTable ORDER BY rowid"
-DEVELOP_QUERY = ("SELECT i.fileFormat, i.id_local, d.text FROM Adobe_images i "
-                 "JOIN Adobe_imageDevelopSettings d ON d.image = i.id_local ORDER BY i.id_local")
+DEVELOP_QUERY = (
+    "SELECT i.fileFormat, i.id_local, d.text FROM Adobe_images i "
+    "JOIN Adobe_imageDevelopSettings d ON d.image = i.id_local ORDER BY i.id_local"
+)
 
 
 def open_real(catalog: Path = REAL_CATALOG) -> sqlite3.Connection:
@@ -513,22 +570,26 @@ def render_template(connection: sqlite3.Connection) -> str:
         "-- `python -m tests.test_lrcat` rewrites this file, and the tests check that it still matches that catalog.\n"
         "-- Run as one script.\n--\n",
         "".join(f"-- {line}".rstrip() + "\n" for line in licence.splitlines()),
-        "\n\n-- 1. The schema: every table, then every index, then every trigger, each in the catalog's own order."
-        "\n\n"]
+        "\n\n-- 1. The schema: every table, then every index, then every trigger, each in the catalog's own order.\n\n",
+    ]
     for _, _, _, sql in connection.execute(SCHEMA_QUERY):
         parts.append(f"{sql};\n\n")
-    parts.append("\n-- 2. The catalog settings (write_catalog then moves Adobe_entityIDCounter past the ids it uses)."
-                 "\n\n")
+    parts.append(
+        "\n-- 2. The catalog settings (write_catalog then moves Adobe_entityIDCounter past the ids it uses).\n\n"
+    )
     for row in connection.execute(VARIABLES_QUERY):
         parts.append(f"INSERT INTO Adobe_variablesTable VALUES ({', '.join(map(sql_literal, row))});\n")
     parts.append(
         "\n\n-- 3. Develop settings templates: the develop text of the catalog's first raw photo (RAW) and of its\n"
         "-- first JPEG (JPG); write_catalog sets the crop in a copy of one of them. A TEMP table: not part of the\n"
         "-- catalog.\n\n"
-        "CREATE TEMP TABLE develop_template (fileFormat TEXT PRIMARY KEY, text TEXT NOT NULL);\n")
+        "CREATE TEMP TABLE develop_template (fileFormat TEXT PRIMARY KEY, text TEXT NOT NULL);\n"
+    )
     for file_format, (image, text) in develop_templates(connection).items():
-        parts.append(f"\n-- Adobe_imageDevelopSettings.text of image {image}\n"
-                     f"INSERT INTO develop_template VALUES ({sql_literal(file_format)}, {sql_literal(text)});\n")
+        parts.append(
+            f"\n-- Adobe_imageDevelopSettings.text of image {image}\n"
+            f"INSERT INTO develop_template VALUES ({sql_literal(file_format)}, {sql_literal(text)});\n"
+        )
     return "".join(parts)
 
 
@@ -543,8 +604,9 @@ def test_shipped_template_matches_the_real_catalog(real):
         everything = "SELECT type, name, tbl_name FROM sqlite_master ORDER BY name"  # with SQLite's own indexes
         assert shipped.execute(everything).fetchall() == real.execute(everything).fetchall()
         assert typed(shipped.execute(VARIABLES_QUERY).fetchall()) == typed(real.execute(VARIABLES_QUERY).fetchall())
-        assert dict(shipped.execute("SELECT fileFormat, text FROM develop_template")) == \
-            {file_format: text for file_format, (_, text) in develop_templates(real).items()}
+        assert dict(shipped.execute("SELECT fileFormat, text FROM develop_template")) == {
+            file_format: text for file_format, (_, text) in develop_templates(real).items()
+        }
         assert template == render_template(real), "rewrite samples/lrcat_template.sql: python -m tests.test_lrcat"
     finally:
         shipped.close()

@@ -1,4 +1,5 @@
 """The Lua table-literal parser (extractor/lua_table.py) on Lightroom's develop texts and on the literal subset."""
+
 import hashlib
 import sqlite3
 from pathlib import Path
@@ -44,30 +45,71 @@ def test_dumps_writes_lightrooms_layout_exactly(real_texts):
 
 
 def test_crop_lines_as_lightroom_writes_them():
-    text = "s = { ConvertToGrayscale = false,\nCropAngle = -2.18554,\nCropBottom = 0.945854,\nCropLeft = 0.01504,\n" \
-           "CropRight = 0.98496,\nCropTop = 0.054146,\nExposure = 0 }\n"
-    assert loads(text) == {"ConvertToGrayscale": False, "CropAngle": -2.18554, "CropBottom": 0.945854,
-                           "CropLeft": 0.01504, "CropRight": 0.98496, "CropTop": 0.054146, "Exposure": 0}
+    text = (
+        "s = { ConvertToGrayscale = false,\nCropAngle = -2.18554,\nCropBottom = 0.945854,\nCropLeft = 0.01504,\n"
+        "CropRight = 0.98496,\nCropTop = 0.054146,\nExposure = 0 }\n"
+    )
+    assert loads(text) == {
+        "ConvertToGrayscale": False,
+        "CropAngle": -2.18554,
+        "CropBottom": 0.945854,
+        "CropLeft": 0.01504,
+        "CropRight": 0.98496,
+        "CropTop": 0.054146,
+        "Exposure": 0,
+    }
 
 
-@pytest.mark.parametrize("literal, value", [
-    ("0", 0), ("42", 42), ("-7", -7), ("- 7", -7), ("- -7", 7), ("3.25", 3.25), (".5", 0.5), ("5.", 5.0),
-    ("1e3", 1000.0), ("1E-2", 0.01), ("-2.5e+2", -250.0), ("0x1F", 31), ("0XfF", 255), ("-0x10", -16),
-    ("0x1.8p1", 3.0), ("0x.8", 0.5), ("true", True), ("false", False), ("nil", None),
-])
+@pytest.mark.parametrize(
+    "literal, value",
+    [
+        ("0", 0),
+        ("42", 42),
+        ("-7", -7),
+        ("- 7", -7),
+        ("- -7", 7),
+        ("3.25", 3.25),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("1e3", 1000.0),
+        ("1E-2", 0.01),
+        ("-2.5e+2", -250.0),
+        ("0x1F", 31),
+        ("0XfF", 255),
+        ("-0x10", -16),
+        ("0x1.8p1", 3.0),
+        ("0x.8", 0.5),
+        ("true", True),
+        ("false", False),
+        ("nil", None),
+    ],
+)
 def test_scalars(literal, value):
     result = loads(literal)
     assert result == value and type(result) is type(value)
     assert loads(f"s = {{ x = {literal} }}") == ({"x": value} if value is not None else [])
 
 
-@pytest.mark.parametrize("literal, value", [
-    ('"plain"', "plain"), ("'single'", "single"), ('"say \\"hi\\""', 'say "hi"'), ("'it\\'s'", "it's"),
-    ('"a\\nb\\tc\\\\d"', "a\nb\tc\\d"), ('"\\65\\066\\x43"', "ABC"), ('"\\195\\169t\\195\\169"', "été"),
-    ('"\\u{263A}"', "\u263a"), ('"a\\z   \n  b"', "ab"), ('"line\\\nnext"', "line\nnext"), ('"é ☺"', "é ☺"),
-    ("[[long]]", "long"), ("[[\nfirst newline dropped]]", "first newline dropped"), ("[==[a]]b]=]c]==]", "a]]b]=]c"),
-    ('"{ CropLeft = 0.5, }"', "{ CropLeft = 0.5, }"),
-])
+@pytest.mark.parametrize(
+    "literal, value",
+    [
+        ('"plain"', "plain"),
+        ("'single'", "single"),
+        ('"say \\"hi\\""', 'say "hi"'),
+        ("'it\\'s'", "it's"),
+        ('"a\\nb\\tc\\\\d"', "a\nb\tc\\d"),
+        ('"\\65\\066\\x43"', "ABC"),
+        ('"\\195\\169t\\195\\169"', "été"),
+        ('"\\u{263A}"', "\u263a"),
+        ('"a\\z   \n  b"', "ab"),
+        ('"line\\\nnext"', "line\nnext"),
+        ('"é ☺"', "é ☺"),
+        ("[[long]]", "long"),
+        ("[[\nfirst newline dropped]]", "first newline dropped"),
+        ("[==[a]]b]=]c]==]", "a]]b]=]c"),
+        ('"{ CropLeft = 0.5, }"', "{ CropLeft = 0.5, }"),
+    ],
+)
 def test_strings(literal, value):
     assert loads(literal) == value
 
@@ -80,8 +122,12 @@ def test_tables_lists_and_dicts():
     assert loads("{ 1, nil, 3 }") == {1: 1, 3: 3}
     assert loads("{ a = 1, a = nil }") == []
     assert loads("{ a = 1; b = 2; }") == {"a": 1, "b": 2}
-    assert loads('{ ["with space"] = 1, [2.0] = "two", [true] = "yes", [-1] = 0 }') == \
-        {"with space": 1, 2: "two", True: "yes", -1: 0}
+    assert loads('{ ["with space"] = 1, [2.0] = "two", [true] = "yes", [-1] = 0 }') == {
+        "with space": 1,
+        2: "two",
+        True: "yes",
+        -1: 0,
+    }
     assert loads("{ {}, { 1 }, { x = 'y' } }") == [[], [1], {"x": "y"}]
     assert loads("{ 1.5, -2, 0x10 }") == [1.5, -2, 16]
 
@@ -105,37 +151,42 @@ def test_comments_and_whitespace():
 
 
 def test_catalog_variables_text():
-    text = ('filter = {\n\tcolumnBrowserActive = false,\n\tcolumnBrowserDesc = {\n'
-            '\t\t{\n\t\t\tcriteria = "dateHierarchy",\n\t\t},\n\t},\n}\n')
+    text = (
+        "filter = {\n\tcolumnBrowserActive = false,\n\tcolumnBrowserDesc = {\n"
+        '\t\t{\n\t\t\tcriteria = "dateHierarchy",\n\t\t},\n\t},\n}\n'
+    )
     assert loads(text) == {"columnBrowserActive": False, "columnBrowserDesc": [{"criteria": "dateHierarchy"}]}
 
 
-@pytest.mark.parametrize("text, position, message", [
-    ("s = { CropLeft = 0.1,", 21, "found end of input"),
-    ("s = { CropLeft = 0.1", 20, "found end of input"),
-    ("s = { a = 'abc", 10, "unfinished string"),
-    ('s = { a = "abc\n" }', 10, "unfinished string"),
-    ("s = { a = [[abc", 10, "unfinished long string"),
-    ("s = { --[[ abc }", 6, "unfinished long comment"),
-    ("s = { a = 1 } x", 14, "expected the end of input"),
-    ("s = { a = b }", 10, "variable 'b'"),
-    ("{ 1 2 }", 4, "expected ',' or '}'"),
-    ("{ 3abc }", 2, "malformed number"),
-    ("{ 1..2 }", 2, "malformed number"),
-    ("{ a = -{} }", 7, "expected a number after '-'"),
-    ("{ a = -'x' }", 7, "expected a number after '-'"),
-    ("{ [nil] = 1 }", 2, "table index is nil"),
-    ("{ [1 = 2 }", 5, "expected ']'"),
-    ("{ a = \"\\q\" }", 7, "invalid escape sequence"),
-    ("{ a = \"\\300\" }", 7, "too large"),
-    ("{ a = 1 = 2 }", 8, "expected ',' or '}'"),
-    ("{ true = 1 }", 2, "expected a table field"),
-    ("{ , }", 2, "expected a value"),
-    ("{ a = }", 6, "expected a value"),
-    ("{ a = @ }", 6, "expected a value"),
-    ("", 0, "found end of input"),
-    ("s =", 3, "found end of input"),
-])
+@pytest.mark.parametrize(
+    "text, position, message",
+    [
+        ("s = { CropLeft = 0.1,", 21, "found end of input"),
+        ("s = { CropLeft = 0.1", 20, "found end of input"),
+        ("s = { a = 'abc", 10, "unfinished string"),
+        ('s = { a = "abc\n" }', 10, "unfinished string"),
+        ("s = { a = [[abc", 10, "unfinished long string"),
+        ("s = { --[[ abc }", 6, "unfinished long comment"),
+        ("s = { a = 1 } x", 14, "expected the end of input"),
+        ("s = { a = b }", 10, "variable 'b'"),
+        ("{ 1 2 }", 4, "expected ',' or '}'"),
+        ("{ 3abc }", 2, "malformed number"),
+        ("{ 1..2 }", 2, "malformed number"),
+        ("{ a = -{} }", 7, "expected a number after '-'"),
+        ("{ a = -'x' }", 7, "expected a number after '-'"),
+        ("{ [nil] = 1 }", 2, "table index is nil"),
+        ("{ [1 = 2 }", 5, "expected ']'"),
+        ('{ a = "\\q" }', 7, "invalid escape sequence"),
+        ('{ a = "\\300" }', 7, "too large"),
+        ("{ a = 1 = 2 }", 8, "expected ',' or '}'"),
+        ("{ true = 1 }", 2, "expected a table field"),
+        ("{ , }", 2, "expected a value"),
+        ("{ a = }", 6, "expected a value"),
+        ("{ a = @ }", 6, "expected a value"),
+        ("", 0, "found end of input"),
+        ("s =", 3, "found end of input"),
+    ],
+)
 def test_syntax_errors_name_the_position(text, position, message):
     with pytest.raises(LuaSyntaxError) as caught:
         loads(text)

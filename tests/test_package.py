@@ -4,6 +4,7 @@ checkout, runs every command and serves the page with nothing from the checkout 
 The wheel's requirements are this venv's, seen through a .pth file: installing TensorFlow again from the index
 would make the test depend on the network. What the package may import is checked apart, against what its
 metadata declares."""
+
 from __future__ import annotations
 
 import ast
@@ -29,13 +30,25 @@ from tests.load import HOST, ServerProcess, photo_bytes
 from tests.test_web_page import BROWSER_ARGS, CHROMIUM, KEYS
 
 # What the wheel is built from: what a clone holds, less the tests, benchmarks and build outputs.
-SOURCES = ["pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "cropstyle", "extractor", "training", "export",
-           "web", "samples"]
+SOURCES = [
+    "pyproject.toml",
+    "setup.py",
+    "MANIFEST.in",
+    "README.md",
+    "cropstyle",
+    "extractor",
+    "training",
+    "export",
+    "web",
+    "samples",
+]
 BUILD_OUTPUTS = shutil.ignore_patterns("__pycache__", "node_modules", "vendor", "vendor.part", "*.egg-info", "build")
 VERSION = importlib.metadata.version("cropstyle")
 # TensorFlow's C++ start-up lines (quiet_tensorflow.py keeps them out unless --debug).
-TENSORFLOW_NOISE = re.compile(r"oneDNN|cuda|cuFFT|cuDNN|cuBLAS|computation placer|absl::InitializeLog|"
-                              r"cpu_feature_guard")
+TENSORFLOW_NOISE = re.compile(
+    r"oneDNN|cuda|cuFFT|cuDNN|cuBLAS|computation placer|absl::InitializeLog|"
+    r"cpu_feature_guard"
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +64,24 @@ def wheel(tmp_path_factory) -> Path:
         else:
             shutil.copyfile(PROJECT / name, source / name)
     (source / "web" / "node_modules").symlink_to(PROJECT / "web" / "node_modules")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-                    "-w", str(root / "dist"), str(source)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (built,) = (root / "dist").glob("cropstyle-*.whl")
     return built
 
@@ -63,10 +92,20 @@ def venv(wheel, tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("installed") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
-                    str(wheel)], check=True, capture_output=True, text=True)
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     (site / "requirements-from-the-test-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv
 
@@ -80,23 +119,31 @@ def test_wheel_holds_one_namespace_with_the_pages_files_and_their_licences(wheel
     archive = zipfile.ZipFile(wheel)
     names = archive.namelist()
     assert {name.split("/")[0] for name in names} == {"cropstyle", f"cropstyle-{VERSION}.dist-info"}
-    for data in ("cropstyle/samples/lrcat_template.sql", "cropstyle/export/parity.mjs",
-                 "cropstyle/web/static/index.html", "cropstyle/web/static/geometry.js",
-                 "cropstyle/samples/raw_stubs/Nikon.nef", "cropstyle/samples/raw_stubs/LICENSE-GPL-3.0"):
+    for data in (
+        "cropstyle/samples/lrcat_template.sql",
+        "cropstyle/export/parity.mjs",
+        "cropstyle/web/static/index.html",
+        "cropstyle/web/static/geometry.js",
+        "cropstyle/samples/raw_stubs/Nikon.nef",
+        "cropstyle/samples/raw_stubs/LICENSE-GPL-3.0",
+    ):
         assert data in names
-    assert sorted(name.removeprefix("cropstyle/web/vendor/") for name in names
-                  if name.startswith("cropstyle/web/vendor/")) == sorted(vendor.expected_files())
+    assert sorted(
+        name.removeprefix("cropstyle/web/vendor/") for name in names if name.startswith("cropstyle/web/vendor/")
+    ) == sorted(vendor.expected_files())
     # The versions web/package-lock.json pins, each with its licence text.
     lock = json.loads((PROJECT / "web" / "package-lock.json").read_text())["packages"]
     manifest = json.loads(archive.read("cropstyle/web/vendor/PACKAGES.json"))
-    assert [(entry["name"], entry["version"], entry["license"]) for entry in manifest] == \
-        [(package.name, lock[f"node_modules/{package.name}"]["version"], package.licence)
-         for package in vendor.PACKAGES]
+    assert [(entry["name"], entry["version"], entry["license"]) for entry in manifest] == [
+        (package.name, lock[f"node_modules/{package.name}"]["version"], package.licence) for package in vendor.PACKAGES
+    ]
     assert b"Apache License" in archive.read("cropstyle/web/vendor/tfjs/LICENSE")
     assert b"MIT" in archive.read("cropstyle/web/vendor/cropperjs/LICENSE")
     # The page's files are the bytes npm installed.
-    assert archive.read("cropstyle/web/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm") == \
-        (PROJECT / "web/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm").read_bytes()
+    assert (
+        archive.read("cropstyle/web/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm")
+        == (PROJECT / "web/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm").read_bytes()
+    )
     # Test-only code stays out: the load generator, the throwaway PostgreSQL.
     assert not [name for name in names if re.search(r"/(load|postgres)\.py$", name)]
     # Nor the build's inputs: the npm lock file, the licence texts (each vendored package has its own LICENSE).
@@ -108,15 +155,23 @@ def test_installed_code_imports_only_what_the_wheel_declares(wheel):
     TF.js converter, installed apart with --no-deps, is the one exception: export/tfjs_shims.py)."""
     archive = zipfile.ZipFile(wheel)
     metadata = archive.read(f"cropstyle-{VERSION}.dist-info/METADATA").decode()
-    declared = {re.split(r"[\s\[<>=;!~]", line.removeprefix("Requires-Dist:").strip())[0].lower().replace("_", "-")
-                for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line}
+    declared = {
+        re.split(r"[\s\[<>=;!~]", line.removeprefix("Requires-Dist:").strip())[0].lower().replace("_", "-")
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    }
     apart = {requirement.split("==")[0] for requirement in SEPARATE_INSTALL}
     distributions = importlib.metadata.packages_distributions()
     imported: dict[str, set[str]] = {}
     for name in names_of(archive, ".py"):
         for node in ast.walk(ast.parse(archive.read(name))):
-            modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                       else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
             for module in modules:
                 imported.setdefault(module.split(".")[0], set()).add(name)
     undeclared = {}
@@ -149,13 +204,23 @@ def test_installed_package_runs_every_command_and_serves_the_page(venv, tmp_path
         return done.stdout
 
     # Importable from the install only; no generic top-level names.
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", """
+    where = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            """
 import importlib, pkgutil, cropstyle
 for m in pkgutil.walk_packages(cropstyle.__path__, "cropstyle."):
     if m.name != "cropstyle.__main__":
         importlib.import_module(m.name)
 print(cropstyle.__file__, [importlib.util.find_spec(n) for n in ("extractor", "training", "export", "web", "samples")])
-"""], cwd=home, env=env, capture_output=True, text=True)
+""",
+        ],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert where.returncode == 0, where.stderr[-3000:]
     assert where.stdout.startswith(str(venv)) and where.stdout.strip().endswith("[None, None, None, None, None]")
 

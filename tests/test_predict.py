@@ -1,5 +1,6 @@
 """`cropstyle predict`: orientation-aware batch prediction, raws through their previews, --aspect,
 --write-cropped, and output in labels.csv's convention. Real exiftool, real TF, no mocks."""
+
 from __future__ import annotations
 
 import csv
@@ -87,8 +88,9 @@ def test_library_matches_labels_convention_and_raw_previews(model, run, library,
     with metadata_tool() as tool:
         for prediction in raws:
             preview, _ = open_displayed(tool.preview(prediction.source), prediction.orientation, model.long_side)
-            expected = model.predict_arrays(preprocess(preview, IMAGE_SIZE)[None],
-                                            np.array([prediction.width / prediction.height]))[0]
+            expected = model.predict_arrays(
+                preprocess(preview, IMAGE_SIZE)[None], np.array([prediction.width / prediction.height])
+            )[0]
             np.testing.assert_allclose(prediction.crop.values(), expected, atol=1e-5)
     # What cannot be predicted says why; nothing is lost.
     skipped = {p.source.name: p.skipped for p in predictions.values() if p.crop is None}
@@ -99,8 +101,10 @@ def test_library_matches_labels_convention_and_raw_previews(model, run, library,
 
 @pytest.mark.parametrize("ratio", ["4:5", "1:1", "16:9", "9:16", "3:2", "1.91:1"])
 def test_aspect_is_the_largest_crop_of_that_ratio_inside_the_prediction(model, run, tmp_path, ratio):
-    paths = [oriented_photo(tmp_path / "wide.jpg", photo_scene(120, 80, 3), 1),
-             oriented_photo(tmp_path / "tall.jpg", photo_scene(120, 80, 4), 6)]
+    paths = [
+        oriented_photo(tmp_path / "wide.jpg", photo_scene(120, 80, 3), 1),
+        oriented_photo(tmp_path / "tall.jpg", photo_scene(120, 80, 4), 6),
+    ]
     w, h = parse_aspect(ratio)
     for prediction in predict(run, paths, aspect=(w, h), model=model):
         crop, model_crop = prediction.crop, prediction.model_crop
@@ -108,8 +112,9 @@ def test_aspect_is_the_largest_crop_of_that_ratio_inside_the_prediction(model, r
         outer = crop_to_rect(model_crop, prediction.width, prediction.height)
         assert rect.width / rect.height == pytest.approx(w / h, rel=1e-9)
         assert (rect.cx, rect.cy, rect.angle) == pytest.approx((outer.cx, outer.cy, outer.angle), abs=1e-9)
-        assert (rect.width == pytest.approx(outer.width, rel=1e-9)
-                or rect.height == pytest.approx(outer.height, rel=1e-9))
+        assert rect.width == pytest.approx(outer.width, rel=1e-9) or rect.height == pytest.approx(
+            outer.height, rel=1e-9
+        )
         inner = Polygon(crop_corners(crop, prediction.width, prediction.height))
         assert Polygon(crop_corners(model_crop, prediction.width, prediction.height)).buffer(1e-6).contains(inner)
 
@@ -125,8 +130,9 @@ def test_write_cropped_photo_straightens_the_rotated_crop(tmp_path):
     """Pixels encode their own position; the output pixel (x, y) must come from TL + x·u + y·v."""
     width, height = 400, 300
     y, x = np.mgrid[0:height, 0:width]
-    displayed = Image.fromarray(np.stack([x * 255 // (width - 1), y * 255 // (height - 1), np.full_like(x, 128)],
-                                         axis=-1).astype(np.uint8))
+    displayed = Image.fromarray(
+        np.stack([x * 255 // (width - 1), y * 255 // (height - 1), np.full_like(x, 128)], axis=-1).astype(np.uint8)
+    )
     source = oriented_photo(tmp_path / "grid.png", displayed, 6)
     crop = Crop(0.2, 0.15, 0.85, 0.9, 8.0)  # Lightroom corners of a box turned 8° clockwise
     target = write_cropped_photo(source, 6, crop, tmp_path / "out" / "grid.jpg")
@@ -157,8 +163,9 @@ def test_write_cropped_full_resolution_and_never_over_an_input(model, run, tmp_p
     written = {p.source.name: p.cropped for p in predictions}
     assert written["a.jpg"] == photos / "a-2.jpg" and written["b.png"] == photos / "b.jpg"
     for prediction in predictions:
-        rect = crop_to_rect(prediction.crop,
-                            *displayed_size(*Image.open(prediction.source).size, prediction.orientation))
+        rect = crop_to_rect(
+            prediction.crop, *displayed_size(*Image.open(prediction.source).size, prediction.orientation)
+        )
         with Image.open(prediction.cropped) as out:
             assert out.format == "JPEG" and out.size == (round(rect.width), round(rect.height))
             assert out.width / out.height == pytest.approx(4 / 5, abs=0.02)
@@ -190,8 +197,10 @@ def test_command_line(run, tmp_path, capsys):
 
     photo = oriented_photo(tmp_path / "p.jpg", photo_scene(90, 60, 8), 6)
     args = cli.build_parser().parse_args(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"])
-    assert (args.aspect == (4.0, 5.0)
-            and cli.main(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"]) == 0)
+    assert (
+        args.aspect == (4.0, 5.0)
+        and cli.main(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"]) == 0
+    )
     (record,) = json.loads(capsys.readouterr().out)
     assert record["source"] == str(photo) and (record["width"], record["height"], record["orientation"]) == (90, 60, 6)
     rect = crop_to_rect(Crop(*(record[k] for k in LABEL_VALUES)), 90, 60)

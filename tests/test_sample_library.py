@@ -2,6 +2,7 @@
 
 Everything is read back with the real exiftool and Pillow; images are tiny so the module runs in seconds.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,15 +23,25 @@ from cropstyle.samples.scenes import render
 
 COUNT, SEED, LONG_SIDE = 40, 7, 120
 # What Pillow's exif_transpose does for each orientation (used for Lightroom's XMP orientation too).
-SHOW = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-        5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-        8: Image.Transpose.ROTATE_90}
+SHOW = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def _tree_digest(folder: Path, skip: str = "catalog/") -> dict[str, str]:
     # The catalog is left out: its rows get fresh UUIDs on every run (test_catalog_holds_the_crops checks it).
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.relative_to(folder).as_posix().startswith(skip)}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.relative_to(folder).as_posix().startswith(skip)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +73,19 @@ def tool():
 
 
 def _read_tags(tool, files: list[Path]) -> dict[str, dict]:
-    output = tool.execute("-json", "-n", "-G1", "-XMP-crs:all", "-XMP-tiff:Orientation", "-IFD0:Orientation",
-                          "-XMP-xmpMM:HistoryAction", "-Composite:ImageSize", "-SubIFD:DefaultCropSize",
-                          "-File:FileType", *map(str, files))
+    output = tool.execute(
+        "-json",
+        "-n",
+        "-G1",
+        "-XMP-crs:all",
+        "-XMP-tiff:Orientation",
+        "-IFD0:Orientation",
+        "-XMP-xmpMM:HistoryAction",
+        "-Composite:ImageSize",
+        "-SubIFD:DefaultCropSize",
+        "-File:FileType",
+        *map(str, files),
+    )
     return {Path(entry["SourceFile"]).as_posix(): entry for entry in json.loads(output)}
 
 
@@ -119,8 +140,9 @@ def test_written_crops_convert_to_the_truth(library, truth, tool):
     """exiftool reads the stored-frame crs values; geometry.to_displayed of them is truth.csv's label."""
     rows = [row for row in truth if row["expected"] == LABEL and row["origin"] != "lrcat"]
     photos = [library / row["file"] for row in rows]
-    xmp_sources = [(_sidecar_of(library, row["file"]) if row["origin"] == "xmp-sidecar" else library / row["file"])
-                   for row in rows]
+    xmp_sources = [
+        (_sidecar_of(library, row["file"]) if row["origin"] == "xmp-sidecar" else library / row["file"]) for row in rows
+    ]
     tags = _read_tags(tool, photos + [p for p in xmp_sources if p not in photos])
     angles = set()
     for row, photo, xmp_source in zip(rows, photos, xmp_sources):
@@ -182,8 +204,9 @@ def test_pixels_show_the_scene_upright(library, truth):
         drawn = render(planned[row["file"]].scene, width, height).astype(np.float32)
         assert np.abs(shown - drawn).mean() < 4, row["file"]  # JPEG noise only
         if width != height:  # the other way round does not match at all
-            wrong = np.asarray(Image.fromarray(drawn.astype(np.uint8)).transpose(Image.Transpose.ROTATE_180),
-                               np.float32)
+            wrong = np.asarray(
+                Image.fromarray(drawn.astype(np.uint8)).transpose(Image.Transpose.ROTATE_180), np.float32
+            )
             assert np.abs(shown - wrong).mean() > 8, row["file"]
 
 
@@ -204,8 +227,12 @@ def test_raw_previews_decode_with_the_raw_aspect(library, truth, tool):
     # The stub's 26-byte placeholder is left as is: exiftool -b gives nothing (not a valid JPEG).
     data = tool.execute("-b", "-PreviewImage", str(library / no_preview["file"]), raw_bytes=True)
     assert data[:2] != b"\xff\xd8"
-    assert json.loads(tool.execute("-json", "-PreviewImageLength", str(library / no_preview["file"])))[0][
-        "PreviewImageLength"] == 26
+    assert (
+        json.loads(tool.execute("-json", "-PreviewImageLength", str(library / no_preview["file"])))[0][
+            "PreviewImageLength"
+        ]
+        == 26
+    )
 
 
 def test_sidecars_exports_and_broken_files(library, truth, tool):
@@ -216,9 +243,18 @@ def test_sidecars_exports_and_broken_files(library, truth, tool):
     assert orphan.exists() and not list(orphan.parent.glob(orphan.stem + ".*[!p]"))
     assert (library / by_kind["zero-byte"]["file"]).stat().st_size == 0
 
-    files = {kind: library / by_kind[kind]["file"] for kind in
-             ("truncated", "text-as-jpg", "export-applied", "export-history", "export-rawfilename", "perspective",
-              "garbage-crop")}
+    files = {
+        kind: library / by_kind[kind]["file"]
+        for kind in (
+            "truncated",
+            "text-as-jpg",
+            "export-applied",
+            "export-history",
+            "export-rawfilename",
+            "perspective",
+            "garbage-crop",
+        )
+    }
     tags = {kind: _read_tags(tool, [path])[path.as_posix()] for kind, path in files.items()}
     assert tags["text-as-jpg"]["File:FileType"] == "TXT"
     assert tags["truncated"]["XMP-crs:HasCrop"] is True
@@ -232,8 +268,11 @@ def test_sidecars_exports_and_broken_files(library, truth, tool):
     assert garbage["XMP-crs:CropLeft"] > garbage["XMP-crs:CropRight"]
 
     duplicate = by_kind["duplicate"]
-    originals = [row for row in truth if row["file"] != duplicate["file"]
-                 and Path(row["file"]).name == Path(duplicate["file"]).name]
+    originals = [
+        row
+        for row in truth
+        if row["file"] != duplicate["file"] and Path(row["file"]).name == Path(duplicate["file"]).name
+    ]
     assert len(originals) == 1
     assert (library / originals[0]["file"]).read_bytes() == (library / duplicate["file"]).read_bytes()
     assert [originals[0][k] for k in LABEL_VALUES] == [duplicate[k] for k in LABEL_VALUES]

@@ -4,6 +4,7 @@ truth.csv through the real exiftool and extractor, each shows its one habit, and
 The habits are measured here from truth.csv (the label as it reads back) and the plan (the scene), with the
 geometry module's corners, independently of how the styles construct their crops.
 """
+
 from __future__ import annotations
 
 import csv
@@ -85,13 +86,18 @@ def _crop_of(row: dict[str, str]) -> Crop:
 
 def _shots(library: Path, plan: list[PlannedPhoto]) -> list[Shot]:
     scenes = {photo.file: photo.scene for photo in plan}
-    return [Shot(row, _crop_of(row), int(row["width"]), int(row["height"]), scenes[row["file"]])
-            for row in _read_truth(library)]
+    return [
+        Shot(row, _crop_of(row), int(row["width"]), int(row["height"]), scenes[row["file"]])
+        for row in _read_truth(library)
+    ]
 
 
 def _tree_digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _direction(angle: float) -> np.ndarray:
@@ -126,13 +132,15 @@ def libraries(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def shots(libraries) -> dict[str, list[Shot]]:
-    return {name: _shots(folder, _planned_photos(COUNT, SEED, LONG_SIDE, None, name))
-            for name, folder in libraries.items()}
+    return {
+        name: _shots(folder, _planned_photos(COUNT, SEED, LONG_SIDE, None, name)) for name, folder in libraries.items()
+    }
 
 
 # ----------------------------------------------------------------------------------------------
 # Every style: reproducible, valid, the realistic frames.
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("style", ZOO)
 def test_same_seed_same_bytes_other_seed_other_photos(style, libraries, tmp_path):
@@ -265,8 +273,10 @@ def test_face_tight_around_the_largest_face(shots):
         for face in scene.faces:
             fx, fy = face.centre[0] * shot.width, face.centre[1] * shot.height
             half_w, half_h = (FACE_HALF_WIDTH * face.size * shot.short, FACE_HALF_HEIGHT * face.size * shot.short)
-            (left, top), (right, bottom) = (shot.in_crop(fx - half_w, fy - half_h),
-                                            shot.in_crop(fx + half_w, fy + half_h))
+            (left, top), (right, bottom) = (
+                shot.in_crop(fx - half_w, fy - half_h),
+                shot.in_crop(fx + half_w, fy + half_h),
+            )
             assert right < 0 or left > 1 or bottom < 0 or top > 1, shot.row["file"]
     assert several == COUNT  # always the largest among others
 
@@ -322,11 +332,16 @@ def test_uncropped_leaves_most_alone_and_straightens_only_tilted_horizons(shots)
 # The habits are distinct: each, loosely measured, holds on its photographer's crops and not on the others'.
 # ----------------------------------------------------------------------------------------------
 
+
 def _thirds_habit(shot: Shot) -> bool:
     rect = shot.rect()
     fx, fy = shot.in_crop(*shot.subject())
-    return (abs(shot.crop.angle) < 0.5 and abs(rect.width / rect.height - 4 / 5) < 0.02
-            and min(abs(fx - 1 / 3), abs(fx - 2 / 3)) < 0.03 and min(abs(fy - 1 / 3), abs(fy - 2 / 3)) < 0.03)
+    return (
+        abs(shot.crop.angle) < 0.5
+        and abs(rect.width / rect.height - 4 / 5) < 0.02
+        and min(abs(fx - 1 / 3), abs(fx - 2 / 3)) < 0.03
+        and min(abs(fy - 1 / 3), abs(fy - 2 / 3)) < 0.03
+    )
 
 
 def _horizon_habit(shot: Shot) -> bool:
@@ -335,15 +350,22 @@ def _horizon_habit(shot: Shot) -> bool:
     offset = tl + 0.5 * (tr - tl) + 2 / 3 * (bl - tl) - np.array(shot.scene.horizon) * (shot.width, shot.height)
     direction = _direction(shot.scene.tilt)
     across = offset @ np.array([-direction[1], direction[0]])
-    return (abs(shot.crop.angle - shot.scene.tilt) < 0.25 and abs(rect.width / rect.height - 3 / 2) < 0.03
-            and abs(across) < 0.03 * rect.height)
+    return (
+        abs(shot.crop.angle - shot.scene.tilt) < 0.25
+        and abs(rect.width / rect.height - 3 / 2) < 0.03
+        and abs(across) < 0.03 * rect.height
+    )
 
 
 def _square_habit(shot: Shot) -> bool:
     rect = shot.rect()
-    return (abs(shot.crop.angle) < 0.5 and abs(rect.width / rect.height - 1) < 0.02
-            and abs(rect.width / shot.short - 0.75) < 0.02
-            and abs(rect.cx / shot.width - 0.5) < 0.01 and abs(rect.cy / shot.height - 0.5) < 0.01)
+    return (
+        abs(shot.crop.angle) < 0.5
+        and abs(rect.width / rect.height - 1) < 0.02
+        and abs(rect.width / shot.short - 0.75) < 0.02
+        and abs(rect.cx / shot.width - 0.5) < 0.01
+        and abs(rect.cy / shot.height - 0.5) < 0.01
+    )
 
 
 def _face_habit(shot: Shot) -> bool:
@@ -351,8 +373,9 @@ def _face_habit(shot: Shot) -> bool:
     it covers at least a fifth of the crop."""
     half_w, half_h = (extent * shot.short for extent in subject_half_extent(shot.scene))
     x, y = shot.subject()
-    inside = all(0 <= f <= 1 for corner in ((x - half_w, y - half_h), (x + half_w, y + half_h))
-                 for f in shot.in_crop(*corner))
+    inside = all(
+        0 <= f <= 1 for corner in ((x - half_w, y - half_h), (x + half_w, y + half_h)) for f in shot.in_crop(*corner)
+    )
     rect = shot.rect()
     return abs(shot.crop.angle) < 0.5 and inside and 4 * half_w * half_h >= 0.2 * rect.width * rect.height
 
@@ -375,14 +398,23 @@ def _uncropped_habit(shot: Shot) -> bool:
     if shot.scene.tilt == 0:
         return shot.crop == IDENTITY
     rect = shot.rect()
-    return (abs(shot.crop.angle - shot.scene.tilt) < 0.25
-            and abs(rect.width / rect.height / (shot.width / shot.height) - 1) < 0.02
-            and abs(rect.cx / shot.width - 0.5) < 0.01 and abs(rect.cy / shot.height - 0.5) < 0.01
-            and _touches_frame(_tightened(shot, 1 / FLAW_TIGHTEN), 0.01))
+    return (
+        abs(shot.crop.angle - shot.scene.tilt) < 0.25
+        and abs(rect.width / rect.height / (shot.width / shot.height) - 1) < 0.02
+        and abs(rect.cx / shot.width - 0.5) < 0.01
+        and abs(rect.cy / shot.height - 0.5) < 0.01
+        and _touches_frame(_tightened(shot, 1 / FLAW_TIGHTEN), 0.01)
+    )
 
 
-HABITS = {"thirds": _thirds_habit, "horizon": _horizon_habit, "square": _square_habit, "face": _face_habit,
-          "trim": _trim_habit, "uncropped": _uncropped_habit}
+HABITS = {
+    "thirds": _thirds_habit,
+    "horizon": _horizon_habit,
+    "square": _square_habit,
+    "face": _face_habit,
+    "trim": _trim_habit,
+    "uncropped": _uncropped_habit,
+}
 
 
 def test_every_zoo_style_has_a_habit_here():
@@ -392,8 +424,10 @@ def test_every_zoo_style_has_a_habit_here():
 @pytest.fixture(scope="module")
 def classic_shots() -> list[Shot]:
     """The classic photographer's cropped JPEGs, from the plan alone (its labels are what truth.csv would hold)."""
-    return [Shot({"expected": LABEL, "file": photo.file}, photo.truth_crop, *photo.truth_size, photo.scene)
-            for photo in _planned_photos(100, SEED, LONG_SIDE, ("jpeg",))]
+    return [
+        Shot({"expected": LABEL, "file": photo.file}, photo.truth_crop, *photo.truth_size, photo.scene)
+        for photo in _planned_photos(100, SEED, LONG_SIDE, ("jpeg",))
+    ]
 
 
 @pytest.mark.parametrize("habit", ZOO)
@@ -411,6 +445,7 @@ def test_habit_is_the_photographers_own(habit, shots, classic_shots):
 # Through the real extractor, and from the command line.
 # ----------------------------------------------------------------------------------------------
 
+
 def test_the_extractor_reads_back_every_label(libraries, tmp_path):
     dataset = tmp_path / "dataset"
     extract(list(libraries.values()), dataset, size=64, include_uncropped=True, progress=False)
@@ -420,16 +455,39 @@ def test_the_extractor_reads_back_every_label(libraries, tmp_path):
     assert set(labels) == set(truth)
     for source, row in truth.items():
         got = labels[source]
-        assert [float(got[k]) for k in LABEL_VALUES] == pytest.approx([float(row[k]) for k in LABEL_VALUES],
-                                                                      abs=1e-6), source
+        assert [float(got[k]) for k in LABEL_VALUES] == pytest.approx(
+            [float(row[k]) for k in LABEL_VALUES], abs=1e-6
+        ), source
         assert (got["origin"], got["orientation"], got["width"], got["height"], got["has_crop"]) == (
-            row["origin"], row["orientation"], row["width"], row["height"], str(row["expected"] == LABEL)), source
+            row["origin"],
+            row["orientation"],
+            row["width"],
+            row["height"],
+            str(row["expected"] == LABEL),
+        ), source
 
 
 def test_command_line_style_option(tmp_path):
     library = tmp_path / "squares"
-    done = subprocess.run([sys.executable, "-m", "cropstyle", "sample-library", str(library), "--style", "square",
-                           "--count", "4", "--seed", "2"], capture_output=True, text=True, cwd=PROJECT, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cropstyle",
+            "sample-library",
+            str(library),
+            "--style",
+            "square",
+            "--count",
+            "4",
+            "--seed",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     rows = _read_truth(library)
     assert len(rows) == 4 and {row["kind"] for row in rows} == {"jpeg"}
@@ -437,9 +495,19 @@ def test_command_line_style_option(tmp_path):
         crop, width, height = _crop_of(row), int(row["width"]), int(row["height"])
         assert abs((crop.right - crop.left) * width - 0.75 * min(width, height)) <= 1e-6 * width
         assert abs((crop.bottom - crop.top) * height - 0.75 * min(width, height)) <= 1e-6 * height
-    helped = subprocess.run([sys.executable, "-m", "cropstyle", "sample-library", "--help"], capture_output=True,
-                            text=True, cwd=PROJECT, check=True)
+    helped = subprocess.run(
+        [sys.executable, "-m", "cropstyle", "sample-library", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        check=True,
+    )
     assert all(name in helped.stdout for name in STYLES)
-    refused = subprocess.run([sys.executable, "-m", "cropstyle", "sample-library", str(tmp_path / "x"), "--style",
-                              "portrait"], capture_output=True, text=True, cwd=PROJECT, check=False)
+    refused = subprocess.run(
+        [sys.executable, "-m", "cropstyle", "sample-library", str(tmp_path / "x"), "--style", "portrait"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        check=False,
+    )
     assert refused.returncode == 2 and "portrait" in refused.stderr

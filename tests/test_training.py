@@ -1,4 +1,5 @@
 """`cropstyle train`: the tf.data pipeline, the split, and real (tiny) training runs end to end."""
+
 import json
 import math
 import subprocess
@@ -116,7 +117,8 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
     config = Run.open(run).config
     members_val = config["validation"]["members_val_crop_iou"]
     assert members_val == [
-        pytest.approx(pd.read_csv(run / "members" / str(k) / "history.csv")["val_crop_iou"].max()) for k in range(3)]
+        pytest.approx(pd.read_csv(run / "members" / str(k) / "history.csv")["val_crop_iou"].max()) for k in range(3)
+    ]
     kept = config["validation"]["members_kept"]
     assert kept == kept_members(members_val) == [0, 1, 2]  # these three learned alike
     raws = [keras.Model(m.inputs, m.get_layer("raw").output)(feed).numpy() for m in members]
@@ -127,30 +129,40 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
     split = json.loads((run / "split.json").read_text())
     val = examples.subset(examples.frame["image"].isin(split["val"]).to_numpy())
     predicted = model.predict(pipeline.make_dataset(val, 64, 8, training=False), verbose=0)
-    exact = np.mean([iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
-                     for p, t, w, h in zip(predicted, val.labels, val.frame["width"], val.frame["height"])])
+    exact = np.mean(
+        [
+            iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
+            for p, t, w, h in zip(predicted, val.labels, val.frame["width"], val.frame["height"])
+        ]
+    )
     assert config["validation"]["val_crop_iou"] == pytest.approx(exact, abs=1e-5)
     assert config["validation"]["model_keras"] == "mean of 3 members' best epochs"
 
 
-@pytest.mark.parametrize("members_val, kept", [
-    ([0.9896, 0.9907, 0.9584], [0, 1]),  # `trim`: the third member held its height logit saturated
-    ([0.9517, 0.9192, 0.9355], [0, 2]),  # `uncropped`
-    ([0.7149, 0.7216, 0.7200], [0, 1, 2]),  # FCDB: members that vary, none failed
-    ([0.60, 0.90, 0.70], [1]),
-    ([0.5], [0]),
-])
+@pytest.mark.parametrize(
+    "members_val, kept",
+    [
+        ([0.9896, 0.9907, 0.9584], [0, 1]),  # `trim`: the third member held its height logit saturated
+        ([0.9517, 0.9192, 0.9355], [0, 2]),  # `uncropped`
+        ([0.7149, 0.7216, 0.7200], [0, 1, 2]),  # FCDB: members that vary, none failed
+        ([0.60, 0.90, 0.70], [1]),
+        ([0.5], [0]),
+    ],
+)
 def test_an_ensemble_leaves_out_members_that_failed(members_val, kept):
     """Members more than 0.02 below the best member's validation IoU are left out of the mean."""
     assert kept_members(members_val) == kept
 
 
-@pytest.mark.parametrize("photos, epochs", [
-    (854, 56),  # FCDB's training photos: 27 batches an epoch
-    (320, 150),  # a zoo style's: 10 batches
-    (40, 300),  # 2 batches: a small library sees each photo many times, up to 300 epochs
-    (30000, 15),  # 938 batches: at least 15 epochs, whatever the steps
-])
+@pytest.mark.parametrize(
+    "photos, epochs",
+    [
+        (854, 56),  # FCDB's training photos: 27 batches an epoch
+        (320, 150),  # a zoo style's: 10 batches
+        (40, 300),  # 2 batches: a small library sees each photo many times, up to 300 epochs
+        (30000, 15),  # 938 batches: at least 15 epochs, whatever the steps
+    ],
+)
 def test_schedule_by_dataset_size(photos, epochs):
     """About 1,500 steps for each model (batch 32), within 15–300 epochs; patience a quarter, at least 10."""
     from cropstyle.training.train import default_epochs, default_patience
@@ -175,11 +187,20 @@ class Interrupt(keras.callbacks.Callback):
 def test_resume_after_interruption(tmp_path):
     dataset = write_dataset(tmp_path / "data", 16, seed=3, long_side=64)
     with pytest.raises(KeyboardInterrupt):
-        train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, ensemble=1, callbacks=[Interrupt()],
-              verbose=0)
+        train(
+            [dataset],
+            tmp_path / "run",
+            epochs=2,
+            batch_size=8,
+            image_size=32,
+            ensemble=1,
+            callbacks=[Interrupt()],
+            verbose=0,
+        )
     assert (tmp_path / "run" / "members" / "0" / "backup").exists()
-    result = train([dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, ensemble=1, resume=True,
-                   verbose=0)
+    result = train(
+        [dataset], tmp_path / "run", epochs=2, batch_size=8, image_size=32, ensemble=1, resume=True, verbose=0
+    )
     assert list(result.history["loss"]) and len(result.history["loss"]) == 1  # only the second epoch ran
     assert result.epochs == 2 and result.model_path.exists() and not list((tmp_path / "run").rglob("backup"))
     # Resumed once more, after the end: config.json still says what RUN/model.keras scores.
@@ -255,11 +276,23 @@ def test_zoom_and_flip_augmentation_keep_image_and_label_consistent(tmp_path):
     crop = rect_to_crop(RotatedRect(60, 45, 80, 50, 12.0), width, height)
     (tmp_path / "images").mkdir()
     painted_photo(tmp_path / "images" / "a.jpg", crop, width, height)
-    pd.DataFrame([{"image": "images/a.jpg", "source": "/a.jpg", "origin": "xmp-embedded", "width": width,
-                   "height": height, "has_crop": True,
-                   **dict(zip(list(LABEL_VALUES), crop.values())),
-                   "orientation": 1, "catalog_image_id": "", "copy_name": "", "fingerprint": ""}]).to_csv(
-        tmp_path / "labels.csv", index=False)
+    pd.DataFrame(
+        [
+            {
+                "image": "images/a.jpg",
+                "source": "/a.jpg",
+                "origin": "xmp-embedded",
+                "width": width,
+                "height": height,
+                "has_crop": True,
+                **dict(zip(list(LABEL_VALUES), crop.values())),
+                "orientation": 1,
+                "catalog_image_id": "",
+                "copy_name": "",
+                "fingerprint": "",
+            }
+        ]
+    ).to_csv(tmp_path / "labels.csv", index=False)
     data = pipeline.make_dataset(pipeline.read_examples([tmp_path]), size, 1, training=True, seed=0)
     flips, zooms = set(), set()
     for _ in range(12):  # each epoch draws anew
@@ -327,8 +360,12 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         val = examples.subset(examples.frame["image"].isin(split["val"]).to_numpy())
         assert len(val) == config["split"]["val"]
         predicted = model.predict(pipeline.make_dataset(val, 32, 8, training=False), verbose=0)
-        exact = np.mean([iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h) for p, t, w, h in
-                         zip(predicted, val.labels, val.frame["width"], val.frame["height"])])
+        exact = np.mean(
+            [
+                iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
+                for p, t, w, h in zip(predicted, val.labels, val.frame["width"], val.frame["height"])
+            ]
+        )
         # model.keras is the best epoch (flip averaged with flip_average=True): its figure, computed by the same
         # code as val_crop_iou.
         averaged = config["validation"]["model_keras"] == "best epoch, flip averaged"

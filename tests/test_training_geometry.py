@@ -1,4 +1,5 @@
 """training/crop_tf.py (the crop math inside the TF graph) against extractor/geometry.py, and the bounded head."""
+
 import math
 
 import numpy as np
@@ -52,9 +53,12 @@ def test_crop_to_rect_and_back_match_geometry(samples):
     rects = crop_tf.crop_to_rect(crops, aspects).numpy()
     for (crop, width, height), rect in zip(samples, rects):
         expected = crop_to_rect(crop, width, height)
-        np.testing.assert_allclose(rect * [height, height, height, height, 1],
-                                   [expected.cx, expected.cy, expected.width, expected.height, expected.angle],
-                                   rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(
+            rect * [height, height, height, height, 1],
+            [expected.cx, expected.cy, expected.width, expected.height, expected.angle],
+            rtol=1e-9,
+            atol=1e-6,
+        )
     np.testing.assert_allclose(crop_tf.rect_to_crop(tf.constant(rects), aspects).numpy(), crops.numpy(), atol=1e-9)
 
 
@@ -72,17 +76,20 @@ def test_bounding_box_and_window_match_geometry(samples):
     boxes = np.stack([b.numpy() for b in crop_tf.bounding_box(crops, aspects)], axis=-1)
     rng = np.random.default_rng(3)
     side = rng.uniform(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 1.0)
-    x0 = rng.uniform(np.maximum(0, boxes[:, 2] - side),
-                     np.maximum(np.minimum(boxes[:, 0], 1 - side), boxes[:, 2] - side))
-    y0 = rng.uniform(np.maximum(0, boxes[:, 3] - side),
-                     np.maximum(np.minimum(boxes[:, 1], 1 - side), boxes[:, 3] - side))
+    x0 = rng.uniform(
+        np.maximum(0, boxes[:, 2] - side), np.maximum(np.minimum(boxes[:, 0], 1 - side), boxes[:, 2] - side)
+    )
+    y0 = rng.uniform(
+        np.maximum(0, boxes[:, 3] - side), np.maximum(np.minimum(boxes[:, 1], 1 - side), boxes[:, 3] - side)
+    )
     windowed = crop_tf.in_window(crops, aspects, *(tf.constant(v) for v in (x0, y0, side))).numpy()
     for (crop, width, height), box, got, *window in zip(samples, boxes, windowed, x0, y0, side):
         corners = crop_corners(crop, width, height) / [width, height]
         np.testing.assert_allclose(box, [*corners.min(axis=0), *corners.max(axis=0)], atol=1e-9)
         start_x, start_y, f = window
-        np.testing.assert_allclose(crop_corners(Crop(*got), width, height) / [width, height],
-                                   (corners - [start_x, start_y]) / f, atol=1e-9)
+        np.testing.assert_allclose(
+            crop_corners(Crop(*got), width, height) / [width, height], (corners - [start_x, start_y]) / f, atol=1e-9
+        )
         assert crop_problem(Crop(*got), width, height) is None
 
 
@@ -115,8 +122,9 @@ def test_model_outputs_inside_for_random_inputs_and_weights(arch):
     rng = np.random.default_rng(5)
     model = build_model(arch, 64)
     # Random weights, scaled up so the head sees large, saturating values.
-    model.set_weights([w + rng.normal(0, 0.5, w.shape).astype(w.dtype) if w.ndim > 1 else w
-                       for w in model.get_weights()])
+    model.set_weights(
+        [w + rng.normal(0, 0.5, w.shape).astype(w.dtype) if w.ndim > 1 else w for w in model.get_weights()]
+    )
     images = rng.uniform(0, 1, (16, 64, 64, 3)).astype("float32")
     aspects = np.exp(rng.uniform(-1, 1, (16, 1))).astype("float32")
     crops = model.predict({"image": images, "aspect": aspects}, verbose=0)
@@ -132,20 +140,25 @@ def test_the_head_is_mirror_symmetric():
     aspects = tf.constant(np.exp(rng.uniform(np.log(0.4), np.log(2.5), 500)), tf.float64)
     assert crop_tf.MIRROR_RAW[5] == 1.0
     mirrored = crop_tf.bounded_crop(raw * tf.constant(crop_tf.MIRROR_RAW[:5], tf.float64), aspects)
-    np.testing.assert_allclose(crop_tf.flip_horizontal(crop_tf.bounded_crop(raw, aspects), aspects).numpy(),
-                               mirrored.numpy(), atol=1e-9)
+    np.testing.assert_allclose(
+        crop_tf.flip_horizontal(crop_tf.bounded_crop(raw, aspects), aspects).numpy(), mirrored.numpy(), atol=1e-9
+    )
 
 
-@pytest.mark.parametrize("crop_and_keep, expected", [
-    ((0.1, 0.2, 0.8, 0.9, 3.0, 0.5), (0.0, 0.0, 1.0, 1.0, 0.0)),  # keep > 0: exactly the full frame
-    ((0.1, 0.2, 0.8, 0.9, 3.0, -0.5), (0.1, 0.2, 0.8, 0.9, 3.0)),  # else the crop, unchanged
-    ((0.1, 0.2, 0.8, 0.9, 3.0), (0.1, 0.2, 0.8, 0.9, 3.0)),  # a model saved without the logit
-])
+@pytest.mark.parametrize(
+    "crop_and_keep, expected",
+    [
+        ((0.1, 0.2, 0.8, 0.9, 3.0, 0.5), (0.0, 0.0, 1.0, 1.0, 0.0)),  # keep > 0: exactly the full frame
+        ((0.1, 0.2, 0.8, 0.9, 3.0, -0.5), (0.1, 0.2, 0.8, 0.9, 3.0)),  # else the crop, unchanged
+        ((0.1, 0.2, 0.8, 0.9, 3.0), (0.1, 0.2, 0.8, 0.9, 3.0)),  # a model saved without the logit
+    ],
+)
 def test_kept_or_cropped(crop_and_keep, expected):
     assert crop_tf.kept_or_cropped(tf.constant([crop_and_keep], tf.float64)).numpy().tolist() == [list(expected)]
 
 
 def test_is_full_frame_allows_labels_rounding_only():
-    crops = tf.constant([[0, 0, 1, 1, 0], [1e-6, 0, 1 - 1e-6, 1, 1e-6], [0.001, 0, 1, 1, 0], [0, 0, 1, 1, 0.01]],
-                        tf.float64)
+    crops = tf.constant(
+        [[0, 0, 1, 1, 0], [1e-6, 0, 1 - 1e-6, 1, 1e-6], [0.001, 0, 1, 1, 0], [0, 0, 1, 1, 0.01]], tf.float64
+    )
     assert crop_tf.is_full_frame(crops).numpy().tolist() == [True, True, False, False]

@@ -4,6 +4,7 @@ both stores (SQLite folder, PostgreSQL).
 Each rejection must be a 4xx with a JSON {"error": ...} message and leave the store exactly as it was
 (no row, no photo, nothing in tmp/).
 """
+
 from __future__ import annotations
 
 import io
@@ -54,11 +55,17 @@ def assert_rejected(server, response, status, words):
 
 def png_header_bomb(width: int, height: int) -> bytes:
     """A tiny, valid PNG that declares width × height pixels (8-bit grey), its data a few KB of zlib."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     raw = zlib.compress(b"\x00" * (width + 1) * 64, 9)  # only the first rows: decoding fails long after the check
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_healthz_and_page(server, client):
@@ -66,9 +73,15 @@ def test_healthz_and_page(server, client):
     page = client.get(f"{server.url}/")
     assert page.status_code == 200 and "cropstyle" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    for asset in ("/vendor/tfjs/tf.es2017.min.js", "/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm",
-                  "/vendor/cropperjs/cropper.min.js", "/vendor/cropperjs/cropper.min.css",
-                  "/vendor/smartcrop/smartcrop.js", "/static/app.js", "/static/geometry.js"):
+    for asset in (
+        "/vendor/tfjs/tf.es2017.min.js",
+        "/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm",
+        "/vendor/cropperjs/cropper.min.js",
+        "/vendor/cropperjs/cropper.min.css",
+        "/vendor/smartcrop/smartcrop.js",
+        "/static/app.js",
+        "/static/geometry.js",
+    ):
         assert client.get(f"{server.url}{asset}").status_code == 200, asset
     assert client.get(f"{server.url}/vendor/tfjs/../../package.json").status_code == 404
     assert client.get(f"{server.url}/api/model").status_code == 404  # started without --model
@@ -84,8 +97,9 @@ def test_submit_stores_once_and_lists_with_token(server, client):
     assert again.status_code == 200 and again.json() == {"id": identifier, "created": False}
 
     assert_rejected(server, client.get(f"{server.url}/api/corrections"), 401, "token")
-    assert_rejected(server, client.get(f"{server.url}/api/corrections", headers={"Authorization": "Bearer wrong"}),
-                    401, "token")
+    assert_rejected(
+        server, client.get(f"{server.url}/api/corrections", headers={"Authorization": "Bearer wrong"}), 401, "token"
+    )
     listing = client.get(f"{server.url}/api/corrections", headers=AUTH).json()
     rows = [row for row in listing["corrections"] if row["id"] == identifier]
     assert len(rows) == 1
@@ -98,8 +112,9 @@ def test_submit_stores_once_and_lists_with_token(server, client):
     assert photo_back.status_code == 200 and photo_back.content == photo
     assert photo_back.headers["content-type"] == "image/jpeg"
     assert_rejected(server, client.get(f"{server.url}/api/corrections/nope/photo", headers=AUTH), 404, "correction")
-    assert_rejected(server, client.get(f"{server.url}/api/corrections/{'0' * 32}/photo", headers=AUTH), 404,
-                    "no correction")
+    assert_rejected(
+        server, client.get(f"{server.url}/api/corrections/{'0' * 32}/photo", headers=AUTH), 404, "no correction"
+    )
 
     # The same photo with another correction is a second row sharing one photo (content-addressed).
     photos_before = server.reader.stored_photos()
@@ -158,16 +173,17 @@ RAW_CROPS = [
     ('{"left": 1e999, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0}', 422, "finite"),
     ('{"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8}', 400, "lacks angle"),
     ('{"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0, "zoom": 2}', 400, "unknown keys: zoom"),
-    ('[0.1, 0.2, 0.9, 0.8, 0]', 400, "JSON object"),
-    ('left=0.1', 400, "not valid JSON"),
+    ("[0.1, 0.2, 0.9, 0.8, 0]", 400, "JSON object"),
+    ("left=0.1", 400, "not valid JSON"),
 ]
 
 
 @pytest.mark.parametrize("text,status,words", RAW_CROPS, ids=[w for _, _, w in RAW_CROPS])
 def test_malformed_crop_json(server, client, text, status, words):
     before = snapshot(server)
-    response = client.post(f"{server.url}/api/corrections", files={"photo": ("p.jpg", photo_bytes(200, 150, seed=21))},
-                           data={"crop": text})
+    response = client.post(
+        f"{server.url}/api/corrections", files={"photo": ("p.jpg", photo_bytes(200, 150, seed=21))}, data={"crop": text}
+    )
     assert_rejected(server, response, status, words)
     assert snapshot(server) == before
 
@@ -187,26 +203,62 @@ def _bad_requests():
         ("no photo", dict(data={"crop": crop}, files={"x": ("x", b"")}), 400, "unknown fields: x"),
         ("photo missing", dict(data={"crop": crop, "model": "m"}, files={"predicted": ("p", b"{}")}), 400, "photo"),
         ("no crop", dict(files={"photo": ("p.jpg", good_photo)}), 400, "`crop`"),
-        ("unknown field", dict(files={"photo": ("p.jpg", good_photo)}, data={"crop": crop, "comment": "hi"}), 400,
-         "unknown fields: comment"),
-        ("field twice", dict(files=[("photo", ("p.jpg", good_photo)), ("photo", ("q.jpg", good_photo))],
-                             data={"crop": crop}), 400, "more than once"),
-        ("text as photo", dict(files={"photo": ("p.jpg", b"this is not an image at all")}, data={"crop": crop}), 415,
-         "not an image"),
+        (
+            "unknown field",
+            dict(files={"photo": ("p.jpg", good_photo)}, data={"crop": crop, "comment": "hi"}),
+            400,
+            "unknown fields: comment",
+        ),
+        (
+            "field twice",
+            dict(files=[("photo", ("p.jpg", good_photo)), ("photo", ("q.jpg", good_photo))], data={"crop": crop}),
+            400,
+            "more than once",
+        ),
+        (
+            "text as photo",
+            dict(files={"photo": ("p.jpg", b"this is not an image at all")}, data={"crop": crop}),
+            415,
+            "not an image",
+        ),
         ("empty photo", dict(files={"photo": ("p.jpg", b"")}, data={"crop": crop}), 400, "empty"),
-        ("truncated jpeg", dict(files={"photo": ("p.jpg", truncated)}, data={"crop": crop}), 415,
-         "could not be decoded"),
+        (
+            "truncated jpeg",
+            dict(files={"photo": ("p.jpg", truncated)}, data={"crop": crop}),
+            415,
+            "could not be decoded",
+        ),
         ("gif", dict(files={"photo": ("p.gif", _gif())}, data={"crop": crop}), 415, "JPEG, PNG or WebP"),
-        ("decompression bomb", dict(files={"photo": ("b.png", png_header_bomb(20_000, 20_000))}, data={"crop": crop}),
-         413, "pixels"),
-        ("photo over 20 MB", dict(files={"photo": ("p.jpg", good_photo + b"\0" * (20 * 2**20))}, data={"crop": crop}),
-         413, "20 MB"),
-        ("body far over 20 MB", dict(files={"photo": ("p.jpg", b"\0" * (30 * 2**20))}, data={"crop": crop}), 413,
-         "too large"),
-        ("bad predicted", dict(files={"photo": ("p.jpg", good_photo)},
-                               data={"crop": crop, "predicted": json.dumps(_crop(angle=80))}), 422, "`predicted`"),
-        ("model name too long", dict(files={"photo": ("p.jpg", good_photo)}, data={"crop": crop, "model": "m" * 201}),
-         400, "`model`"),
+        (
+            "decompression bomb",
+            dict(files={"photo": ("b.png", png_header_bomb(20_000, 20_000))}, data={"crop": crop}),
+            413,
+            "pixels",
+        ),
+        (
+            "photo over 20 MB",
+            dict(files={"photo": ("p.jpg", good_photo + b"\0" * (20 * 2**20))}, data={"crop": crop}),
+            413,
+            "20 MB",
+        ),
+        (
+            "body far over 20 MB",
+            dict(files={"photo": ("p.jpg", b"\0" * (30 * 2**20))}, data={"crop": crop}),
+            413,
+            "too large",
+        ),
+        (
+            "bad predicted",
+            dict(files={"photo": ("p.jpg", good_photo)}, data={"crop": crop, "predicted": json.dumps(_crop(angle=80))}),
+            422,
+            "`predicted`",
+        ),
+        (
+            "model name too long",
+            dict(files={"photo": ("p.jpg", good_photo)}, data={"crop": crop, "model": "m" * 201}),
+            400,
+            "`model`",
+        ),
     ]
 
 
@@ -227,21 +279,27 @@ def test_chunked_body_over_the_limit(server, client):
     boundary = "cropstyleboundary"
 
     def body():
-        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\n"
-               "Content-Type: image/jpeg\r\n\r\n").encode()
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
         for _ in range(24):
             yield b"\0" * 2**20
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    response = client.post(f"{server.url}/api/corrections", content=body(),
-                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    response = client.post(
+        f"{server.url}/api/corrections",
+        content=body(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert_rejected(server, response, 413, "too large")
     assert snapshot(server) == before
 
 
 def test_bad_query_is_a_json_400(server, client):
-    assert_rejected(server, client.get(f"{server.url}/api/corrections", params={"limit": "many"}, headers=AUTH), 400,
-                    "limit")
+    assert_rejected(
+        server, client.get(f"{server.url}/api/corrections", params={"limit": "many"}, headers=AUTH), 400, "limit"
+    )
 
 
 def test_rate_limit_per_client(tmp_path):

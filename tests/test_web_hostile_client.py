@@ -3,6 +3,7 @@ labels that crash a parser, an offset past 64 bits, an empty token, a second X-F
 beneath the routes answering in plain text without the security headers, store details in 503s, secrets in the
 process list, a Host header with a name for a port, hidden files in the model folder. (The photo uploads' items
 are in tests/test_web_uploads.py.) Where a store takes part, on both stores."""
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,14 @@ from tests.load import HOST, ServerProcess, http_client, photo_bytes, submit
 
 GOOD = {"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0.0}
 TOKEN = "a-token-nobody-guesses"
-SECURITY = ("content-security-policy", "x-content-type-options", "referrer-policy", "cross-origin-opener-policy",
-            "cross-origin-embedder-policy", "cross-origin-resource-policy")
+SECURITY = (
+    "content-security-policy",
+    "x-content-type-options",
+    "referrer-policy",
+    "cross-origin-opener-policy",
+    "cross-origin-embedder-policy",
+    "cross-origin-resource-policy",
+)
 
 
 def _raw(port: int, request: bytes, timeout: float = 15) -> tuple[int, dict[str, str], bytes]:
@@ -52,15 +59,27 @@ def _assert_json_error(status: int, headers: dict[str, str], body: bytes, expect
 HUGE = "9" * 400
 NESTED = "[" * 15_000  # the field's limit is 16 KB: unclosed, as the probe sent it
 LABELS = [
-    ("crop", f'{{"left": {HUGE}, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0}}', 422,
-     "`crop`: left must be finite numbers"),
-    ("predicted", f'{{"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": -{HUGE}}}', 422,
-     "`predicted`: angle must be finite numbers"),
+    (
+        "crop",
+        f'{{"left": {HUGE}, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0}}',
+        422,
+        "`crop`: left must be finite numbers",
+    ),
+    (
+        "predicted",
+        f'{{"left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": -{HUGE}}}',
+        422,
+        "`predicted`: angle must be finite numbers",
+    ),
     ("crop", NESTED, 400, "`crop` is nested too deep: a label is one flat object"),
     ("predicted", '{"a":' * 1_500 + "1" + "}" * 1_500, 400, "`predicted` is nested too deep"),
     ("crop", '{"left": [0.1], "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0}', 400, "`crop` is nested too deep"),
-    ("crop", '{"\\ud800": 1, "left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0}', 400,
-     "`crop` has unknown keys: \ud800"),
+    (
+        "crop",
+        '{"\\ud800": 1, "left": 0.1, "top": 0.2, "right": 0.9, "bottom": 0.8, "angle": 0}',
+        400,
+        "`crop` has unknown keys: \ud800",
+    ),
 ]
 
 
@@ -69,8 +88,9 @@ def test_labels_that_crashed_the_parser_are_refused(location):
         for field, text, status, message in LABELS:
             extra = {"predicted": text} if field == "predicted" else {}
             data = {"crop": text if field == "crop" else json.dumps(GOOD), **extra}
-            answer = client.post(f"{server.url}/api/corrections", data=data,
-                                 files={"photo": ("p.jpg", photo_bytes(120, 90, seed=1))})
+            answer = client.post(
+                f"{server.url}/api/corrections", data=data, files={"photo": ("p.jpg", photo_bytes(120, 90, seed=1))}
+            )
             assert answer.status_code == status, (field, text[:40], answer.text[:300])
             assert answer.headers["content-type"] == "application/json"
             assert answer.json()["error"].startswith(message), answer.json()
@@ -80,12 +100,23 @@ def test_labels_that_crashed_the_parser_are_refused(location):
 
 # --- 3. Offsets past 64 bits ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("offset, status", [("9223372036854775808", 400), ("4611686018427387905", 400), ("-1", 400),
-                                            ("4611686018427387904", 200), ("0", 200), ("9" * 5000, 400)])
+
+@pytest.mark.parametrize(
+    "offset, status",
+    [
+        ("9223372036854775808", 400),
+        ("4611686018427387905", 400),
+        ("-1", 400),
+        ("4611686018427387904", 200),
+        ("0", 200),
+        ("9" * 5000, 400),
+    ],
+)
 def test_offsets_beyond_the_stores_integers_are_refused(location, offset, status):
     with ServerProcess(location, token=TOKEN) as server, http_client() as client:
-        answer = client.get(f"{server.url}/api/corrections", params={"offset": offset},
-                            headers={"Authorization": f"Bearer {TOKEN}"})
+        answer = client.get(
+            f"{server.url}/api/corrections", params={"offset": offset}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
     assert answer.status_code == status, answer.text
     if status == 200:
         assert answer.json() == {"count": 0, "corrections": []}
@@ -95,22 +126,35 @@ def test_offsets_beyond_the_stores_integers_are_refused(location, offset, status
 
 # --- 7. An empty token; 12. the token and the password out of the process list --------------------------------
 
+
 def _serve(arguments: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cropstyle", "serve", "--port", "9", *arguments], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "cropstyle", "serve", "--port", "9", *arguments],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.mark.parametrize("how", ["argument", "file", "variable", "blank file"])
 def test_an_empty_token_is_refused_at_start(tmp_path, how):
     token_file = tmp_path / "token"
     token_file.write_text("\n" if how == "file" else "  \n")
-    arguments = {"argument": ["--token", ""], "file": ["--token-file", str(token_file)], "variable": [],
-                 "blank file": ["--token-file", str(token_file)]}[how]
-    done = _serve(["--store", str(tmp_path / "store"), *arguments],
-                  {"CROPSTYLE_TOKEN": ""} if how == "variable" else None)
+    arguments = {
+        "argument": ["--token", ""],
+        "file": ["--token-file", str(token_file)],
+        "variable": [],
+        "blank file": ["--token-file", str(token_file)],
+    }[how]
+    done = _serve(
+        ["--store", str(tmp_path / "store"), *arguments], {"CROPSTYLE_TOKEN": ""} if how == "variable" else None
+    )
     assert done.returncode == 2
-    assert done.stderr == ("cropstyle: the token is empty: anyone could read the corrections; give a token or none "
-                           "at all\n")
+    assert done.stderr == (
+        "cropstyle: the token is empty: anyone could read the corrections; give a token or none at all\n"
+    )
     assert not (tmp_path / "store").exists()
 
 
@@ -148,26 +192,37 @@ def test_a_password_in_the_store_url_is_warned_about(postgres, tmp_path):
     assert url != plain
     with ServerProcess(url, log=tmp_path / "server.log") as server:
         assert httpx.get(f"{server.url}/healthz").status_code == 200
-    assert ("the --store URL holds a password, which the process list shows: give it in PGPASSWORD or ~/.pgpass"
-            in (tmp_path / "server.log").read_text())
+    assert (
+        "the --store URL holds a password, which the process list shows: give it in PGPASSWORD or ~/.pgpass"
+        in (tmp_path / "server.log").read_text()
+    )
 
 
 # --- 8. Repeated X-Forwarded-For lines: one list, in order -----------------------------------------------------
 
+
 def test_a_second_forwarded_for_line_is_the_proxys(location):
     """Behind --trusted-proxy 127.0.0.1, the client writes its own X-Forwarded-For line (rotated each time) and
     the proxy appends a second one naming the client: the rate limit keys on the proxy's, 1 of 10 accepted."""
-    with ServerProcess(location, rate_limit=1, options=["--trusted-proxy", "127.0.0.1"]) as server, \
-            http_client("127.0.0.1") as proxy:
-        codes = [proxy.post(f"{server.url}/api/corrections",
-                            headers=[("X-Forwarded-For", f"203.0.113.{i}"), ("X-Forwarded-For", "198.51.100.7")],
-                            files={"photo": ("p.jpg", photo_bytes(120, 90, seed=40 + i))},
-                            data={"crop": json.dumps(GOOD)}).status_code for i in range(10)]
+    with (
+        ServerProcess(location, rate_limit=1, options=["--trusted-proxy", "127.0.0.1"]) as server,
+        http_client("127.0.0.1") as proxy,
+    ):
+        codes = [
+            proxy.post(
+                f"{server.url}/api/corrections",
+                headers=[("X-Forwarded-For", f"203.0.113.{i}"), ("X-Forwarded-For", "198.51.100.7")],
+                files={"photo": ("p.jpg", photo_bytes(120, 90, seed=40 + i))},
+                data={"crop": json.dumps(GOOD)},
+            ).status_code
+            for i in range(10)
+        ]
     assert codes == [201] + [429] * 9
     assert [row.client for row in stored_rows(location)] == ["198.51.100.7"]
 
 
 # --- 10. The layers beneath the routes: JSON, with the security headers -------------------------------------
+
 
 def test_the_http_parsers_400_is_json_with_the_security_headers(tmp_path):
     with ServerProcess(tmp_path / "store") as server:
@@ -227,6 +282,7 @@ def test_an_internal_error_is_json_with_the_security_headers(tmp_path):
 
 # --- 11. A 503 tells a client nothing of the store --------------------------------------------------------------
 
+
 def test_store_unavailable_says_so_and_no_more(postgres, tmp_path):
     url = postgres.database()
     log = tmp_path / "server.log"
@@ -246,10 +302,21 @@ def test_store_unavailable_says_so_and_no_more(postgres, tmp_path):
 
 # --- 13. A Host header with a name for a port; hidden files of the model folder -----------------------------------
 
-@pytest.mark.parametrize("host, status", [("127.0.0.1:evil.example", 421), ("127.0.0.1:80x", 421),
-                                          ("[::1]:evil.example", 421), ("127.0.0.1:", 421), ("127.0.0.1:٣", 421),
-                                          ("127.0.0.1", 200), ("127.0.0.1:8000", 200), ("[::1]:8000", 200),
-                                          ("LOCALHOST:1", 200)])
+
+@pytest.mark.parametrize(
+    "host, status",
+    [
+        ("127.0.0.1:evil.example", 421),
+        ("127.0.0.1:80x", 421),
+        ("[::1]:evil.example", 421),
+        ("127.0.0.1:", 421),
+        ("127.0.0.1:٣", 421),
+        ("127.0.0.1", 200),
+        ("127.0.0.1:8000", 200),
+        ("[::1]:8000", 200),
+        ("LOCALHOST:1", 200),
+    ],
+)
 def test_a_host_header_port_is_digits(tmp_path, host, status):
     with ServerProcess(tmp_path / "store") as server:
         answer = _raw(server.port, f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
@@ -271,6 +338,7 @@ def test_hidden_files_are_not_served(tmp_path):
 
 
 # --- 9. A full disk, a read-only store: 503 with Retry-After, no leftovers, /healthz says so ---------------------
+
 
 @contextlib.contextmanager
 def small_disk(folder: Path, megabytes: int = 8):
@@ -346,12 +414,21 @@ def test_a_read_only_postgres_database_is_503(postgres):
 
 # --- Review of the round: passwords in a query string, tokens with spaces, an empty allowed name ---------------
 
-@pytest.mark.parametrize("url, shown", [
-    ("postgresql://me:secret@db.example/corrections", "postgresql://me@db.example/corrections"),
-    ("postgresql://me@db.example/corrections?password=secret&sslmode=require",
-     "postgresql://me@db.example/corrections?sslmode=require"),
-    ("postgresql://me@db.example/corrections?sslmode=require", "postgresql://me@db.example/corrections?sslmode=require"),
-])
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://me:secret@db.example/corrections", "postgresql://me@db.example/corrections"),
+        (
+            "postgresql://me@db.example/corrections?password=secret&sslmode=require",
+            "postgresql://me@db.example/corrections?sslmode=require",
+        ),
+        (
+            "postgresql://me@db.example/corrections?sslmode=require",
+            "postgresql://me@db.example/corrections?sslmode=require",
+        ),
+    ],
+)
 def test_a_password_never_shows_in_the_stores_name(url, shown):
     from cropstyle.web.settings import has_password
     from cropstyle.web.store_postgres import redacted
@@ -360,10 +437,15 @@ def test_a_password_never_shows_in_the_stores_name(url, shown):
     assert has_password(url) is (shown != url)
 
 
-@pytest.mark.parametrize("given, file_text, variable, token", [
-    (" spaced ", None, None, "spaced"), (None, "\ufefffrom-an-editor \nsecond line\n", None, "from-an-editor"),
-    (None, None, "\tvariable\n", "variable"), (None, None, None, None),
-])
+@pytest.mark.parametrize(
+    "given, file_text, variable, token",
+    [
+        (" spaced ", None, None, "spaced"),
+        (None, "\ufefffrom-an-editor \nsecond line\n", None, "from-an-editor"),
+        (None, None, "\tvariable\n", "variable"),
+        (None, None, None, None),
+    ],
+)
 def test_a_token_is_read_as_the_header_is(tmp_path, given, file_text, variable, token):
     from cropstyle.web.settings import read_token
 

@@ -6,6 +6,7 @@ tensors, apply aspect presets, follow adjustments in #crop-values, submit the ad
 straightened crop at full resolution, show a known rotated crop the right way round, and load nothing
 from anywhere but the server.
 """
+
 from __future__ import annotations
 
 import base64
@@ -198,7 +199,8 @@ def test_the_page_resizes_as_training_does(page, width, height):
     from cropstyle.export.inference import preprocess
 
     pixels = np.random.default_rng(width * height).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    got = page.evaluate("""([width, height, rgb, size]) => {
+    got = page.evaluate(
+        """([width, height, rgb, size]) => {
         const canvas = document.createElement("canvas");
         canvas.width = width;
         canvas.height = height;
@@ -212,7 +214,9 @@ def test_the_page_resizes_as_training_does(page, width, height):
         const result = { shape: input.shape, values: Array.from(input.dataSync()) };
         input.dispose();
         return result;
-    }""", [width, height, pixels.ravel().tolist(), 96])
+    }""",
+        [width, height, pixels.ravel().tolist(), 96],
+    )
     expected = preprocess(pixels, 96)
     assert got["shape"] == [1, 96, 96, 3]
     assert np.abs(np.asarray(got["values"], np.float32).reshape(expected.shape) - expected).max() <= 1e-6

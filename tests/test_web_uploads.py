@@ -2,6 +2,7 @@
 a real server process: an EXIF orientation written as a RATIONAL, a photo that declares more pixels than its data
 holds, a progressive JPEG of thousands of scans, and photos whose decoding takes more memory than their pixels.
 Where the store takes part (a row that cannot be written), on both stores."""
+
 from __future__ import annotations
 
 import io
@@ -51,8 +52,9 @@ def refused(check: pytest.ExceptionInfo) -> tuple[int, str]:
 def post(server: ServerProcess, data: bytes, image_format: str, seed: int = 0):
     filename, media = UPLOAD_MEDIA[image_format]
     with http_client() as client:
-        return submit(client, server.url, data, {**GOOD, "left": 0.1 + seed / 1000}, filename=filename,
-                      content_type=media)
+        return submit(
+            client, server.url, data, {**GOOD, "left": 0.1 + seed / 1000}, filename=filename, content_type=media
+        )
 
 
 def stored(location) -> tuple[list, list, list, list]:
@@ -63,6 +65,7 @@ def stored(location) -> tuple[list, list, list, list]:
 
 
 # --- Photos made for these tests ----------------------------------------------------------------------------
+
 
 def encoded(image: Image.Image, image_format: str, **options) -> bytes:
     buffer = io.BytesIO()
@@ -85,15 +88,15 @@ def with_declared_size(jpeg: bytes, width: int, height: int) -> bytes:
     """`jpeg` with its frame header (SOF0) claiming width × height: the data stays what it was."""
     data, position = bytearray(jpeg), 2
     while data[position + 1] != 0xC0:
-        position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
-    data[position + 5:position + 9] = struct.pack(">HH", height, width)
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    data[position + 5 : position + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
 def with_scans_repeated(progressive: bytes, times: int) -> bytes:
     """The last scan of a progressive JPEG repeated `times` more times before EOI (each a valid refinement scan
     that holds next to nothing: libjpeg decodes every block of it all the same)."""
-    last = progressive[progressive.rindex(b"\xff\xda"):-2]  # a scan's data never holds FF DA: this is its header
+    last = progressive[progressive.rindex(b"\xff\xda") : -2]  # a scan's data never holds FF DA: this is its header
     return progressive[:-2] + last * times + b"\xff\xd9"
 
 
@@ -105,24 +108,31 @@ def png(pixels: np.ndarray, color_type: int, depth: int = 8, interlaced: bool = 
     """A PNG written by hand (Pillow writes no interlaced or 16-bit colour PNG): filter 0 on every row, Adam7
     passes when interlaced."""
     height, width = pixels.shape[:2]
-    passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)) \
-        if interlaced else ((0, 0, 1, 1),)
+    passes = (
+        ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+        if interlaced
+        else ((0, 0, 1, 1),)
+    )
     raw = b""
     for x0, y0, dx, dy in passes:
         part = pixels[y0::dy, x0::dx]
         if part.size:
             raw += b"".join(b"\0" + row.astype(">u2" if depth == 16 else np.uint8).tobytes() for row in part)
     header = struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, int(interlaced))
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(raw)) \
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(raw))
         + png_chunk(b"IEND", b"")
+    )
 
 
 def one_byte_short(data: bytes) -> bytes:
     """The PNG `data` with its image data one byte short: one IDAT, a complete zlib stream that ends a byte early."""
     chunks, position = [], 8
     while position < len(data):
-        length = int.from_bytes(data[position:position + 4], "big")
-        chunks.append((data[position + 4:position + 8], data[position + 8:position + 8 + length]))
+        length = int.from_bytes(data[position : position + 4], "big")
+        chunks.append((data[position + 4 : position + 8], data[position + 8 : position + 8 + length]))
         position += 12 + length
     raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
     first = next(index for index, (kind, _) in enumerate(chunks) if kind == b"IDAT")
@@ -133,8 +143,8 @@ def one_byte_short(data: bytes) -> bytes:
 
 # --- 2. An EXIF orientation written as a RATIONAL; a row that cannot be written -----------------------------
 
-@pytest.mark.parametrize("numerator,denominator,orientation",
-                         [(6, 1, 6), (12, 2, 6), (13, 2, 1), (6, 0, 1), (9, 1, 1)])
+
+@pytest.mark.parametrize("numerator,denominator,orientation", [(6, 1, 6), (12, 2, 6), (13, 2, 1), (6, 0, 1), (9, 1, 1)])
 def test_a_rational_orientation_is_read_as_its_whole_number(numerator, denominator, orientation):
     """6/1 and 12/2 are 6 (the photo displayed turned: 90×120); 13/2, 6/0 or 9 are no orientation (1)."""
     photo = check_photo(encoded(noise(120, 90), "JPEG", exif=rational_orientation_exif(numerator, denominator)))
@@ -157,10 +167,13 @@ def refuse_rows(location) -> None:
     """A trigger that refuses every new row: the photo is written, its row is not."""
     if isinstance(location, str):
         with psycopg.connect(location) as connection:
-            connection.execute("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ "
-                               "LANGUAGE plpgsql")
-            connection.execute("CREATE TRIGGER refuse BEFORE INSERT ON corrections FOR EACH ROW "
-                               "EXECUTE FUNCTION refuse()")
+            connection.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ "
+                "LANGUAGE plpgsql"
+            )
+            connection.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON corrections FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
     else:
         with sqlite3.connect(location / "corrections.sqlite3") as db:
             db.execute("CREATE TRIGGER refuse BEFORE INSERT ON corrections BEGIN SELECT RAISE(ABORT, 'refused'); END")
@@ -193,6 +206,7 @@ def test_a_size_or_orientation_that_is_no_integer_is_refused_before_writing(loca
 
 # --- 4. A photo that declares more pixels than its data holds --------------------------------------------------
 
+
 def lying_jpeg() -> bytes:
     """The probe's photo: 64×48 of data (a few hundred bytes) in a frame that says 4000×4000."""
     return with_declared_size(encoded(noise(64, 48), "JPEG", quality=5), 4000, 4000)
@@ -224,8 +238,10 @@ def test_a_png_that_declares_more_than_it_holds_is_refused():
     """8 rows of data for 2000 (a zlib stream that ends early: Pillow's decoder stops there and says nothing)."""
     with pytest.raises(Rejected) as check:
         check_photo(blank_png(2000, 2000, rows=8))
-    assert refused(check) == (415, "`photo` is incomplete: its data holds 64008 of the 16002000 bytes its "
-                                   "2000×2000 pixels need")
+    assert refused(check) == (
+        415,
+        "`photo` is incomplete: its data holds 64008 of the 16002000 bytes its 2000×2000 pixels need",
+    )
 
 
 @pytest.mark.parametrize("kind", ["lossy", "lossless"])
@@ -268,12 +284,14 @@ def test_incomplete_photos_are_refused_by_the_server(server):
     answers = [post(server, lying_jpeg(), "JPEG"), post(server, blank_png(2000, 2000, rows=8), "PNG")]
     answers += [post(server, data, "WEBP") for data in lying_webps()]
     assert [a.status_code for a in answers] == [415] * 4, [a.text for a in answers]
-    assert [a.json()["error"].split(":")[0] for a in answers] == \
-        ["`photo` is incomplete"] * 2 + ["`photo` could not be decoded"] * 2
+    assert [a.json()["error"].split(":")[0] for a in answers] == ["`photo` is incomplete"] * 2 + [
+        "`photo` could not be decoded"
+    ] * 2
     assert stored(server.store) == before
 
 
 # --- 5. A progressive JPEG of 10,000 scans ------------------------------------------------------------------
+
 
 def ten_thousand_scans() -> bytes:
     """The probe's photo: a progressive JPEG whose last scan comes 10,000 times (each costs a pass over the image's
@@ -287,11 +305,14 @@ def test_a_jpeg_of_10000_scans_is_refused_before_decoding(monkeypatch):
 
     def no_decoding(image):
         raise AssertionError("decoded")
+
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     with pytest.raises(Rejected) as check:
         check_photo(data)
-    assert refused(check) == (413, f"`photo` is a JPEG of more than {limits.MAX_JPEG_SCANS} scans: decoding it "
-                                   f"would take too long")
+    assert refused(check) == (
+        413,
+        f"`photo` is a JPEG of more than {limits.MAX_JPEG_SCANS} scans: decoding it would take too long",
+    )
 
 
 def test_a_jpeg_whose_scans_decode_too_many_blocks_is_refused():
@@ -301,8 +322,11 @@ def test_a_jpeg_whose_scans_decode_too_many_blocks_is_refused():
     assert data.count(b"\xff\xda") == 210 <= limits.MAX_JPEG_SCANS
     with pytest.raises(Rejected) as check:
         check_photo(data)
-    assert refused(check) == (413, f"`photo` is a JPEG whose 210 scans decode 13631488 blocks of 8×8: beyond the "
-                                   f"{limits.MAX_JPEG_SCAN_BLOCKS} limit, decoding it would take too long")
+    assert refused(check) == (
+        413,
+        f"`photo` is a JPEG whose 210 scans decode 13631488 blocks of 8×8: beyond the "
+        f"{limits.MAX_JPEG_SCAN_BLOCKS} limit, decoding it would take too long",
+    )
 
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
@@ -324,19 +348,20 @@ def test_the_server_refuses_10000_scans_and_serves_the_next(server):
 
 # --- 6. What decoding really takes ---------------------------------------------------------------------------
 
+
 def probe_worst_cases() -> dict[str, tuple[bytes, str]]:
     """The probe's photos: each passed the limit as width × height × bands, and took far more."""
     return {
         "lossless RGBA WebP 4096×4095": (encoded(Image.new("RGBA", (4096, 4095)), "WEBP", lossless=True), "WEBP"),
-        "progressive CMYK JPEG 2896×2896": (encoded(Image.new("CMYK", (2896, 2896)), "JPEG", progressive=True),
-                                            "JPEG"),
+        "progressive CMYK JPEG 2896×2896": (encoded(Image.new("CMYK", (2896, 2896)), "JPEG", progressive=True), "JPEG"),
         "LA PNG 5792×5792": (encoded(Image.new("LA", (5792, 5792)), "PNG"), "PNG"),
     }
 
 
-@pytest.mark.parametrize("name,megabytes", [("lossless RGBA WebP 4096×4095", 272),
-                                            ("progressive CMYK JPEG 2896×2896", 96),
-                                            ("LA PNG 5792×5792", 128)])
+@pytest.mark.parametrize(
+    "name,megabytes",
+    [("lossless RGBA WebP 4096×4095", 272), ("progressive CMYK JPEG 2896×2896", 96), ("LA PNG 5792×5792", 128)],
+)
 def test_what_decoding_takes_is_counted_before_decoding(name, megabytes):
     """Each was counted 64 MB or less (width × height × bands). WebP: 17 bytes a pixel (libwebp's two canvases, the
     frame as bytes, Pillow's image, the decoder's rows), 272 MB; progressive CMYK JPEG: 4 bytes a pixel and libjpeg's
@@ -372,13 +397,15 @@ def test_ten_concurrent_worst_cases_of_every_format_stay_under_300_mb(tmp_path):
 
 # --- The round's review: padding that is no data, repeated components, MPO, costs that grow with the file ------
 
+
 def padded_in_scan(jpeg: bytes, padding: bytes) -> bytes:
     """`padding` put at the end of the JPEG's (last) scan, just before EOI."""
-    return jpeg[:jpeg.rindex(b"\xff\xd9")] + padding + b"\xff\xd9"
+    return jpeg[: jpeg.rindex(b"\xff\xd9")] + padding + b"\xff\xd9"
 
 
-@pytest.mark.parametrize("padding", [b"\xff\xd0" * 200_000, b"\xff" * 400_000 + b"\xff\xd1" * 1000],
-                         ids=["restart markers", "fill bytes"])
+@pytest.mark.parametrize(
+    "padding", [b"\xff\xd0" * 200_000, b"\xff" * 400_000 + b"\xff\xd1" * 1000], ids=["restart markers", "fill bytes"]
+)
 def test_padding_that_is_no_scan_data_does_not_make_a_jpeg_complete(padding):
     data = padded_in_scan(lying_jpeg(), padding)
     with pytest.raises(Rejected) as check:
@@ -412,11 +439,14 @@ def test_a_phones_jpeg_with_an_mpf_index_is_accepted():
         assert stored_photo.size == (320, 240)
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("fill bytes", "`photo` is a JPEG with 5000000 bytes of padding between its segments (more than 65536)"),
-    ("segments", "`photo` is a JPEG of more than 1000 segments: reading it would take too long"),
-    ("png chunks", "`photo` is a PNG of more than 10000 chunks: reading it would take too long"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("fill bytes", "`photo` is a JPEG with 5000000 bytes of padding between its segments (more than 65536)"),
+        ("segments", "`photo` is a JPEG of more than 1000 segments: reading it would take too long"),
+        ("png chunks", "`photo` is a PNG of more than 10000 chunks: reading it would take too long"),
+    ],
+)
 def test_headers_that_cost_more_to_read_than_a_photo_are_refused_before_reading(kind, message):
     """Pillow reads a JPEG's fill bytes and segments and a PNG's chunks one at a time, in Python: millions of them
     cost seconds. They are counted first, in C-speed scans of the bytes."""

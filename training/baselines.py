@@ -12,6 +12,7 @@ photographer's own crop of this photo (shrunk to fit if the turned crop is wider
 No cropper knows that size before the photographer crops, and on real photos the size alone is worth more
 than where the crop goes, so this is an upper bound for saliency placement, reported beside the baselines.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -8,6 +8,7 @@ displayed frame, angle in degrees, clockwise). A rect is [..., 5] (cx, cy, width
 frame `aspect` wide and 1 high (aspect = displayed width / height), so it equals geometry.crop_to_rect
 of the same crop on a width×height image divided by height.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,12 @@ def bounding_box(crop: tf.Tensor, aspect: tf.Tensor) -> tuple[tf.Tensor, tf.Tens
     cos, sin = _axes(angle)
     sin = tf.abs(sin)
     half_x, half_y = (width * cos + height * sin) / 2 / aspect, (width * sin + height * cos) / 2
-    return (tf.clip_by_value(cx / aspect - half_x, 0.0, 1.0), tf.clip_by_value(cy - half_y, 0.0, 1.0),
-            tf.clip_by_value(cx / aspect + half_x, 0.0, 1.0), tf.clip_by_value(cy + half_y, 0.0, 1.0))
+    return (
+        tf.clip_by_value(cx / aspect - half_x, 0.0, 1.0),
+        tf.clip_by_value(cy - half_y, 0.0, 1.0),
+        tf.clip_by_value(cx / aspect + half_x, 0.0, 1.0),
+        tf.clip_by_value(cy + half_y, 0.0, 1.0),
+    )
 
 
 def in_window(crop: tf.Tensor, aspect: tf.Tensor, x0: tf.Tensor, y0: tf.Tensor, side: tf.Tensor) -> tf.Tensor:
@@ -121,13 +126,15 @@ def corner_box_iou(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     it is a smooth stand-in that the L1 term on the angle completes. Used by the loss and the training metric;
     evaluation uses the exact polygon IoU of extractor.geometry.
     """
+
     def box(crop):
         left, top, right, bottom = tf.unstack(crop[..., :4], axis=-1)
         return tf.minimum(left, right), tf.minimum(top, bottom), tf.maximum(left, right), tf.maximum(top, bottom)
 
     ax0, ay0, ax1, ay1 = box(a)
     bx0, by0, bx1, by1 = box(b)
-    inter = (tf.nn.relu(tf.minimum(ax1, bx1) - tf.maximum(ax0, bx0))
-             * tf.nn.relu(tf.minimum(ay1, by1) - tf.maximum(ay0, by0)))
+    inter = tf.nn.relu(tf.minimum(ax1, bx1) - tf.maximum(ax0, bx0)) * tf.nn.relu(
+        tf.minimum(ay1, by1) - tf.maximum(ay0, by0)
+    )
     union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
     return inter / tf.maximum(union, 1e-9)

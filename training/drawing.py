@@ -1,4 +1,5 @@
 """Crops drawn on photos, for TensorBoard previews and the evaluation contact sheet."""
+
 from __future__ import annotations
 
 from pathlib import Path

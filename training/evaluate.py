@@ -8,6 +8,7 @@ and REPORT/index.html, a contact sheet of the photos, worst model IoU first, wit
 (green), the model's (red) and the best baseline's (blue). Metrics: training/metrics.py. The figures (with
 the datasets evaluated on) are also kept in RUN/evaluation.json, which `cropstyle export` puts in metadata.json.
 """
+
 from __future__ import annotations
 
 import html
@@ -38,8 +39,9 @@ def _table(n: int, methods: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, include_seen: bool = False,
-             verbose: bool = True) -> dict:
+def evaluate(
+    run: Path, datasets: list[Path], out: Path | None = None, *, include_seen: bool = False, verbose: bool = True
+) -> dict:
     """Metrics of the model in RUN and of every baseline on `datasets`; see the module docstring.
 
     Photos RUN trained or validated on (the same image content: images are named by their hash) are left
@@ -49,14 +51,20 @@ def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, includ
     seen = np.array([run.seen(image) for image in examples.frame["image"]], dtype=bool)
     if seen.any() and not include_seen:
         if seen.all():
-            raise ValueError(f"all {len(examples)} photos of {', '.join(map(str, datasets))} were used to train or "
-                             f"validate {run.path}: evaluate on held-out photos (or pass --include-seen)")
-        print(f"left out {int(seen.sum())} of {len(examples)} photos used to train or validate {run.path} "
-              "(--include-seen keeps them)", file=sys.stderr)
+            raise ValueError(
+                f"all {len(examples)} photos of {', '.join(map(str, datasets))} were used to train or "
+                f"validate {run.path}: evaluate on held-out photos (or pass --include-seen)"
+            )
+        print(
+            f"left out {int(seen.sum())} of {len(examples)} photos used to train or validate {run.path} "
+            "(--include-seen keeps them)",
+            file=sys.stderr,
+        )
         examples = examples.subset(~seen)
     elif seen.any():
-        print(f"warning: {int(seen.sum())} of {len(examples)} photos were used in training or validation",
-              file=sys.stderr)
+        print(
+            f"warning: {int(seen.sum())} of {len(examples)} photos were used in training or validation", file=sys.stderr
+        )
     stored = run.baselines
     frame = examples.frame
     sizes = list(zip(frame["width"].astype(float), frame["height"].astype(float)))
@@ -68,15 +76,19 @@ def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, includ
         "mean": baselines.mean(len(examples), stored["mean"]),
         "random": baselines.random(sizes, stored["train_crops"]),
         "saliency": [baselines.saliency(path, mean_crop, w, h) for path, (w, h) in zip(examples.paths, sizes)],
-        "saliency_true_size": [baselines.saliency(path, true, w, h)
-                               for path, true, (w, h) in zip(examples.paths, truth, sizes)],
+        "saliency_true_size": [
+            baselines.saliency(path, true, w, h) for path, true, (w, h) in zip(examples.paths, truth, sizes)
+        ],
     }
-    per_photo = {name: [metrics.crop_metrics(p, t, w, h) for p, t, (w, h) in zip(predicted, truth, sizes)]
-                 for name, predicted in crops.items()}
-    result = {"n": len(examples),
-              "seen": {"included": bool(include_seen and seen.any()),
-                       "left_out": 0 if include_seen else int(seen.sum())},
-              "methods": {name: metrics.summarise(values) for name, values in per_photo.items()}}
+    per_photo = {
+        name: [metrics.crop_metrics(p, t, w, h) for p, t, (w, h) in zip(predicted, truth, sizes)]
+        for name, predicted in crops.items()
+    }
+    result = {
+        "n": len(examples),
+        "seen": {"included": bool(include_seen and seen.any()), "left_out": 0 if include_seen else int(seen.sum())},
+        "methods": {name: metrics.summarise(values) for name, values in per_photo.items()},
+    }
     if verbose:
         print(_table(result["n"], result["methods"]))
     run.record_evaluation({**result, "datasets": [str(Path(d).resolve()) for d in datasets]})
@@ -88,25 +100,39 @@ def evaluate(run: Path, datasets: list[Path], out: Path | None = None, *, includ
     return result
 
 
-def _contact_sheet(out: Path, examples: pipeline.Examples, truth: list[Crop], crops: dict[str, list[Crop]],
-                   per_photo: dict[str, list[dict]], result: dict) -> None:
+def _contact_sheet(
+    out: Path,
+    examples: pipeline.Examples,
+    truth: list[Crop],
+    crops: dict[str, list[Crop]],
+    per_photo: dict[str, list[dict]],
+    result: dict,
+) -> None:
     best = max(baselines.BASELINES, key=lambda name: result["methods"][name]["iou"])
     (out / "sheet").mkdir(exist_ok=True)
     order = np.argsort([m["iou"] for m in per_photo["model"]], kind="stable")[:SHEET_LIMIT]
     cells = []
     for rank, i in enumerate(order):
-        image = drawing.draw_crops(examples.paths[i], [(truth[i], drawing.TRUE_COLOUR),
-                                                       (crops[best][i], drawing.BASELINE_COLOUR),
-                                                       (crops["model"][i], drawing.MODEL_COLOUR)])
+        image = drawing.draw_crops(
+            examples.paths[i],
+            [
+                (truth[i], drawing.TRUE_COLOUR),
+                (crops[best][i], drawing.BASELINE_COLOUR),
+                (crops["model"][i], drawing.MODEL_COLOUR),
+            ],
+        )
         name = f"sheet/{rank:04d}.jpg"
         image.save(out / name, quality=85)
         model_iou, best_iou = per_photo["model"][i]["iou"], per_photo[best][i]["iou"]
-        cells.append(f'<figure><img src="{name}" alt="">'
-                     f'<figcaption>{html.escape(Path(examples.frame["source"][i]).name)}'
-                     f"<br>model IoU {model_iou:.2f} · {best} {best_iou:.2f}</figcaption></figure>")
-    rows = "".join(f"<tr><td>{name}</td><td>{v['iou']:.3f}</td><td>{v['bde']:.3f}</td>"
-                   f"<td>{v['angle_mae']:.2f}°</td></tr>"
-                   for name, v in result["methods"].items())
+        cells.append(
+            f'<figure><img src="{name}" alt="">'
+            f"<figcaption>{html.escape(Path(examples.frame['source'][i]).name)}"
+            f"<br>model IoU {model_iou:.2f} · {best} {best_iou:.2f}</figcaption></figure>"
+        )
+    rows = "".join(
+        f"<tr><td>{name}</td><td>{v['iou']:.3f}</td><td>{v['bde']:.3f}</td><td>{v['angle_mae']:.2f}°</td></tr>"
+        for name, v in result["methods"].items()
+    )
     (out / "index.html").write_text(f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>cropstyle evaluation</title>
 <style>body{{font-family:sans-serif}} figure{{display:inline-block;margin:6px;font-size:12px}}

@@ -16,6 +16,7 @@ Huber, not |x|: |x| pulls with the same force however close the answer, so the m
 uncropped photo) traps the model; within δ Huber's pull fades, beyond it is |x|, robust to odd crops as x² is
 not. docs/results.md has the measurements.
 """
+
 from __future__ import annotations
 
 import keras
@@ -29,8 +30,15 @@ HUBER_DELTA = 0.02  # fractions of the frame; for the angle, 0.02 · 45° = 0.9�
 
 @keras.saving.register_keras_serializable(package="cropstyle")
 class CropLoss(keras.losses.Loss):
-    def __init__(self, value_loss: str = "huber", iou_weight: float = 1.0, value_weight: float = 1.0,
-                 keep_weight: float = 1.0, name: str = "crop_loss", **kwargs):
+    def __init__(
+        self,
+        value_loss: str = "huber",
+        iou_weight: float = 1.0,
+        value_weight: float = 1.0,
+        keep_weight: float = 1.0,
+        name: str = "crop_loss",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         if value_loss not in VALUE_LOSSES:
             raise ValueError(f"value loss must be one of {VALUE_LOSSES}, not {value_loss!r}")
@@ -60,8 +68,13 @@ class CropLoss(keras.losses.Loss):
         return self.iou_weight * (1.0 - crop_tf.corner_box_iou(y_true, y_pred)) + self.value_weight * values
 
     def get_config(self):
-        return {**super().get_config(), "value_loss": self.value_loss, "iou_weight": self.iou_weight,
-                "value_weight": self.value_weight, "keep_weight": self.keep_weight}
+        return {
+            **super().get_config(),
+            "value_loss": self.value_loss,
+            "iou_weight": self.iou_weight,
+            "value_weight": self.value_weight,
+            "keep_weight": self.keep_weight,
+        }
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")

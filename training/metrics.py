@@ -7,6 +7,7 @@ bde        boundary displacement error: the mean of the 8 absolute coordinate di
            usual BDE, (|Δleft| + |Δtop| + |Δright| + |Δbottom|) / 4.
 angle_ae   absolute difference of the angles, degrees.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,18 +16,24 @@ from cropstyle.extractor.geometry import Crop, crop_corners, iou
 
 
 def bde(predicted: Crop, true: Crop, width: float, height: float) -> float:
-    difference = ((crop_corners(predicted, width, height) - crop_corners(true, width, height))
-                  / np.array([width, height]))
+    difference = (crop_corners(predicted, width, height) - crop_corners(true, width, height)) / np.array(
+        [width, height]
+    )
     return float(np.abs(difference).mean())
 
 
 def crop_metrics(predicted: Crop, true: Crop, width: float, height: float) -> dict[str, float]:
-    return {"iou": iou(predicted, true, width, height), "bde": bde(predicted, true, width, height),
-            "angle_ae": abs(predicted.angle - true.angle)}
+    return {
+        "iou": iou(predicted, true, width, height),
+        "bde": bde(predicted, true, width, height),
+        "angle_ae": abs(predicted.angle - true.angle),
+    }
 
 
 def summarise(per_photo: list[dict[str, float]]) -> dict[str, float]:
     """Means over photos, as metrics.json reports them: iou, bde, angle_mae."""
-    return {"iou": float(np.mean([m["iou"] for m in per_photo])),
-            "bde": float(np.mean([m["bde"] for m in per_photo])),
-            "angle_mae": float(np.mean([m["angle_ae"] for m in per_photo]))}
+    return {
+        "iou": float(np.mean([m["iou"] for m in per_photo])),
+        "bde": float(np.mean([m["bde"] for m in per_photo])),
+        "angle_mae": float(np.mean([m["angle_ae"] for m in per_photo])),
+    }

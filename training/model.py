@@ -12,6 +12,7 @@ keep-the-frame logit, and KeepOrCrop makes the decision: the full frame where th
 the photo uncropped, else the crop. build_model returns the crop [B, 5]; training fits training_view(model),
 the crop and the logit [B, 6] (training/losses.py).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,8 +68,13 @@ def _head(features, aspect, dropout: float, keep_decision: bool) -> keras.KerasT
     x = layers.Dropout(dropout)(x)
     # A small starting kernel keeps the first outputs near the bias, off the flat ends of sigmoid and tanh.
     bias = [*_HEAD_BIAS, _KEEP_BIAS] if keep_decision else list(_HEAD_BIAS)
-    raw = layers.Dense(len(bias), kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3, seed=0),
-                       bias_initializer=keras.initializers.Constant(bias), dtype="float32", name="raw")(x)
+    raw = layers.Dense(
+        len(bias),
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3, seed=0),
+        bias_initializer=keras.initializers.Constant(bias),
+        dtype="float32",
+        name="raw",
+    )(x)
     return _decided(CropHead(dtype="float32", name="crop_and_keep")(raw, aspect))
 
 
@@ -132,8 +138,13 @@ def _separable_block(x, filters: int, stride: int = 1) -> keras.KerasTensor:
     return layers.ReLU(6.0)(x)
 
 
-def separable(image_size: int, widths=(24, 48, 96, 128), dropout: float = 0.1, extra_block: bool = True,
-              keep_decision: bool = False) -> keras.Model:
+def separable(
+    image_size: int,
+    widths=(24, 48, 96, 128),
+    dropout: float = 0.1,
+    extra_block: bool = True,
+    keep_decision: bool = False,
+) -> keras.Model:
     """The default: a strided 3×3 convolution with a learned bias per position, then per width a strided and a plain
     depthwise-separable block (image_size/16 grid at the end), a 1×1 convolution to few channels and a flatten
     that keeps where things are, as in `compact`."""
@@ -148,8 +159,7 @@ def separable(image_size: int, widths=(24, 48, 96, 128), dropout: float = 0.1, e
         x = _separable_block(x, widths[-1])
     x = layers.Conv2D(16, 1, activation="relu")(x)
     x = layers.Flatten()(layers.SpatialDropout2D(dropout / 2)(x))
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision),
-                       name="separable")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision), name="separable")
 
 
 def compact(image_size: int, dropout: float = 0.1, keep_decision: bool = False) -> keras.Model:
@@ -166,8 +176,7 @@ def compact(image_size: int, dropout: float = 0.1, keep_decision: bool = False) 
             x = layers.MaxPooling2D()(x)
     x = layers.Conv2D(16, 1, activation="relu")(x)  # few channels before flattening keep the dense layer small
     x = layers.Flatten()(layers.SpatialDropout2D(dropout / 2)(x))
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision),
-                       name="compact")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision), name="compact")
 
 
 def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3, keep_decision: bool = False) -> keras.Model:
@@ -176,7 +185,9 @@ def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3, keep_d
     image, aspect = _inputs(image_size)
     local = weights not in (None, "imagenet")
     backbone = keras.applications.MobileNetV3Small(
-        input_shape=(image_size, image_size, 3), include_top=False, weights=None if local else weights,
+        input_shape=(image_size, image_size, 3),
+        include_top=False,
+        weights=None if local else weights,
         include_preprocessing=True,  # expects [0, 255]
     )
     if local:
@@ -184,8 +195,7 @@ def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3, keep_d
     x = backbone(layers.Rescaling(255.0)(image))
     x = layers.Conv2D(32, 1, activation="relu")(x)
     x = layers.Flatten()(x)
-    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision),
-                       name="mobilenet")
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision), name="mobilenet")
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
@@ -206,7 +216,7 @@ class MirroredMean(layers.Layer):
 
     def call(self, raw):
         half = keras.ops.shape(raw)[0] // 2
-        mirror = keras.ops.convert_to_tensor(crop_tf.MIRROR_RAW[:raw.shape[-1]], raw.dtype)
+        mirror = keras.ops.convert_to_tensor(crop_tf.MIRROR_RAW[: raw.shape[-1]], raw.dtype)
         return (raw[:half] + raw[half:] * mirror) / 2
 
     def compute_output_shape(self, shape):
@@ -231,11 +241,18 @@ def averaged(members: list[keras.Model]) -> keras.Model:
     members' mean, made a crop by one CropHead (the mean of raw outputs, as flip_averaged's, is again a crop inside
     the photo). Its mean layer is named "raw", so decided() and flip_averaged() apply to it as to one model."""
     image, aspect = _inputs(next(tensor.shape[1] for tensor in members[0].inputs if len(tensor.shape) == 4))
-    raws = [keras.Model(member.inputs, member.get_layer("raw").output, name=f"member_{k}")(
-                {"image": image, "aspect": aspect}) for k, member in enumerate(members)]
+    raws = [
+        keras.Model(member.inputs, member.get_layer("raw").output, name=f"member_{k}")(
+            {"image": image, "aspect": aspect}
+        )
+        for k, member in enumerate(members)
+    ]
     raw = layers.Average(dtype="float32", name="raw")(raws)
-    return keras.Model({"image": image, "aspect": aspect}, CropHead(dtype="float32", name="crop_and_keep")(raw, aspect),
-                       name=f"{members[0].name}_ensemble")
+    return keras.Model(
+        {"image": image, "aspect": aspect},
+        CropHead(dtype="float32", name="crop_and_keep")(raw, aspect),
+        name=f"{members[0].name}_ensemble",
+    )
 
 
 def build_model(arch: str, image_size: int, weights: str | None = None, keep_decision: bool = False) -> keras.Model:

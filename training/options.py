@@ -1,5 +1,6 @@
 """The arguments of a training run and their defaults, stated once: `cropstyle train` takes its defaults from here,
 `train()` its values. No TensorFlow here, so that the command line's help stays fast."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

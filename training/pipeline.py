@@ -4,6 +4,7 @@ The model's input is described once, in PREPROCESSING below: `preprocessing()` f
 train writes the result into RUN/config.json; the export copies it verbatim into WEBMODEL/metadata.json, where
 the page reads and checks it. `model_input` is its one Python implementation (training and predict).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,11 +21,21 @@ from cropstyle.training import crop_tf
 
 PREPROCESSING = {
     "orientation": "apply the EXIF orientation first: the model sees the photo as displayed",
-    "decode": {"long_side": "source_long_side", "resample": "bicubic", "reducing_gap": 2, "enlarge": False,
-               "why": "downscaling straight to image_size without antialiasing would alias; in a browser, draw the "
-                      "photo onto a canvas of that size"},
-    "resize": {"method": "bilinear", "keep_aspect_ratio": False, "half_pixel_centers": True, "align_corners": False,
-               "antialias": False},
+    "decode": {
+        "long_side": "source_long_side",
+        "resample": "bicubic",
+        "reducing_gap": 2,
+        "enlarge": False,
+        "why": "downscaling straight to image_size without antialiasing would alias; in a browser, draw the "
+        "photo onto a canvas of that size",
+    },
+    "resize": {
+        "method": "bilinear",
+        "keep_aspect_ratio": False,
+        "half_pixel_centers": True,
+        "align_corners": False,
+        "antialias": False,
+    },
     "channel_order": "RGB",
     "layout": "NHWC",
     "dtype": "float32",
@@ -33,7 +44,7 @@ PREPROCESSING = {
     "inputs": {
         "image": "float32 [image_size, image_size, 3], RGB in [0, 1]",
         "aspect": "float32 [1], displayed width / height of the whole photo (after orientation, before any resize): "
-                  "the stretched pixels no longer show it",
+        "the stretched pixels no longer show it",
     },
     "steps": [
         "the photo as displayed (EXIF orientation applied), its long side brought down to source_long_side as the "
@@ -45,14 +56,18 @@ PREPROCESSING = {
         "cast to float32 and multiply by scale (1/255)",
     ],
     "outputs": "float32 [5]: left, top, right, bottom (fractions of the displayed frame, Lightroom corner "
-               "convention) and angle (degrees, clockwise), see extractor/geometry.py",
+    "convention) and angle (degrees, clockwise), see extractor/geometry.py",
 }
 
 
 def preprocessing(image_size: int, source_long_side: int) -> dict:
     """PREPROCESSING for a model of `image_size` trained on images whose long side was `source_long_side`."""
-    return {**PREPROCESSING, "image_size": int(image_size), "source_long_side": int(source_long_side),
-            "decode": {**PREPROCESSING["decode"], "long_side": int(source_long_side)}}
+    return {
+        **PREPROCESSING,
+        "image_size": int(image_size),
+        "source_long_side": int(source_long_side),
+        "decode": {**PREPROCESSING["decode"], "long_side": int(source_long_side)},
+    }
 
 
 def model_input(pixels: tf.Tensor, image_size: int) -> tf.Tensor:
@@ -75,8 +90,9 @@ class Examples:
         return len(self.paths)
 
     def subset(self, mask: np.ndarray) -> "Examples":
-        return Examples(self.paths[mask], self.aspects[mask], self.labels[mask],
-                        self.frame[mask].reset_index(drop=True))
+        return Examples(
+            self.paths[mask], self.aspects[mask], self.labels[mask], self.frame[mask].reset_index(drop=True)
+        )
 
 
 def file_sha256(path: Path) -> str:
@@ -96,8 +112,10 @@ def read_examples(datasets: list[Path]) -> Examples:
     frame = pd.concat(frames, ignore_index=True)
     if frame.empty:
         raise ValueError("the datasets hold no examples")
-    valid = [crop_problem(Crop(*row), w, h) is None
-             for row, w, h in zip(frame[list(LABEL_VALUES)].to_numpy(float), frame["width"], frame["height"])]
+    valid = [
+        crop_problem(Crop(*row), w, h) is None
+        for row, w, h in zip(frame[list(LABEL_VALUES)].to_numpy(float), frame["width"], frame["height"])
+    ]
     frame = frame[np.array(valid, dtype=bool)].reset_index(drop=True)
     return Examples(
         paths=frame["path"].to_numpy(str),
@@ -159,8 +177,9 @@ ZOOM_PROBABILITY = 0.5
 ZOOM_SMALLEST = 0.75
 
 
-def zoom_windows(labels: tf.Tensor, aspects: tf.Tensor,
-                 seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+def zoom_windows(
+    labels: tf.Tensor, aspects: tf.Tensor, seed: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """Crops [B, 5] in frames aspects [B] wide → random windows (x0, y0 [B], fractions of the frame; side f [B],
     1 where not zoomed) that hold each crop whole, and the crops in their windows (crop_tf: exact). A photo
     left uncropped has only the full frame as such a window."""
@@ -231,14 +250,16 @@ def _augmented(batch: tuple[tf.Tensor, tf.Tensor, tf.Tensor], seed: tf.Tensor):
     return images, aspects, labels
 
 
-def make_dataset(examples: Examples, image_size: int, batch_size: int, *, training: bool, seed: int = 0,
-                 cache: bool = True) -> tf.data.Dataset:
+def make_dataset(
+    examples: Examples, image_size: int, batch_size: int, *, training: bool, seed: int = 0, cache: bool = True
+) -> tf.data.Dataset:
     """({"image", "aspect"}, label) batches: decoded and resized once (cached), then, when `training`,
     shuffled, repeated without end in full batches and augmented anew, a batch at a time, in parallel;
     otherwise every photo once, in order. Prefetched."""
     data = tf.data.Dataset.from_tensor_slices((examples.paths, examples.aspects[:, None], examples.labels))
-    data = data.map(lambda path, aspect, label: (load_image(path, image_size), aspect, label),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+    data = data.map(
+        lambda path, aspect, label: (load_image(path, image_size), aspect, label), num_parallel_calls=tf.data.AUTOTUNE
+    )
     if cache:
         data = data.cache()
     if training:

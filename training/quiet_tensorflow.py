@@ -7,6 +7,7 @@ TensorFlow's own information and warnings out (its errors still show), but absl'
 written before its logging is set up): inside `native_logging_quieted`, file descriptor 2 goes to a temporary
 file, dropped when the block succeeds and shown when it raises, so a failure keeps its explanation.
 """
+
 from __future__ import annotations
 
 import os

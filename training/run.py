@@ -15,6 +15,7 @@ RUN/evaluation.json    the last `cropstyle evaluate` of this RUN on held-out pho
 `evaluate`, `predict`, `apply` and `export` open a RUN through `Run.open`; the export hands the preprocessing
 on to the browser in WEBMODEL/metadata.json.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,7 +28,12 @@ import pandas as pd
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
 
 CONFIG, MODEL, SPLIT, BASELINES, EVALUATION = (
-    "config.json", "model.keras", "split.json", "baselines.json", "evaluation.json")
+    "config.json",
+    "model.keras",
+    "split.json",
+    "baselines.json",
+    "evaluation.json",
+)
 MEMBERS = "members"
 HISTORY, LOGS, BACKUP = "history.csv", "logs", "backup"  # in each member's folder, beside its MODEL
 MONITOR = "val_crop_iou"  # the history's column a member's best epoch is chosen by: exact mean IoU on validation
@@ -48,8 +54,9 @@ class Run:
     def open(cls, path: Path) -> Run:
         path = Path(path)
         if not (path / CONFIG).is_file():
-            raise FileNotFoundError(f"{path} is not a training run: it has no {CONFIG} "
-                                    "(make one with `cropstyle train`)")
+            raise FileNotFoundError(
+                f"{path} is not a training run: it has no {CONFIG} (make one with `cropstyle train`)"
+            )
         return cls(path, json.loads((path / CONFIG).read_text()))
 
     @property

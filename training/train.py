@@ -4,6 +4,7 @@
 schedule), write the RUN's description (config.json, split.json, baselines.json), fit the members (each into
 RUN/members/K/, resumable), and combine them into RUN/model.keras with its validation figures.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,10 +45,12 @@ class TrainResult:
     val_iou_flip_averaged: float | None = None  # the best epoch's with test-time flip averaging, same photos
 
     def report(self) -> str:
-        return (f"trained on {self.n_train} photos, validated on {self.n_val}: {self.epochs} epochs in "
-                f"{self.seconds:.0f} s, best validation IoU {self.best_val_iou:.3f}"
-                + (f" ({self.val_iou_flip_averaged:.3f} with --flip-average)" if self.val_iou_flip_averaged else "")
-                + f"; model in {self.model_path}")
+        return (
+            f"trained on {self.n_train} photos, validated on {self.n_val}: {self.epochs} epochs in "
+            f"{self.seconds:.0f} s, best validation IoU {self.best_val_iou:.3f}"
+            + (f" ({self.val_iou_flip_averaged:.3f} with --flip-average)" if self.val_iou_flip_averaged else "")
+            + f"; model in {self.model_path}"
+        )
 
 
 class ValidationCrops(keras.callbacks.Callback):
@@ -60,8 +63,9 @@ class ValidationCrops(keras.callbacks.Callback):
     distributed evaluation would split the last, short batch across the replicas and hand some of them
     nothing (a crash in batch normalisation), or need photos dropped to make batches even."""
 
-    def __init__(self, examples: pipeline.Examples, image_size: int, batch_size: int, loss: keras.losses.Loss,
-                 log_dir: Path):
+    def __init__(
+        self, examples: pipeline.Examples, image_size: int, batch_size: int, loss: keras.losses.Loss, log_dir: Path
+    ):
         super().__init__()
         self.examples, self.loss = examples, loss
         self.data = pipeline.make_dataset(examples, image_size, batch_size, training=False)
@@ -80,28 +84,42 @@ class ValidationCrops(keras.callbacks.Callback):
     def mean_iou(self, predictions: np.ndarray) -> float:
         """The exact mean IoU of these validation crops (geometry.iou of the rotated crops in displayed pixels)."""
         frame = self.examples.frame
-        return float(np.mean([iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
-                              for p, t, w, h in zip(predictions, self.examples.labels,
-                                                    frame["width"], frame["height"])]))
+        return float(
+            np.mean(
+                [
+                    iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
+                    for p, t, w, h in zip(predictions, self.examples.labels, frame["width"], frame["height"])
+                ]
+            )
+        )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         outputs = self.predict()
         predictions = crop_tf.kept_or_cropped(outputs).numpy()
         labels = self.examples.labels
-        figures = {"val_loss": float(np.mean(self.loss.call(labels, outputs))),
-                   "val_iou": float(np.mean(crop_tf.corner_box_iou(labels, predictions))),
-                   MONITOR: self.mean_iou(predictions)}
+        figures = {
+            "val_loss": float(np.mean(self.loss.call(labels, outputs))),
+            "val_iou": float(np.mean(crop_tf.corner_box_iou(labels, predictions))),
+            MONITOR: self.mean_iou(predictions),
+        }
         if logs is not None:
             logs.update(figures)
-        images = [np.asarray(drawing.draw_crops(path, [(Crop(*map(float, t)), drawing.TRUE_COLOUR),
-                                                       (Crop(*map(float, p)), drawing.MODEL_COLOUR)], long_side=256)
-                                .resize((256, 256)))
-                  for path, p, t in list(zip(self.examples.paths, predictions, labels))[:PREVIEWS]]
+        images = [
+            np.asarray(
+                drawing.draw_crops(
+                    path,
+                    [(Crop(*map(float, t)), drawing.TRUE_COLOUR), (Crop(*map(float, p)), drawing.MODEL_COLOUR)],
+                    long_side=256,
+                ).resize((256, 256))
+            )
+            for path, p, t in list(zip(self.examples.paths, predictions, labels))[:PREVIEWS]
+        ]
         if self.writer is None:
             self.writer = tf.summary.create_file_writer(str(self.log_dir / "previews"))
         with self.writer.as_default():
-            tf.summary.image("validation crops (green: photographer, red: model)", np.stack(images), step=epoch,
-                             max_outputs=PREVIEWS)
+            tf.summary.image(
+                "validation crops (green: photographer, red: model)", np.stack(images), step=epoch, max_outputs=PREVIEWS
+            )
             tf.summary.scalar("crop_iou", figures[MONITOR], step=epoch)
         self.writer.flush()
 
@@ -130,12 +148,20 @@ def _versions() -> dict[str, str]:
     import PIL
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except OSError:
         commit = ""
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__, "pillow": PIL.__version__, "cropstyle_commit": commit}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "pillow": PIL.__version__,
+        "cropstyle_commit": commit,
+    }
 
 
 def _source_long_side(paths: Sequence[str]) -> int:
@@ -152,8 +178,11 @@ def _source_long_side(paths: Sequence[str]) -> int:
 
 def _dataset_record(dataset: Path) -> dict:
     labels = dataset / "labels.csv"
-    return {"path": str(dataset.resolve()), "labels_sha256": pipeline.file_sha256(labels),
-            "rows": int(len(pd.read_csv(labels, usecols=["image"])))}
+    return {
+        "path": str(dataset.resolve()),
+        "labels_sha256": pipeline.file_sha256(labels),
+        "rows": int(len(pd.read_csv(labels, usecols=["image"]))),
+    }
 
 
 def _check_resume(out: Path, arguments: dict) -> dict:
@@ -162,8 +191,7 @@ def _check_resume(out: Path, arguments: dict) -> dict:
         before = Run.open(out).config
     except FileNotFoundError:
         raise ValueError(f"nothing to resume in {out}: no {layout.CONFIG}") from None
-    changed = [key for key in RESUME_KEYS
-               if before["arguments"].get(key, RESUME_DEFAULTS.get(key)) != arguments[key]]
+    changed = [key for key in RESUME_KEYS if before["arguments"].get(key, RESUME_DEFAULTS.get(key)) != arguments[key]]
     if changed:
         raise ValueError(f"--resume needs the same arguments as the interrupted run; changed: {', '.join(changed)}")
     hashes = [d["labels_sha256"] for d in before["datasets"]]
@@ -230,8 +258,9 @@ class Member:
         return float(self.history[MONITOR].max())
 
 
-def prepare(datasets: Sequence[Path], out: Path, options: TrainOptions, resume: bool,
-            devices: Sequence[str] | None) -> Plan:
+def prepare(
+    datasets: Sequence[Path], out: Path, options: TrainOptions, resume: bool, devices: Sequence[str] | None
+) -> Plan:
     """Check the arguments, seed everything, read and split the examples, size the batches and the schedule."""
     datasets = [Path(d) for d in datasets]
     arguments = {"datasets": [str(d.resolve()) for d in datasets], **options.as_dict()}
@@ -257,10 +286,23 @@ def prepare(datasets: Sequence[Path], out: Path, options: TrainOptions, resume: 
     # Whether the photographer ever leaves a photo uncropped is in the data: only then does the model learn to
     # (learning "always crop" instead costs photographers who crop every photo).
     keep_decision = bool(crop_tf.is_full_frame(train_examples.labels).numpy().any())
-    return Plan(out=out, options=options, arguments=arguments, before=before, datasets=datasets,
-                train_examples=train_examples, val_examples=val_examples, strategy=strategy, batch_size=batch_size,
-                steps=steps, epochs=epochs, patience=options.patience or default_patience(epochs),
-                keep_decision=keep_decision, crop_loss=CropLoss(value_loss=options.loss), resume=resume)
+    return Plan(
+        out=out,
+        options=options,
+        arguments=arguments,
+        before=before,
+        datasets=datasets,
+        train_examples=train_examples,
+        val_examples=val_examples,
+        strategy=strategy,
+        batch_size=batch_size,
+        steps=steps,
+        epochs=epochs,
+        patience=options.patience or default_patience(epochs),
+        keep_decision=keep_decision,
+        crop_loss=CropLoss(value_loss=options.loss),
+        resume=resume,
+    )
 
 
 def compiled_member(plan: Plan, k: int) -> tuple[tf.data.Dataset, keras.Model]:
@@ -269,17 +311,21 @@ def compiled_member(plan: Plan, k: int) -> tuple[tf.data.Dataset, keras.Model]:
     options = plan.options
     if k:
         keras.utils.set_random_seed(options.seed + k)
-    data = pipeline.make_dataset(plan.train_examples, options.image_size, plan.batch_size, training=True,
-                                 seed=options.seed + k)
+    data = pipeline.make_dataset(
+        plan.train_examples, options.image_size, plan.batch_size, training=True, seed=options.seed + k
+    )
     use_mixed = options.mixed_precision and bool(tf.config.list_physical_devices("GPU"))
     keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
     with plan.strategy.scope():
-        model = training_view(build_model(options.arch, options.image_size, options.weights,
-                                          keep_decision=plan.keep_decision))
-        schedule = keras.optimizers.schedules.CosineDecay(options.learning_rate,
-                                                          decay_steps=max(1, plan.epochs * plan.steps), alpha=0.05)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=plan.crop_loss,
-                      metrics=[CornerBoxIoU()])
+        model = training_view(
+            build_model(options.arch, options.image_size, options.weights, keep_decision=plan.keep_decision)
+        )
+        schedule = keras.optimizers.schedules.CosineDecay(
+            options.learning_rate, decay_steps=max(1, plan.epochs * plan.steps), alpha=0.05
+        )
+        model.compile(
+            optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=plan.crop_loss, metrics=[CornerBoxIoU()]
+        )
     keras.mixed_precision.set_global_policy("float32")
     return data, model
 
@@ -290,22 +336,44 @@ def run_description(plan: Plan, parameters: int) -> dict:
     config = {
         "arguments": plan.arguments,
         "datasets": [_dataset_record(d) for d in plan.datasets],
-        "split": {"train": len(plan.train_examples), "val": len(plan.val_examples),
-                  "by": "source photo and image hash"},
-        "batch": {"size": plan.batch_size, "steps_per_epoch": plan.steps,
-                  "replicas": plan.strategy.num_replicas_in_sync},
-        "schedule": {"epochs": plan.epochs, "patience": plan.patience, "rule": "about {} steps (for each member of an "
-                     "ensemble), epochs within {}, patience a quarter of them (at least 10): training/train.py"
-                     .format(TRAINING_STEPS, list(EPOCH_BOUNDS))},
+        "split": {
+            "train": len(plan.train_examples),
+            "val": len(plan.val_examples),
+            "by": "source photo and image hash",
+        },
+        "batch": {
+            "size": plan.batch_size,
+            "steps_per_epoch": plan.steps,
+            "replicas": plan.strategy.num_replicas_in_sync,
+        },
+        "schedule": {
+            "epochs": plan.epochs,
+            "patience": plan.patience,
+            "rule": "about {} steps (for each member of an "
+            "ensemble), epochs within {}, patience a quarter of them (at least 10): training/train.py".format(
+                TRAINING_STEPS, list(EPOCH_BOUNDS)
+            ),
+        },
         "preprocessing": pipeline.preprocessing(options.image_size, _source_long_side(plan.train_examples.paths)),
-        "model": {"arch": options.arch, "parameters": parameters * options.ensemble, "outputs": list(LABEL_VALUES),
-                  "keep_decision": plan.keep_decision, "ensemble": options.ensemble},
-        "loss": {"name": "CropLoss", "value_loss": options.loss, "iou_weight": 1.0, "value_weight": 1.0,
-                 "keep_weight": plan.crop_loss.keep_weight, "definition": "training/losses.py"},
+        "model": {
+            "arch": options.arch,
+            "parameters": parameters * options.ensemble,
+            "outputs": list(LABEL_VALUES),
+            "keep_decision": plan.keep_decision,
+            "ensemble": options.ensemble,
+        },
+        "loss": {
+            "name": "CropLoss",
+            "value_loss": options.loss,
+            "iou_weight": 1.0,
+            "value_weight": 1.0,
+            "keep_weight": plan.crop_loss.keep_weight,
+            "definition": "training/losses.py",
+        },
         "augmentation": f"zoom (p {pipeline.ZOOM_PROBABILITY}: a random window {pipeline.ZOOM_SMALLEST}–1 of the frame "
-                        "that holds the whole crop, label moved exactly), "
-                        "horizontal flip (label mirrored, angle negated), brightness ±0.08, contrast ×0.85–1.15 "
-                        "about the mean, saturation ×0.85–1.15 about the luma (training/pipeline.py augment)",
+        "that holds the whole crop, label moved exactly), "
+        "horizontal flip (label mirrored, angle negated), brightness ±0.08, contrast ×0.85–1.15 "
+        "about the mean, saturation ×0.85–1.15 about the luma (training/pipeline.py augment)",
         "versions": _versions(),
     }
     if "validation" in plan.before:  # resumed: kept until `combine` measures the model again
@@ -317,14 +385,24 @@ def write_description(plan: Plan, config: dict) -> None:
     """RUN/config.json, RUN/baselines.json and RUN/split.json."""
     out, labels = plan.out, plan.train_examples.labels.astype(float)
     (out / layout.CONFIG).write_text(json.dumps(config, indent=2))
-    (out / layout.BASELINES).write_text(json.dumps({"mean": labels.mean(axis=0).tolist(),
-                                                    "train_crops": labels.round(6).tolist()}))
-    (out / layout.SPLIT).write_text(json.dumps({"train": plan.train_examples.frame["image"].tolist(),
-                                                "val": plan.val_examples.frame["image"].tolist()}, indent=0))
+    (out / layout.BASELINES).write_text(
+        json.dumps({"mean": labels.mean(axis=0).tolist(), "train_crops": labels.round(6).tolist()})
+    )
+    (out / layout.SPLIT).write_text(
+        json.dumps(
+            {"train": plan.train_examples.frame["image"].tolist(), "val": plan.val_examples.frame["image"].tolist()},
+            indent=0,
+        )
+    )
 
 
-def fit_member(plan: Plan, k: int, compiled: tuple[tf.data.Dataset, keras.Model],
-               callbacks: Sequence[keras.callbacks.Callback], verbose: int) -> Member:
+def fit_member(
+    plan: Plan,
+    k: int,
+    compiled: tuple[tf.data.Dataset, keras.Model],
+    callbacks: Sequence[keras.callbacks.Callback],
+    verbose: int,
+) -> Member:
     """Fit member k into RUN/members/K (its best epoch in model.keras); a member a resumed run finished already is
     read back, not trained again."""
     where = member_dir(plan.out, k)
@@ -344,16 +422,18 @@ def fit_member(plan: Plan, k: int, compiled: tuple[tf.data.Dataset, keras.Model]
     fit_callbacks = [
         keras.callbacks.BackupAndRestore(str(where / layout.BACKUP)),
         ValidationCrops(plan.val_examples, image_size, plan.batch_size, plan.crop_loss, where / layout.LOGS),
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor=MONITOR, mode="max", save_best_only=True,
-                                        initial_value_threshold=best_so_far),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor=MONITOR, mode="max", save_best_only=True, initial_value_threshold=best_so_far
+        ),
         keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=plan.patience),
         keras.callbacks.CSVLogger(str(history_path), append=plan.resume),
         keras.callbacks.TensorBoard(str(where / layout.LOGS), write_graph=False),
         *callbacks,
     ]
     # shuffle=False: the dataset shuffles itself (seeded); Keras cannot shuffle a tf.data.Dataset.
-    fit = model.fit(data, epochs=plan.epochs, steps_per_epoch=plan.steps, callbacks=fit_callbacks, verbose=verbose,
-                    shuffle=False)
+    fit = model.fit(
+        data, epochs=plan.epochs, steps_per_epoch=plan.steps, callbacks=fit_callbacks, verbose=verbose, shuffle=False
+    )
     if best_path.exists():
         best_path.replace(where / layout.MODEL)
     else:  # no epoch beat what an earlier session had: the model as it stands
@@ -369,13 +449,16 @@ def combine(plan: Plan, members: list[Member], config: dict, verbose: int) -> fl
     kept = kept_members(members_val)
     models = [keras.saving.load_model(member_dir(plan.out, k) / layout.MODEL) for k in kept]
     best = averaged(models) if len(models) > 1 else models[0]
-    validation = ValidationCrops(plan.val_examples, plan.options.image_size, plan.batch_size, plan.crop_loss,
-                                 plan.out / layout.LOGS)
+    validation = ValidationCrops(
+        plan.val_examples, plan.options.image_size, plan.batch_size, plan.crop_loss, plan.out / layout.LOGS
+    )
     best_val_iou = validation.mean_iou(crop_tf.kept_or_cropped(validation.predict(best)).numpy())
     left_out = [k for k in range(len(members)) if k not in kept]
     if verbose and left_out:
-        print(f"left out of the mean: member(s) {', '.join(map(str, left_out))}, validation IoU more than "
-              f"{MEMBER_TOLERANCE} below the best member's ({max(members_val):.3f})")
+        print(
+            f"left out of the mean: member(s) {', '.join(map(str, left_out))}, validation IoU more than "
+            f"{MEMBER_TOLERANCE} below the best member's ({max(members_val):.3f})"
+        )
     if len(members) == 1:
         described = "best epoch"
     else:
@@ -383,18 +466,29 @@ def combine(plan: Plan, members: list[Member], config: dict, verbose: int) -> fl
     flip_average = plan.options.flip_average
     averaged_flips = flip_averaged(best)
     (averaged_flips if flip_average else decided(best)).save(plan.out / layout.MODEL)
-    config["validation"] = {"val_crop_iou": best_val_iou,
-                            "val_crop_iou_flip_averaged": validation.mean_iou(validation.predict(averaged_flips)),
-                            "model_keras": described + (", flip averaged" if flip_average else ""),
-                            "what": "exact mean IoU on the validation photos of RUN/model.keras's model, alone and "
-                                    "with test-time flip averaging",
-                            "members_val_crop_iou": members_val, "members_kept": kept}
+    config["validation"] = {
+        "val_crop_iou": best_val_iou,
+        "val_crop_iou_flip_averaged": validation.mean_iou(validation.predict(averaged_flips)),
+        "model_keras": described + (", flip averaged" if flip_average else ""),
+        "what": "exact mean IoU on the validation photos of RUN/model.keras's model, alone and "
+        "with test-time flip averaging",
+        "members_val_crop_iou": members_val,
+        "members_kept": kept,
+    }
     (plan.out / layout.CONFIG).write_text(json.dumps(config, indent=2))
     return best_val_iou
 
 
-def train(datasets: list[Path], out: Path, *, resume: bool = False, devices: Sequence[str] | None = None,
-          callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 2, **options) -> TrainResult:
+def train(
+    datasets: list[Path],
+    out: Path,
+    *,
+    resume: bool = False,
+    devices: Sequence[str] | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int = 2,
+    **options,
+) -> TrainResult:
     """Train on `datasets` (combined), writing RUN `out` (training/run.py). `options`: TrainOptions's fields
     (training/options.py, where the defaults are). devices: train mirrored across these (default: all GPUs).
     callbacks: extra Keras callbacks. verbose: Keras fit verbosity (2 = one line per epoch)."""
@@ -407,10 +501,13 @@ def train(datasets: list[Path], out: Path, *, resume: bool = False, devices: Seq
     ensemble = plan.options.ensemble
     if verbose:
         print(device_line(plan.strategy))
-        print(f"training {plan.options.arch} ({first[1].count_params():,} parameters"
-              + (f", {ensemble} members" if ensemble > 1 else "") + f") on {len(plan.train_examples)} photos, "
-              f"validating on {len(plan.val_examples)}, {plan.options.image_size} px, batch {plan.batch_size}, "
-              f"up to {plan.epochs} epochs")
+        print(
+            f"training {plan.options.arch} ({first[1].count_params():,} parameters"
+            + (f", {ensemble} members" if ensemble > 1 else "")
+            + f") on {len(plan.train_examples)} photos, "
+            f"validating on {len(plan.val_examples)}, {plan.options.image_size} px, batch {plan.batch_size}, "
+            f"up to {plan.epochs} epochs"
+        )
     members = []
     for k in range(ensemble):
         if verbose and ensemble > 1:
@@ -418,9 +515,14 @@ def train(datasets: list[Path], out: Path, *, resume: bool = False, devices: Seq
         members.append(fit_member(plan, k, first if k == 0 else compiled_member(plan, k), callbacks, verbose))
     best_val_iou = combine(plan, members, config, verbose)
     result = TrainResult(
-        run=out, model_path=out / layout.MODEL, epochs=sum(len(member.history) for member in members),
-        best_val_iou=best_val_iou, n_train=len(plan.train_examples), n_val=len(plan.val_examples),
-        seconds=time.time() - started, history=members[0].fit_history,
+        run=out,
+        model_path=out / layout.MODEL,
+        epochs=sum(len(member.history) for member in members),
+        best_val_iou=best_val_iou,
+        n_train=len(plan.train_examples),
+        n_val=len(plan.val_examples),
+        seconds=time.time() - started,
+        history=members[0].fit_history,
         val_iou_flip_averaged=config["validation"]["val_crop_iou_flip_averaged"],
     )
     if verbose:

@@ -9,6 +9,7 @@ same photo was corrected more than once, its latest correction is the label.
 Incremental like `extract`: rows are keyed by source and fingerprinted by correction id, so a re-run
 renders only new corrections, and rows from other origins in DATASET are kept.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -35,10 +36,12 @@ class Summary:
     out: Path | None = None
 
     def report(self) -> str:
-        lines = [f"{self.corrections} corrections: {self.written} written, "
-                 f"{self.unchanged} unchanged since the last run, "
-                 f"{self.superseded} superseded by a later correction of the same photo, "
-                 f"{sum(self.skipped.values())} skipped"]
+        lines = [
+            f"{self.corrections} corrections: {self.written} written, "
+            f"{self.unchanged} unchanged since the last run, "
+            f"{self.superseded} superseded by a later correction of the same photo, "
+            f"{sum(self.skipped.values())} skipped"
+        ]
         lines += [f"  skipped, {reason}: {count}" for reason, count in self.skipped.most_common()]
         lines.append(f"{self.out}/labels.csv now holds {self.labels_total} examples")
         return "\n".join(lines)
@@ -74,9 +77,19 @@ def collected(store: str | Path, out: Path, size: int = TRAINING_LONG_SIDE, prog
                 dataset.add_skipped(source, reason, fingerprint)
                 summary.skipped[reason.split(":")[0]] += 1
                 continue
-            dataset.add_label(label_row(image=image.path, source=source, origin="collected",
-                                        width=row.width, height=row.height, has_crop=True, crop=row.crop,
-                                        orientation=row.orientation, fingerprint=fingerprint))
+            dataset.add_label(
+                label_row(
+                    image=image.path,
+                    source=source,
+                    origin="collected",
+                    width=row.width,
+                    height=row.height,
+                    has_crop=True,
+                    crop=row.crop,
+                    orientation=row.orientation,
+                    fingerprint=fingerprint,
+                )
+            )
             summary.written += 1
         dataset.save()
         summary.labels_total = len(dataset.labels)

@@ -2,6 +2,7 @@
 limit and the header deadline), then `Guard` (Host allow-list, same-origin writes, the body's size and deadline,
 the security headers on every response). Every answer either writes is JSON with the same headers as the app's
 (`error_head`). `client_address` says who sent a request, behind trusted proxies too."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,10 +18,12 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from cropstyle.web.rejected import Rejected
 from cropstyle.web.settings import settings_from_environment
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; "
-                           "style-src 'self' 'unsafe-inline'; "
-                           "img-src 'self' blob: data:; connect-src 'self' blob: data:; worker-src 'self' blob:; "
-                           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' blob: data:; connect-src 'self' blob: data:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -43,12 +46,19 @@ def json_body(message: str) -> bytes:
 
 def error_head(length: int, extra: list[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
     """The headers of every error answer, whichever layer sends it: JSON, closed after, the security headers."""
-    return [(b"content-type", b"application/json"), (b"content-length", str(length).encode()),
-            (b"connection", b"close"), (b"cache-control", b"no-store"), *extra, *SECURITY_HEADERS]
+    return [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(length).encode()),
+        (b"connection", b"close"),
+        (b"cache-control", b"no-store"),
+        *extra,
+        *SECURITY_HEADERS,
+    ]
 
 
-def client_address(peer: str | None, forwarded_for: str | None,
-                   trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> str:
     """Who sent a request: the connection's address; only when that is a trusted proxy, the last address in
     X-Forwarded-For that is not one of the trusted proxies. Always a valid address, written normalised:
     a header that is not a list of addresses is refused, never stored."""
@@ -96,8 +106,9 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() != b"cache-control" or not no_store]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or not no_store
+                ]
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 if no_store:
@@ -234,7 +245,8 @@ class DeadlineProtocol(H11Protocol):
         """An answer written beneath the app (no request cycle to send it through), then the connection closed."""
         body = json_body(message)
         head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode() + b"".join(
-            name + b": " + value + b"\r\n" for name, value in error_head(len(body), extra))
+            name + b": " + value + b"\r\n" for name, value in error_head(len(body), extra)
+        )
         self.transport.write(head + b"\r\n" + body)
         self.transport.close()
 

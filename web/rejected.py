@@ -1,4 +1,5 @@
 """The one way a request is refused: `Rejected(status, message)`, answered as {"error": message} and storing nothing."""
+
 from __future__ import annotations
 
 

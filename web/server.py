@@ -14,6 +14,7 @@ Every rejection is a 4xx with {"error": "…"} and stores nothing; a store that 
 The layers around the routes: guards.py (connection limit, deadlines, Host, same-origin writes, headers),
 uploads.py (what a submission may carry), settings.py (ServeSettings, the token), store.py (where it goes).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -63,6 +64,7 @@ MAX_OFFSET = 2**62  # beyond any store's row count, within SQLite's and PostgreS
 STORE_UNAVAILABLE = "the store is unavailable, nothing was stored: try again later"
 WRITABLE_CHECK_S = 5.0  # /healthz asks the store whether it can write at most this often (per worker)
 
+
 class SafeJSONResponse(JSONResponse):
     """FastAPI's JSON answers, ASCII-escaped (Starlette writes UTF-8, which a lone surrogate cannot be)."""
 
@@ -91,16 +93,21 @@ def resolve_model_dir(path: Path) -> Path:
     found = sorted(path.glob("*/model.json"))
     if len(found) == 1:
         return found[0].parent
-    raise FileNotFoundError(f"no TF.js model in {path}: give a WEBMODEL folder (with model.json), or a RUN "
-                            f"exported into RUN/web (`cropstyle export {path} --out {path}/web`)")
+    raise FileNotFoundError(
+        f"no TF.js model in {path}: give a WEBMODEL folder (with model.json), or a RUN "
+        f"exported into RUN/web (`cropstyle export {path} --out {path}/web`)"
+    )
 
 
 def load_model_info(path: Path) -> ModelInfo:
     directory = resolve_model_dir(path)
     metadata_path = directory / "metadata.json"
     metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
-    version = metadata.get("version") or metadata.get("model_version") or \
-        hashlib.sha256((directory / "model.json").read_bytes()).hexdigest()[:12]
+    version = (
+        metadata.get("version")
+        or metadata.get("model_version")
+        or hashlib.sha256((directory / "model.json").read_bytes()).hexdigest()[:12]
+    )
     return ModelInfo(directory, metadata, str(version))
 
 
@@ -135,8 +142,9 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
     rate, token = settings.rate_per_minute, settings.token
     burst = float(settings.rate_burst if settings.rate_burst is not None else max(1, int(rate // 3)))
     decode_slots = asyncio.Semaphore(DECODE_SLOTS)
-    app = FastAPI(title="cropstyle", docs_url=None, redoc_url=None, openapi_url=None,
-                  default_response_class=SafeJSONResponse)
+    app = FastAPI(
+        title="cropstyle", docs_url=None, redoc_url=None, openapi_url=None, default_response_class=SafeJSONResponse
+    )
     app.state.store, app.state.model = store, model
     # /healthz's probe writes to disk: once per WRITABLE_CHECK_S, and again after any write succeeded or failed.
     writable = {"checked": -math.inf, "problem": None}
@@ -157,8 +165,9 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
 
     @app.exception_handler(RequestValidationError)
     async def invalid_parameters(request: Request, error: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
-                             for e in error.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in error.errors()
+        )
         return SafeJSONResponse({"error": f"bad request parameters: {problems}"}, status_code=400)
 
     @app.exception_handler(Exception)
@@ -167,8 +176,11 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
 
     def client_of(request: Request) -> str:
         # Repeated header lines are one list, in order (RFC 9110 5.3): the proxy's line comes last.
-        return client_address(request.client.host if request.client else None,
-                              ", ".join(request.headers.getlist("x-forwarded-for")), trusted)
+        return client_address(
+            request.client.host if request.client else None,
+            ", ".join(request.headers.getlist("x-forwarded-for")),
+            trusted,
+        )
 
     async def require_token(request: Request) -> None:
         """The token, when the server has one; failed attempts are rate-limited per client, in the store."""
@@ -182,8 +194,9 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
             wait = await run_in_threadpool(store.take, key, AUTH_FAILURES_PER_MINUTE, AUTH_FAILURE_BURST, 1)
             if not wait:
                 raise Rejected(401, "this server needs its token: send `Authorization: Bearer TOKEN`")
-        raise Rejected(429, f"too many wrong tokens: try again in {math.ceil(wait)} s",
-                       {"Retry-After": str(math.ceil(wait))})
+        raise Rejected(
+            429, f"too many wrong tokens: try again in {math.ceil(wait)} s", {"Retry-After": str(math.ceil(wait))}
+        )
 
     @app.get("/")
     async def index():
@@ -199,8 +212,9 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
         answer = {"status": "ok", "corrections": count, "model": model.version if model else None}
         if problem:  # readable, but a submission would fail: a load balancer should send writes elsewhere
             log.warning("healthz: %s", problem)
-            return SafeJSONResponse({**answer, "status": "store not writable"}, status_code=503,
-                                    headers={"Retry-After": "1"})
+            return SafeJSONResponse(
+                {**answer, "status": "store not writable"}, status_code=503, headers={"Retry-After": "1"}
+            )
         return answer
 
     @app.get("/api/model")
@@ -214,8 +228,9 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
         client = client_of(request)
         wait = await run_in_threadpool(store.take, f"submit:{client}", rate, burst)
         if wait:
-            raise Rejected(429, f"too many submissions: try again in {math.ceil(wait)} s",
-                           {"Retry-After": str(math.ceil(wait))})
+            raise Rejected(
+                429, f"too many submissions: try again in {math.ceil(wait)} s", {"Retry-After": str(math.ceil(wait))}
+            )
         if _media_type(request) != "multipart/form-data":
             raise Rejected(415, "send multipart/form-data with `photo` and `crop`")
         try:
@@ -247,15 +262,25 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
                 del data
                 problem = crop_problem(crop, photo.width, photo.height)
                 if problem:
-                    raise Rejected(422, f"`crop` is not a valid crop of this {photo.width}×{photo.height} photo: "
-                                        f"{problem}")
+                    raise Rejected(
+                        422, f"`crop` is not a valid crop of this {photo.width}×{photo.height} photo: {problem}"
+                    )
                 if predicted is not None:
                     problem = crop_problem(predicted, photo.width, photo.height)
                     if problem:
                         raise Rejected(422, f"`predicted` is not a valid crop of this photo: {problem}")
                 identifier, created = await run_in_threadpool(
-                    store.add, photo.data, photo.extension, photo.width, photo.height, photo.orientation, crop,
-                    predicted, model_name, client)
+                    store.add,
+                    photo.data,
+                    photo.extension,
+                    photo.width,
+                    photo.height,
+                    photo.orientation,
+                    crop,
+                    predicted,
+                    model_name,
+                    client,
+                )
                 writable["checked"] = -math.inf
         finally:
             await form.close()
@@ -285,13 +310,15 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
     app.mount("/static", PublicFiles(directory=STATIC), name="static")
     missing = vendor.missing_files()
     if missing:
-        raise FileNotFoundError(f"the page's scripts are missing from {vendor.VENDOR} ({', '.join(missing[:3])}): "
-                                "run scripts/setup.sh")
+        raise FileNotFoundError(
+            f"the page's scripts are missing from {vendor.VENDOR} ({', '.join(missing[:3])}): run scripts/setup.sh"
+        )
     app.mount("/vendor", PublicFiles(directory=vendor.VENDOR), name="vendor")
     if model is not None:
         app.mount("/model", PublicFiles(directory=model.directory), name="model")
-    app.add_middleware(Guard, limit=MAX_BODY_BYTES, body_timeout=settings.body_timeout,
-                       hosts=settings.host_names())  # added last: the outermost of our layers
+    app.add_middleware(
+        Guard, limit=MAX_BODY_BYTES, body_timeout=settings.body_timeout, hosts=settings.host_names()
+    )  # added last: the outermost of our layers
     return app
 
 
@@ -344,8 +371,10 @@ def serve(settings: ServeSettings, log_level: str = "info") -> None:
 
     settings.proxy_networks()  # a bad --trusted-proxy fails here, as one line
     if has_password(settings.store):
-        print("cropstyle serve: the --store URL holds a password, which the process list shows: give it in "
-              "PGPASSWORD or ~/.pgpass (libpq reads both) instead")
+        print(
+            "cropstyle serve: the --store URL holds a password, which the process list shows: give it in "
+            "PGPASSWORD or ~/.pgpass (libpq reads both) instead"
+        )
     if settings.model is not None:
         load_model_info(Path(settings.model))
     with open_store(settings.store) as store:  # created or migrated once, before the workers start
@@ -353,14 +382,30 @@ def serve(settings: ServeSettings, log_level: str = "info") -> None:
     os.environ[SETTINGS_VARIABLE] = settings.to_json()
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         if not settings.token:
-            print(f"cropstyle serve: listening on {settings.host} without --token: anyone who reaches it can read "
-                  "the corrections")
-        print("cropstyle serve: beyond loopback, put a reverse proxy in front (TLS, connection limits), "
-              "see web/README.md")
+            print(
+                f"cropstyle serve: listening on {settings.host} without --token: anyone who reaches it can read "
+                "the corrections"
+            )
+        print(
+            "cropstyle serve: beyond loopback, put a reverse proxy in front (TLS, connection limits), see web/README.md"
+        )
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    print(f"cropstyle serve: open http://{shown}:{settings.port}/ (store {location}, {settings.workers} "
-          f"worker{'s' if settings.workers > 1 else ''}; Ctrl-C stops)", flush=True)
-    uvicorn.run("cropstyle.web.server:app_from_environment", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, http="cropstyle.web.guards:DeadlineProtocol", proxy_headers=False,
-                server_header=False, timeout_keep_alive=KEEP_ALIVE_S,
-                timeout_worker_healthcheck=30, log_level=log_level, access_log=False)
+    print(
+        f"cropstyle serve: open http://{shown}:{settings.port}/ (store {location}, {settings.workers} "
+        f"worker{'s' if settings.workers > 1 else ''}; Ctrl-C stops)",
+        flush=True,
+    )
+    uvicorn.run(
+        "cropstyle.web.server:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        http="cropstyle.web.guards:DeadlineProtocol",
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_worker_healthcheck=30,
+        log_level=log_level,
+        access_log=False,
+    )

@@ -1,5 +1,6 @@
 """`cropstyle serve`'s settings: what each server process needs (ServeSettings, handed from `serve` to each worker
 through SETTINGS_VARIABLE), and where the token comes from (an argument, a file, the environment)."""
+
 from __future__ import annotations
 
 import functools

@@ -15,6 +15,7 @@ run against both (tests/test_collect_store.py, tests/test_web_api.py, tests/test
   shares them: a client's limit holds however many workers or machines serve it.
 - A store that cannot be reached raises `StoreUnavailable` (the server answers 503, never 201).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,19 @@ from cropstyle.extractor.geometry import LABEL_VALUES, Crop
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # The columns of a correction, in the order both implementations select them ("left" and "right" are
 # quoted: they are keywords in PostgreSQL).
-COLUMNS = ("id", "photo", "extension", "width", "height", "orientation", *LABEL_VALUES, "predicted", "model", "client",
-           "created")
+COLUMNS = (
+    "id",
+    "photo",
+    "extension",
+    "width",
+    "height",
+    "orientation",
+    *LABEL_VALUES,
+    "predicted",
+    "model",
+    "client",
+    "created",
+)
 PRUNE_EVERY = 1000  # takes between two deletions of the buckets that are full again
 
 
@@ -64,11 +76,18 @@ class Correction:
 
     def public(self) -> dict:
         """The row as the API shows it."""
-        return {"id": self.id, "photo": self.photo, "width": self.width, "height": self.height,
-                "orientation": self.orientation,
-                "crop": dict(zip(LABEL_VALUES, self.crop.values())),
-                "predicted": json.loads(self.predicted) if self.predicted else None,
-                "model": self.model, "created": self.created, "photo_url": f"/api/corrections/{self.id}/photo"}
+        return {
+            "id": self.id,
+            "photo": self.photo,
+            "width": self.width,
+            "height": self.height,
+            "orientation": self.orientation,
+            "crop": dict(zip(LABEL_VALUES, self.crop.values())),
+            "predicted": json.loads(self.predicted) if self.predicted else None,
+            "model": self.model,
+            "created": self.created,
+            "photo_url": f"/api/corrections/{self.id}/photo",
+        }
 
 
 @dataclass(frozen=True)
@@ -112,8 +131,18 @@ class CorrectionStore(ABC):
 
     location: str  # what to show the user (no password)
 
-    def add(self, photo: bytes, extension: str, width: int, height: int, orientation: int, crop: Crop,
-            predicted: Crop | None = None, model: str | None = None, client: str | None = None) -> tuple[str, bool]:
+    def add(
+        self,
+        photo: bytes,
+        extension: str,
+        width: int,
+        height: int,
+        orientation: int,
+        crop: Crop,
+        predicted: Crop | None = None,
+        model: str | None = None,
+        client: str | None = None,
+    ) -> tuple[str, bool]:
         """Store one correction atomically; returns (id, created). created is False when it was stored before.
         A size or orientation that is no integer is a TypeError before anything is written."""
         width, height, orientation = operator.index(width), operator.index(height), operator.index(orientation)
@@ -122,8 +151,19 @@ class CorrectionStore(ABC):
         if self.get(identifier) is not None:
             return identifier, False
         predicted_json = json.dumps(dict(zip(LABEL_VALUES, predicted.values()))) if predicted is not None else None
-        row = Correction(identifier, digest, extension, width, height, orientation, *map(float, crop.values()),
-                         predicted_json, model, client, time.time())
+        row = Correction(
+            identifier,
+            digest,
+            extension,
+            width,
+            height,
+            orientation,
+            *map(float, crop.values()),
+            predicted_json,
+            model,
+            client,
+            time.time(),
+        )
         return identifier, self._insert(row, photo)
 
     def take(self, key: str, per_minute: float, burst: float, cost: int = 1) -> float:
@@ -208,6 +248,7 @@ def open_store(location: str | Path, *, create: bool = True) -> CorrectionStore:
 
     folder = Path(location)
     if not create and not (folder / DATABASE).is_file():
-        raise FileNotFoundError(f"{folder} is not a collection store: it has no {DATABASE} "
-                                f"(see `cropstyle serve --store`)")
+        raise FileNotFoundError(
+            f"{folder} is not a collection store: it has no {DATABASE} (see `cropstyle serve --store`)"
+        )
     return SqliteStore(folder)

@@ -19,6 +19,7 @@ the operation is tried again on a new one every RETRY_INTERVAL_S (every operatio
 at most RECONNECT_WAIT_S: a restart of PostgreSQL costs the requests of that moment a short wait, not an
 error, and the server reconnects by itself. Past that wait it raises StoreUnavailable (the API answers 503).
 """
+
 from __future__ import annotations
 
 import threading
@@ -118,8 +119,11 @@ class Connections:
                 with connection.transaction():
                     yield connection
             finally:
-                if connection.broken or connection.closed or \
-                        connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                if (
+                    connection.broken
+                    or connection.closed
+                    or connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+                ):
                     connection.close()
                 else:
                     with self._lock:
@@ -154,8 +158,10 @@ class PostgresStore(CorrectionStore):
             row = connection.execute("SELECT version FROM cropstyle_schema").fetchone()
             version = row[0] if row else 0
             if version > len(MIGRATIONS):
-                raise RuntimeError(f"the store's schema is version {version}, newer than this cropstyle "
-                                   f"({len(MIGRATIONS)}): upgrade cropstyle")
+                raise RuntimeError(
+                    f"the store's schema is version {version}, newer than this cropstyle "
+                    f"({len(MIGRATIONS)}): upgrade cropstyle"
+                )
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 connection.execute(script)
                 connection.execute("DELETE FROM cropstyle_schema")
@@ -182,8 +188,9 @@ class PostgresStore(CorrectionStore):
 
     def writable_problem(self) -> str | None:
         def read_only(connection: psycopg.Connection) -> bool:
-            return connection.execute("SELECT current_setting('transaction_read_only') = 'on' "
-                                      "OR pg_is_in_recovery()").fetchone()[0]
+            return connection.execute(
+                "SELECT current_setting('transaction_read_only') = 'on' OR pg_is_in_recovery()"
+            ).fetchone()[0]
 
         return f"{self.location} is read only" if self._run(read_only) else None
 
@@ -191,11 +198,15 @@ class PostgresStore(CorrectionStore):
         values = tuple(getattr(row, c) for c in _ROW_COLUMNS)
 
         def work(connection: psycopg.Connection) -> bool:
-            connection.execute("INSERT INTO photos (sha256, extension, data) VALUES (%s, %s, %s) "
-                               "ON CONFLICT (sha256) DO NOTHING", (row.photo, row.extension, photo))
+            connection.execute(
+                "INSERT INTO photos (sha256, extension, data) VALUES (%s, %s, %s) ON CONFLICT (sha256) DO NOTHING",
+                (row.photo, row.extension, photo),
+            )
             inserted = connection.execute(
                 f"INSERT INTO corrections ({_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
-                "ON CONFLICT (id) DO NOTHING RETURNING id", values).fetchone()
+                "ON CONFLICT (id) DO NOTHING RETURNING id",
+                values,
+            ).fetchone()
             return inserted is not None
 
         return self._run(work)
@@ -206,24 +217,34 @@ class PostgresStore(CorrectionStore):
             # A first request creates the bucket; of two concurrent first requests, the second waits for the
             # first's commit here, finds the row and goes on below (never two full buckets for one key).
             fresh_state, fresh_wait = decide(None)
-            if fresh_state is not None and connection.execute(
+            if (
+                fresh_state is not None
+                and connection.execute(
                     "INSERT INTO rate_buckets (key, tokens, updated) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (key) DO NOTHING RETURNING key", (key, *fresh_state)).fetchone():
+                    "ON CONFLICT (key) DO NOTHING RETURNING key",
+                    (key, *fresh_state),
+                ).fetchone()
+            ):
                 return fresh_wait
-            state = connection.execute("SELECT tokens, updated FROM rate_buckets WHERE key = %s FOR UPDATE",
-                                       (key,)).fetchone()
+            state = connection.execute(
+                "SELECT tokens, updated FROM rate_buckets WHERE key = %s FOR UPDATE", (key,)
+            ).fetchone()
             new_state, wait = decide(state)
             if new_state is not None:
-                connection.execute("UPDATE rate_buckets SET tokens = %s, updated = %s WHERE key = %s",
-                                   (*new_state, key))
+                connection.execute(
+                    "UPDATE rate_buckets SET tokens = %s, updated = %s WHERE key = %s", (*new_state, key)
+                )
             return wait
 
         return self._run(work)
 
     def _prune_buckets(self, prefix: str, now: float, rate_per_second: float, burst: float) -> None:
-        self._run(lambda connection: connection.execute(
-            "DELETE FROM rate_buckets WHERE key LIKE %s AND tokens + (%s - updated) * %s >= %s",
-            (prefix + "%", now, rate_per_second, burst)))
+        self._run(
+            lambda connection: connection.execute(
+                "DELETE FROM rate_buckets WHERE key LIKE %s AND tokens + (%s - updated) * %s >= %s",
+                (prefix + "%", now, rate_per_second, burst),
+            )
+        )
 
     def _rows(self, query: str, parameters: tuple = ()) -> list[tuple]:
         return self._run(lambda connection: connection.execute(query, parameters).fetchall())
@@ -261,10 +282,20 @@ class PostgresStore(CorrectionStore):
 
     def check(self) -> StoreCheck:
         rows = self.count()
-        missing = [r[0] for r in self._rows("SELECT c.id FROM corrections c LEFT JOIN photos p ON p.sha256 = c.photo "
-                                            "WHERE p.sha256 IS NULL ORDER BY c.id")]
-        orphans = [r[0] for r in self._rows("SELECT sha256 FROM photos p WHERE NOT EXISTS "
-                                            "(SELECT 1 FROM corrections c WHERE c.photo = p.sha256) ORDER BY sha256")]
+        missing = [
+            r[0]
+            for r in self._rows(
+                "SELECT c.id FROM corrections c LEFT JOIN photos p ON p.sha256 = c.photo "
+                "WHERE p.sha256 IS NULL ORDER BY c.id"
+            )
+        ]
+        orphans = [
+            r[0]
+            for r in self._rows(
+                "SELECT sha256 FROM photos p WHERE NOT EXISTS "
+                "(SELECT 1 FROM corrections c WHERE c.photo = p.sha256) ORDER BY sha256"
+            )
+        ]
         return StoreCheck(rows, missing, orphans, [])
 
 

@@ -15,6 +15,7 @@ Several processes on one machine may share DIR (`cropstyle serve --workers N`): 
 each process waits up to 30 s for the others. The schema's version is SQLite's `user_version`; opening a
 store applies the migrations it lacks (MIGRATIONS), in one transaction.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,8 +65,9 @@ MIGRATIONS = [
     """,
 ]
 
-_SELECT = ", ".join('"left"' if c == "left" else '"right"' if c == "right" else
-                    "path" if c == "extension" else c for c in COLUMNS)
+_SELECT = ", ".join(
+    '"left"' if c == "left" else '"right"' if c == "right" else "path" if c == "extension" else c for c in COLUMNS
+)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -112,8 +114,9 @@ class SqliteStore(CorrectionStore):
         self._buckets_db = self._connect("NORMAL")
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
-        db = sqlite3.connect(self.root / DATABASE, check_same_thread=False, isolation_level=None,
-                             timeout=BUSY_TIMEOUT_S)
+        db = sqlite3.connect(
+            self.root / DATABASE, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+        )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")
         return db
@@ -124,8 +127,10 @@ class SqliteStore(CorrectionStore):
             try:
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
                 if version > len(MIGRATIONS):
-                    raise RuntimeError(f"the store's schema is version {version}, newer than this cropstyle "
-                                       f"({len(MIGRATIONS)}): upgrade cropstyle")
+                    raise RuntimeError(
+                        f"the store's schema is version {version}, newer than this cropstyle "
+                        f"({len(MIGRATIONS)}): upgrade cropstyle"
+                    )
                 for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                     for statement in filter(str.strip, script.split(";")):
                         self._db.execute(statement)
@@ -211,8 +216,16 @@ class SqliteStore(CorrectionStore):
             with self._write_transaction() as db:  # ... then the row
                 if not (self.root / relative).is_file():  # removed meanwhile by another row's failure (below)
                     self._write_photo(photo, row.photo, row.extension)
-                return len(db.execute(f"INSERT OR IGNORE INTO corrections ({_SELECT}) "
-                                      f"VALUES ({', '.join('?' * len(COLUMNS))}) RETURNING id", values).fetchall()) == 1
+                return (
+                    len(
+                        db.execute(
+                            f"INSERT OR IGNORE INTO corrections ({_SELECT}) "
+                            f"VALUES ({', '.join('?' * len(COLUMNS))}) RETURNING id",
+                            values,
+                        ).fetchall()
+                    )
+                    == 1
+                )
         except BaseException:
             self._remove_unused_photo(row.photo, relative)
             raise
@@ -237,10 +250,12 @@ class SqliteStore(CorrectionStore):
                     state = db.execute("SELECT tokens, updated FROM rate_buckets WHERE key = ?", (key,)).fetchone()
                     new_state, wait = decide(state)
                     if new_state is not None:
-                        db.execute("INSERT INTO rate_buckets (key, tokens, updated) VALUES (?, ?, ?) "
-                                   "ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, "
-                                   "updated = excluded.updated",
-                                   (key, *new_state))
+                        db.execute(
+                            "INSERT INTO rate_buckets (key, tokens, updated) VALUES (?, ?, ?) "
+                            "ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, "
+                            "updated = excluded.updated",
+                            (key, *new_state),
+                        )
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")
@@ -251,8 +266,10 @@ class SqliteStore(CorrectionStore):
 
     def _prune_buckets(self, prefix: str, now: float, rate_per_second: float, burst: float) -> None:
         with self._buckets_lock:
-            self._buckets_db.execute("DELETE FROM rate_buckets WHERE key LIKE ? AND tokens + (? - updated) * ? >= ?",
-                                     (prefix + "%", now, rate_per_second, burst))
+            self._buckets_db.execute(
+                "DELETE FROM rate_buckets WHERE key LIKE ? AND tokens + (? - updated) * ? >= ?",
+                (prefix + "%", now, rate_per_second, burst),
+            )
 
     def get(self, identifier: str) -> Correction | None:
         rows = self._execute(f"SELECT {_SELECT} FROM corrections WHERE id = ?", (identifier,))
@@ -286,5 +303,6 @@ class SqliteStore(CorrectionStore):
         referenced = {path for _, path in rows}
         missing = [identifier for identifier, path in rows if not (self.root / path).is_file()]
         files = {str(p.relative_to(self.root)) for p in self.photos.rglob("*") if p.is_file()}
-        return StoreCheck(len(rows), missing, sorted(files - referenced),
-                          sorted(str(p) for p in self.tmp.iterdir() if p.is_file()))
+        return StoreCheck(
+            len(rows), missing, sorted(files - referenced), sorted(str(p) for p in self.tmp.iterdir() if p.is_file())
+        )

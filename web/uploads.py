@@ -4,6 +4,7 @@ The photo: only JPEG, PNG or WebP that Pillow decodes in full, refused before de
 much memory or time or when its data cannot fill the size it declares, cut at the image's own end. The labels
 (`crop`, `predicted`): one flat JSON object of five finite numbers.
 """
+
 from __future__ import annotations
 
 import io
@@ -59,6 +60,7 @@ class UploadedPhoto:
 @dataclass(frozen=True)
 class Preflight:
     """What a photo declares, read from its headers without decoding it."""
+
     image_format: str  # JPEG, PNG or WEBP
     width: int
     height: int
@@ -93,6 +95,7 @@ class JpegScan:
 @dataclass
 class JpegLayout:
     """A JPEG's frame and scans, read by walking its markers: nothing decoded."""
+
     frame: int = 0  # the SOF marker (0xC0 baseline, 0xC2 progressive, …); 0: none
     width: int = 0
     height: int = 0
@@ -149,8 +152,8 @@ def jpeg_layout(data: bytes, max_scans: int | None = None, max_segments: int | N
             continue
         if position + 4 > len(data):
             return layout
-        length = int.from_bytes(data[position + 2:position + 4], "big")
-        segment = data[position + 4:position + 2 + length]
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        segment = data[position + 4 : position + 2 + length]
         position += 2 + length
         layout.segments += 1
         if max_segments is not None and layout.segments > max_segments:
@@ -168,7 +171,7 @@ def jpeg_layout(data: bytes, max_scans: int | None = None, max_segments: int | N
             following = _SCAN_END.search(data, position)
             stop = following.start() if following else len(data)
             coded = stop - position - sum(len(m.group()) for m in _NOT_SCAN_DATA.finditer(data, position, stop))
-            layout.scans.append(JpegScan(tuple(segment[1:1 + 2 * count:2]), spectral_start, coded))
+            layout.scans.append(JpegScan(tuple(segment[1 : 1 + 2 * count : 2]), spectral_start, coded))
             position = stop
             if max_scans is not None and len(layout.scans) > max_scans:
                 return layout
@@ -181,11 +184,15 @@ def _jpeg_markers(data: bytes) -> JpegLayout:
     if len(layout.scans) > MAX_JPEG_SCANS:
         raise Rejected(413, f"`photo` is a JPEG of more than {MAX_JPEG_SCANS} scans: decoding it would take too long")
     if layout.segments > MAX_JPEG_SEGMENTS:
-        raise Rejected(413, f"`photo` is a JPEG of more than {MAX_JPEG_SEGMENTS} segments: reading it would take "
-                            "too long")
+        raise Rejected(
+            413, f"`photo` is a JPEG of more than {MAX_JPEG_SEGMENTS} segments: reading it would take too long"
+        )
     if layout.junk_bytes > MAX_JPEG_JUNK_BYTES:
-        raise Rejected(413, f"`photo` is a JPEG with {layout.junk_bytes} bytes of padding between its segments "
-                            f"(more than {MAX_JPEG_JUNK_BYTES}): reading it would take too long")
+        raise Rejected(
+            413,
+            f"`photo` is a JPEG with {layout.junk_bytes} bytes of padding between its segments "
+            f"(more than {MAX_JPEG_JUNK_BYTES}): reading it would take too long",
+        )
     return layout
 
 
@@ -200,22 +207,33 @@ def _jpeg_preflight(layout: JpegLayout, mode: str) -> int:
     if layout.repeated_component:
         raise Rejected(415, "`photo` is a JPEG that names one colour component twice")
     if layout.frame not in JPEG_FRAMES:
-        raise Rejected(415, "`photo` is a lossless, hierarchical or arithmetic-coded JPEG: only baseline and "
-                            "progressive JPEG are accepted")
+        raise Rejected(
+            415,
+            "`photo` is a lossless, hierarchical or arithmetic-coded JPEG: only baseline and "
+            "progressive JPEG are accepted",
+        )
     decoded = sum(layout.scan_blocks(scan) for scan in layout.scans)
     if decoded > MAX_JPEG_SCAN_BLOCKS:
-        raise Rejected(413, f"`photo` is a JPEG whose {len(layout.scans)} scans decode {decoded} blocks of 8×8: "
-                            f"beyond the {MAX_JPEG_SCAN_BLOCKS} limit, decoding it would take too long")
+        raise Rejected(
+            413,
+            f"`photo` is a JPEG whose {len(layout.scans)} scans decode {decoded} blocks of 8×8: "
+            f"beyond the {MAX_JPEG_SCAN_BLOCKS} limit, decoding it would take too long",
+        )
     for scan in layout.scans:
         blocks = layout.scan_blocks(scan)
         if scan.spectral_start == 0 and blocks > 8 * scan.data_bytes:
-            raise Rejected(415, f"`photo` is incomplete: its {layout.width}×{layout.height} pixels are {blocks} "
-                                f"blocks of 8×8 in a scan of {scan.data_bytes} bytes (a bit per block at least)")
-    unscanned = set(layout.sampling) - {component for scan in layout.scans if scan.spectral_start == 0
-                                        for component in scan.components}
+            raise Rejected(
+                415,
+                f"`photo` is incomplete: its {layout.width}×{layout.height} pixels are {blocks} "
+                f"blocks of 8×8 in a scan of {scan.data_bytes} bytes (a bit per block at least)",
+            )
+    unscanned = set(layout.sampling) - {
+        component for scan in layout.scans if scan.spectral_start == 0 for component in scan.components
+    }
     if unscanned:
-        raise Rejected(415, f"`photo` is incomplete: {len(unscanned)} of its {len(layout.sampling)} colour "
-                            f"components have no scan")
+        raise Rejected(
+            415, f"`photo` is incomplete: {len(unscanned)} of its {len(layout.sampling)} colour components have no scan"
+        )
     coefficients = 0
     if layout.frame == 0xC2 or len(layout.scans) > 1:  # libjpeg buffers the whole image's coefficients
         coefficients = JPEG_BLOCK_BYTES * sum(layout.blocks(component, padded=True) for component in layout.sampling)
@@ -232,8 +250,8 @@ def _png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
     """(type, start, end) of each chunk's data, up to IEND or the end of `data`."""
     position = 8
     while position + 12 <= len(data):
-        length = int.from_bytes(data[position:position + 4], "big")
-        kind = data[position + 4:position + 8]
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
         yield kind, position + 8, min(position + 8 + length, len(data))
         if kind == b"IEND":
             return
@@ -257,7 +275,7 @@ def _png_inflated_bytes(data: bytes, enough: int) -> int:
     produced, view = 0, memoryview(data)
     for kind, start, end in _png_chunks(data):
         for offset in range(start, end, 2**16) if kind == b"IDAT" else ():
-            piece = view[offset:min(offset + 2**16, end)]
+            piece = view[offset : min(offset + 2**16, end)]
             while piece and not inflater.eof:
                 produced += len(inflater.decompress(piece, 2**20))
                 if produced >= enough:
@@ -273,11 +291,13 @@ def _check_png_data(data: bytes) -> None:
     needed = _png_data_bytes(width, height, depth, color_type, interlace == 1)
     held = _png_inflated_bytes(data, needed)
     if held < needed:
-        raise Rejected(415, f"`photo` is incomplete: its data holds {held} of the {needed} bytes its "
-                            f"{width}×{height} pixels need")
+        raise Rejected(
+            415, f"`photo` is incomplete: its data holds {held} of the {needed} bytes its {width}×{height} pixels need"
+        )
 
 
 # --- WebP: its header -----------------------------------------------------------------------------------------
+
 
 def _webp_size(data: bytes) -> tuple[int, int, str] | None:
     """Width, height and Pillow's mode from the first chunk (VP8X: the canvas; VP8L, VP8: the image)."""
@@ -294,6 +314,7 @@ def _webp_size(data: bytes) -> tuple[int, int, str] | None:
 
 
 # --- The photo -------------------------------------------------------------------------------------------------
+
 
 def sniffed_format(data: bytes) -> str | None:
     """JPEG, PNG or WEBP by the file's signature (as Pillow identifies them), None for anything else."""
@@ -320,8 +341,9 @@ def preflight(data: bytes) -> Preflight:
         if size is None:
             raise UnidentifiedImageError("no WebP header")
         width, height, mode = size
-        return Preflight("WEBP", width, height, mode,
-                         WEBP_BYTES_PER_PIXEL * width * height + WEBP_FILE_COPIES * len(data))
+        return Preflight(
+            "WEBP", width, height, mode, WEBP_BYTES_PER_PIXEL * width * height + WEBP_FILE_COPIES * len(data)
+        )
     with Image.open(io.BytesIO(data), formats=[image_format] if image_format else None) as image:
         # A phone's JPEG with an MPF index (a gain map, a depth map) opens as MPO: its first image is the photo.
         opened = "JPEG" if image.format == "MPO" else image.format
@@ -370,9 +392,12 @@ def check_photo(data: bytes) -> UploadedPhoto:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             declared = preflight(data)
             if declared.decoding_bytes > MAX_DECODED_BYTES:
-                raise Rejected(413, f"`photo` declares {declared.width}×{declared.height} {declared.mode} pixels: "
-                                    f"decoding it would take {declared.decoding_bytes / 2**20:.0f} MB, beyond the "
-                                    f"{MAX_DECODED_BYTES // 2**20} MB limit")
+                raise Rejected(
+                    413,
+                    f"`photo` declares {declared.width}×{declared.height} {declared.mode} pixels: "
+                    f"decoding it would take {declared.decoding_bytes / 2**20:.0f} MB, beyond the "
+                    f"{MAX_DECODED_BYTES // 2**20} MB limit",
+                )
             if declared.image_format == "PNG":
                 _check_png_data(data)
             with Image.open(io.BytesIO(data), formats=[declared.image_format, "MPO"]) as image:
@@ -387,8 +412,9 @@ def check_photo(data: bytes) -> UploadedPhoto:
     except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as error:
         raise Rejected(415, f"`photo` could not be decoded: {error}") from None
     width, height = displayed_size(declared.width, declared.height, orientation)
-    return UploadedPhoto(data[:image_end(data, declared.image_format)], FORMATS[declared.image_format][0], width,
-                         height, orientation)
+    return UploadedPhoto(
+        data[: image_end(data, declared.image_format)], FORMATS[declared.image_format][0], width, height, orientation
+    )
 
 
 def _finite_number(value) -> bool:

@@ -12,6 +12,7 @@ it; a wheel's build fills it inside the package (setup.py), so an installed crop
 
 Only the standard library: setup.py runs this file before cropstyle is installed.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,9 +36,17 @@ class VendorPackage:
 
 PACKAGES = (
     VendorPackage("tfjs", "@tensorflow/tfjs", ("dist/tf.es2017.min.js",), "Apache-2.0"),
-    VendorPackage("tfjs-backend-wasm", "@tensorflow/tfjs-backend-wasm",
-                  ("dist/tf-backend-wasm.es2017.min.js", "dist/tfjs-backend-wasm.wasm",
-                   "dist/tfjs-backend-wasm-simd.wasm", "dist/tfjs-backend-wasm-threaded-simd.wasm"), "Apache-2.0"),
+    VendorPackage(
+        "tfjs-backend-wasm",
+        "@tensorflow/tfjs-backend-wasm",
+        (
+            "dist/tf-backend-wasm.es2017.min.js",
+            "dist/tfjs-backend-wasm.wasm",
+            "dist/tfjs-backend-wasm-simd.wasm",
+            "dist/tfjs-backend-wasm-threaded-simd.wasm",
+        ),
+        "Apache-2.0",
+    ),
     VendorPackage("cropperjs", "cropperjs", ("dist/cropper.min.js", "dist/cropper.min.css"), "MIT"),
     VendorPackage("smartcrop", "smartcrop", ("smartcrop.js",), "MIT"),
 )
@@ -71,11 +80,16 @@ def copy_vendor(node_modules: Path, lock_file: Path, out: Path) -> list[dict]:
         locked = lock.get(f"node_modules/{package.name}")
         if locked is None:
             raise ValueError(f"{lock_file} does not pin {package.name}")
-        installed = json.loads((source / "package.json").read_text(encoding="utf-8"))["version"] \
-            if (source / "package.json").is_file() else None
+        installed = (
+            json.loads((source / "package.json").read_text(encoding="utf-8"))["version"]
+            if (source / "package.json").is_file()
+            else None
+        )
         if installed != locked["version"]:
-            raise NotInstalled(f"{source} holds {package.name} {installed}, {lock_file} pins {locked['version']}: "
-                             f"run `npm ci` in {lock_file.parent}")
+            raise NotInstalled(
+                f"{source} holds {package.name} {installed}, {lock_file} pins {locked['version']}: "
+                f"run `npm ci` in {lock_file.parent}"
+            )
         if locked.get("license") != package.licence:
             raise ValueError(f"{package.name} {installed} is licensed {locked.get('license')}, not {package.licence}")
         folder = staged / package.prefix
@@ -84,8 +98,15 @@ def copy_vendor(node_modules: Path, lock_file: Path, out: Path) -> list[dict]:
             shutil.copyfile(source / name, folder / Path(name).name)
         own = source / "LICENSE"
         shutil.copyfile(own if own.is_file() else LICENCE_TEXTS / f"{package.licence}.txt", folder / "LICENSE")
-        manifest.append({"prefix": package.prefix, "name": package.name, "version": locked["version"],
-                         "license": package.licence, "integrity": locked.get("integrity")})
+        manifest.append(
+            {
+                "prefix": package.prefix,
+                "name": package.name,
+                "version": locked["version"],
+                "license": package.licence,
+                "integrity": locked.get("integrity"),
+            }
+        )
     (staged / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(out, ignore_errors=True)
     staged.rename(out)
@@ -100,8 +121,9 @@ def is_current(web: Path) -> bool:
     except (OSError, ValueError, KeyError):
         return False
     pinned = [(p.name, lock.get(f"node_modules/{p.name}", {}).get("integrity")) for p in PACKAGES]
-    return [(entry.get("name"), entry.get("integrity")) for entry in manifest] == pinned and \
-        not missing_files(web / "vendor")
+    return [(entry.get("name"), entry.get("integrity")) for entry in manifest] == pinned and not missing_files(
+        web / "vendor"
+    )
 
 
 if __name__ == "__main__":
