@@ -24,10 +24,11 @@ import pytest
 from PIL import Image
 
 from cropstyle.export.tfjs_shims import SEPARATE_INSTALL
+from cropstyle.extractor.geometry import LABEL_VALUES
 from cropstyle.web import vendor
 from tests.conftest import PROJECT
 from tests.load import HOST, ServerProcess, photo_bytes
-from tests.test_web_page import BROWSER_ARGS, CHROMIUM, KEYS
+from tests.test_web_page import BROWSER_ARGS, CHROMIUM
 
 # What the wheel is built from: what a clone holds, less the tests, benchmarks and build outputs.
 SOURCES = [
@@ -274,6 +275,6 @@ print(cropstyle.__file__, [importlib.util.find_spec(n) for n in ("extractor", "t
             browser.close()
     assert errors == []
     assert backend == "wasm"
-    assert values["problem"] == "" and all(0 <= float(values[key]) <= 1 for key in KEYS[:4])
+    assert values["problem"] == "" and all(0 <= float(values[key]) <= 1 for key in LABEL_VALUES[:4])
     assert [url for url in requests if not url.startswith((f"http://{HOST}:{server.port}/", "blob:", "data:"))] == []
     assert any(url.endswith(".wasm") for url in requests)
