@@ -24,7 +24,7 @@ from cropstyle.extractor.geometry import LABEL_VALUES, Crop
 TRAINING_LONG_SIDE = 512
 
 # Where a label came from; `imported`: from another tool or dataset (bench/quality.py's FCDB crops).
-ORIGINS = ("xmp-embedded", "xmp-sidecar", "lrcat", "collected", "imported")
+ORIGINS = ("xmp-embedded", "xmp-sidecar", "lrcat", "darktable", "rawtherapee", "collected", "imported")
 
 LABEL_COLUMNS = [
     "image",  # relative to DATASET

@@ -37,6 +37,7 @@ class Candidate:
     source: Path
     kind: str  # "file" | "raw" | "orphan-sidecar" | "catalog-photo" | "catalog" (one that cannot be read)
     sidecar: Path | None = None
+    profile: Path | None = None  # RawTherapee's NAME.EXT.pp3
     catalog: object | None = None  # extractor.lrcat.CatalogPhoto for catalog entries
     fingerprint: str = ""
     problem: str | None = None  # known before reading anything more: the skip reason
@@ -108,7 +109,7 @@ def _candidates(files: list[LibraryFile], remap: Sequence[tuple[str, str]]) -> l
     in_catalog = {candidate.source for candidate in catalog_photos}
     # A photo both in a catalog and found by the walk: the catalog wins, its sidecar can be stale.
     walked = [
-        Candidate(file.path, file.kind, file.sidecar)
+        Candidate(file.path, file.kind, file.sidecar, file.profile)
         for file in files
         if file.kind != "catalog" and file.path not in in_catalog
     ]
@@ -118,7 +119,7 @@ def _candidates(files: list[LibraryFile], remap: Sequence[tuple[str, str]]) -> l
 def _library_file(candidate: Candidate) -> LibraryFile:
     """The file the reader describes; a catalog photo is a raw when its name or the catalog says so."""
     if candidate.catalog is None:
-        return LibraryFile(candidate.source, candidate.kind, candidate.sidecar)
+        return LibraryFile(candidate.source, candidate.kind, candidate.sidecar, candidate.profile)
     raw = candidate.source.suffix.lower() in RAW_EXTENSIONS or candidate.catalog.file_format.upper() == "RAW"
     return LibraryFile(candidate.source, "raw" if raw else "file")
 
@@ -129,6 +130,8 @@ def _pending(candidate: Candidate, photo: LibraryPhoto, include_uncropped: bool)
     catalog = candidate.catalog
     if catalog is None and photo.xmp_origin == "xmp-sidecar" and photo.sidecar_problem:
         return f"{skip_reasons.UNREADABLE}: sidecar {photo.sidecar.name}: {photo.sidecar_problem}"
+    if catalog is None and photo.editor_problem and photo.crop is None:
+        return f"{skip_reasons.EDITOR_SETTINGS}: {photo.editor_problem}"
     if photo.export:
         return photo.export
     crop = photo.crop if catalog is None else catalog.crop
@@ -136,7 +139,7 @@ def _pending(candidate: Candidate, photo: LibraryPhoto, include_uncropped: bool)
         return skip_reasons.NO_CROP
     if photo.perspective if catalog is None else catalog.perspective:
         return skip_reasons.PERSPECTIVE
-    origin = photo.xmp_origin if catalog is None else "lrcat"
+    origin = photo.origin if catalog is None else "lrcat"
     orientation = photo.orientation if catalog is None else (catalog.orientation or photo.file_orientation)
     return Pending(candidate, origin, crop or IDENTITY, crop is not None, orientation, photo)
 
@@ -230,7 +233,9 @@ def extract(
             catalog_state = (
                 hashlib.sha256(repr(candidate.catalog).encode()).hexdigest()[:16] if candidate.catalog else ""
             )
-            candidate.fingerprint = fingerprint(candidate.source, candidate.sidecar, extra=catalog_state)
+            candidate.fingerprint = fingerprint(
+                candidate.source, candidate.sidecar, candidate.profile, extra=catalog_state
+            )
         except OSError as error:
             skip(candidate, f"{skip_reasons.UNREADABLE}: {error.strerror}")
             continue

@@ -40,6 +40,7 @@ RAW_EXTENSIONS = frozenset(
 )
 CATALOG_EXTENSION = ".lrcat"
 SIDECAR_EXTENSION = ".xmp"
+PROFILE_EXTENSION = ".pp3"  # RawTherapee's processing profile, NAME.EXT.pp3 beside the photo
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class LibraryFile:
     path: Path
     kind: str  # "file" | "raw" | "catalog" | "orphan-sidecar"
     sidecar: Path | None = None
+    profile: Path | None = None  # RawTherapee's NAME.EXT.pp3
 
 
 def _walk(path: Path) -> list[Path]:
@@ -66,8 +68,8 @@ def find_library_files(paths: list[Path]) -> list[LibraryFile]:
     """Every file under `paths` (folders are walked recursively, extensions are case-insensitive), classified.
 
     A sidecar `NAME.xmp` (Lightroom) or `NAME.EXT.xmp` (darktable) is paired with the raw beside it, and
-    `NAME.EXT.xmp` with any other photo (as `cropstyle apply` writes them); sidecars of nothing are
-    reported as orphans so that nothing passes silently.
+    `NAME.EXT.xmp` with any other photo (as `cropstyle apply` writes them); a RawTherapee profile `NAME.EXT.pp3`
+    with any photo. Sidecars and profiles of nothing are reported as orphans so that nothing passes silently.
     """
     files: dict[Path, None] = {}  # ordered, without duplicates when paths overlap
     for root in paths:
@@ -79,13 +81,18 @@ def find_library_files(paths: list[Path]) -> list[LibraryFile]:
     found: list[LibraryFile] = []
     for file in files:
         suffix = file.suffix.lower()
-        if suffix == SIDECAR_EXTENSION:
-            continue  # decided below, once raws have claimed theirs
+        if suffix in (SIDECAR_EXTENSION, PROFILE_EXTENSION):
+            continue  # decided below, once photos have claimed theirs
+        profile = None
+        if suffix != CATALOG_EXTENSION:
+            profile = _existing(file.with_name(file.name + PROFILE_EXTENSION), by_lower_name)
+            if profile is not None:
+                sidecars_claimed.add(profile)
         if suffix in RAW_EXTENSIONS:
             sidecar = _sidecar_of(file, by_lower_name)
             if sidecar is not None:
                 sidecars_claimed.add(sidecar)
-            found.append(LibraryFile(file, "raw", sidecar))
+            found.append(LibraryFile(file, "raw", sidecar, profile))
         elif suffix == CATALOG_EXTENSION:
             found.append(LibraryFile(file, "catalog"))
         else:
@@ -93,11 +100,11 @@ def find_library_files(paths: list[Path]) -> list[LibraryFile]:
             sidecar = _existing(file.with_name(file.name + SIDECAR_EXTENSION), by_lower_name)
             if sidecar is not None:
                 sidecars_claimed.add(sidecar)
-            found.append(LibraryFile(file, "file", sidecar))
+            found.append(LibraryFile(file, "file", sidecar, profile))
     found.extend(
         LibraryFile(file, "orphan-sidecar")
         for file in files
-        if file.suffix.lower() == SIDECAR_EXTENSION and file not in sidecars_claimed
+        if file.suffix.lower() in (SIDECAR_EXTENSION, PROFILE_EXTENSION) and file not in sidecars_claimed
     )
     return found
 

@@ -119,7 +119,10 @@ def export_reason(tags: dict, file: Path) -> str | None:
     raw_name = settings.get("RawFileName")
     if raw_name and str(raw_name).lower() != file.name.lower():
         return f"{skip_reasons.EXPORT}: RawFileName names {raw_name}"
-    if any(key.startswith("XMP-xmpMM:DerivedFrom") for key in tags) and not is_dng:
+    derived = {key: value for key, value in tags.items() if key.startswith("XMP-xmpMM:DerivedFrom")}
+    # darktable's sidecars name their own photo in a plain DerivedFrom: not a sign of an export.
+    names_itself = list(derived) == ["XMP-xmpMM:DerivedFrom"] and str(derived["XMP-xmpMM:DerivedFrom"]) == file.name
+    if derived and not is_dng and not names_itself:
         return f"{skip_reasons.EXPORT}: DerivedFrom"
     return None
 

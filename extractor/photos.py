@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cropstyle.extractor import skip_reasons
-from cropstyle.extractor.geometry import Crop, displayed_size
+from cropstyle.extractor.geometry import Crop, displayed_size, to_stored
 from cropstyle.extractor.library import LibraryFile
 from cropstyle.extractor.metadata import (
     MetadataTool,
@@ -28,6 +28,7 @@ from cropstyle.extractor.metadata import (
 
 # Embedded-XMP formats whose main image is raw sensor data: seen, like raws, through their JPEG preview.
 PREVIEW_TYPES = frozenset({"DNG"})
+MAX_EDITOR_FILE = 16 << 20  # a darktable sidecar or RawTherapee profile larger than this is not one
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,25 @@ class LibraryPhoto:
     perspective: bool  # the XMP has an Upright/perspective transform
     sidecar_problem: str | None = None  # the sidecar cannot be read as XMP
     file_orientation: int = 1  # the orientation the file's own tags give (what counts once the file has a crop)
+    profile: Path | None = None  # RawTherapee's NAME.EXT.pp3, if any
+    editor: str | None = None  # "darktable" | "rawtherapee": another editor's settings that hold a crop
+    editor_crop: Crop | None = None  # that crop (stored frame)
+    editor_problem: str | None = None  # why another editor's settings cannot be mapped to a crop
+
+    @property
+    def crs_crop(self) -> Crop | None:
+        """The Lightroom crop (stored frame), from the XMP that holds it."""
+        return self.sidecar_crop if self.xmp_origin == "xmp-sidecar" else self.file_crop
 
     @property
     def crop(self) -> Crop | None:
-        """The photo's crop now (stored frame), from the XMP that holds it."""
-        return self.sidecar_crop if self.xmp_origin == "xmp-sidecar" else self.file_crop
+        """The photo's crop now (stored frame): Lightroom's, else another editor's."""
+        return self.crs_crop if self.crs_crop is not None else self.editor_crop
+
+    @property
+    def origin(self) -> str:
+        """labels.csv's origin of `crop`."""
+        return self.editor if self.crs_crop is None and self.editor_crop is not None else self.xmp_origin
 
     @property
     def uses_preview(self) -> bool:
@@ -105,13 +120,18 @@ def read_photo(file: LibraryFile, tags: dict[Path, dict]) -> LibraryPhoto | Skip
     # A raw's crop is in its sidecar; any other photo's in its own XMP, unless only its sidecar has one.
     in_sidecar = file.sidecar is not None and (file.kind == "raw" or file_crop is None)
     xmp_tags = file_tags if not in_sidecar or sidecar_problem else sidecar_tags
+    orientation = orientation_from_tags(xmp_tags, file_tags)
+    size = declared_size(file_tags)
+    editor, editor_crop, editor_problem = None, None, None
+    if (sidecar_crop if in_sidecar else file_crop) is None:
+        editor, editor_crop, editor_problem = _editor_crop(file, size, orientation)
     return LibraryPhoto(
         path=file.path,
         kind=file.kind,
         sidecar=file.sidecar,
         file_type=str(file_tags["File:FileType"]),
-        orientation=orientation_from_tags(xmp_tags, file_tags),
-        size=declared_size(file_tags),
+        orientation=orientation,
+        size=size,
         file_crop=file_crop,
         sidecar_crop=sidecar_crop,
         xmp_origin="xmp-sidecar" if in_sidecar else "xmp-embedded",
@@ -119,7 +139,51 @@ def read_photo(file: LibraryFile, tags: dict[Path, dict]) -> LibraryPhoto | Skip
         perspective=has_perspective(xmp_tags),
         sidecar_problem=sidecar_problem,
         file_orientation=orientation_from_tags(file_tags, file_tags),
+        profile=file.profile,
+        editor=editor,
+        editor_crop=editor_crop,
+        editor_problem=editor_problem,
     )
+
+
+def _editor_text(path: Path) -> str:
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_EDITOR_FILE + 1)
+    if len(data) > MAX_EDITOR_FILE:
+        raise ValueError(f"larger than {MAX_EDITOR_FILE >> 20} MB")
+    return data.decode("utf-8")
+
+
+def _editor_crop(
+    file: LibraryFile, size: tuple[int, int] | None, orientation: int
+) -> tuple[str | None, Crop | None, str | None]:
+    """(editor, crop in the stored frame, problem) from darktable's history in the photo's XMP sidecar, else from a
+    RawTherapee profile beside it, for a photo without a Lightroom crop; (None, None, None) when neither has one."""
+    from cropstyle.extractor.darktable import DarktableError, read_darktable_crop
+    from cropstyle.extractor.rawtherapee import RawTherapeeError, read_rawtherapee_crop
+
+    readers = []
+    if file.sidecar is not None:
+        readers.append(("darktable", "darktable sidecar", file.sidecar, read_darktable_crop, DarktableError))
+    if file.profile is not None:
+        readers.append(("rawtherapee", "RawTherapee profile", file.profile, read_rawtherapee_crop, RawTherapeeError))
+    for editor, what, path, read, error_type in readers:
+        try:
+            text = _editor_text(path)
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            return editor, None, f"{what} {path.name}: {error}"
+        if editor == "darktable" and "darktable.sf.net" not in text:
+            continue  # an XMP sidecar without darktable's edits (Lightroom's)
+        if size is None:
+            return editor, None, f"{what} {path.name}: the photo's size is unknown"
+        width, height = displayed_size(*size, orientation)
+        try:
+            crop = read(text, width, height, orientation=orientation)
+        except (error_type, ValueError) as error:
+            return editor, None, f"{what} {path.name}: {error}"
+        if crop is not None:
+            return editor, to_stored(crop, width, height, orientation), None
+    return None, None, None
 
 
 def pixel_source(tool: MetadataTool, photo: LibraryPhoto) -> Path | bytes | Skipped:

@@ -12,4 +12,5 @@ CORRUPT = "corrupt image"
 NO_IMAGE_DATA = "no image data"
 NOT_AN_IMAGE = "not an image"
 ORPHAN_SIDECAR = "sidecar without a photo"
+EDITOR_SETTINGS = "unsupported editor settings"  # a darktable history or RawTherapee profile cropstyle cannot map
 MISSING_FILE = "missing file"
