@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+from cropstyle.export.editor_sidecars import EDITORS
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
 from cropstyle.training.options import ARCHS, DEFAULTS, LOSSES
 from cropstyle.web.settings import ServeSettings
@@ -183,11 +184,39 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("run", type=Path, metavar="RUN")
     apply.add_argument("paths", nargs="+", type=Path, metavar="PHOTO_OR_DIR")
     apply.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
-    apply.add_argument("--force", action="store_true", help="replace crops that are already there")
+    apply.add_argument(
+        "--force", action="store_true", help="replace crops that are already there; write into stale sidecars"
+    )
     apply.add_argument(
         "--in-place",
         action="store_true",
         help="JPEG/TIFF/DNG: write into the file (exiftool keeps FILE_original) instead of a sidecar",
+    )
+    apply.add_argument(
+        "--catalog",
+        type=Path,
+        metavar="CATALOG.lrcat",
+        help="Lightroom catalog (read only): new raw sidecars carry its develop settings, stale sidecars are refused",
+    )
+    apply.add_argument(
+        "--remap",
+        type=_remap,
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="rewrite the catalog's path prefix OLD to NEW (repeatable), as extract does",
+    )
+    apply.add_argument(
+        "--editor",
+        choices=EDITORS,
+        default="lightroom",
+        help="whose files get the crops: Lightroom's XMP (default), darktable's NAME.EXT.xmp history or "
+        "RawTherapee's NAME.EXT.pp3",
+    )
+    apply.add_argument(
+        "--new-sidecars",
+        action="store_true",
+        help="without the catalog, make sidecars holding only the crop for raws that have none",
     )
     apply.add_argument("--batch-size", type=_positive_int, default=32)
     apply.add_argument("--jobs", type=_positive_int, default=None, help="decoding threads (default: cores)")
@@ -349,6 +378,10 @@ def run(args: argparse.Namespace) -> int:
             in_place=args.in_place,
             batch_size=args.batch_size,
             jobs=args.jobs,
+            catalog=args.catalog,
+            remap=args.remap,
+            new_sidecars=args.new_sidecars,
+            editor=args.editor,
         )
         print(summary.report())
         return 1 if summary.counts["failed"] else 0

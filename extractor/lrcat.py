@@ -16,7 +16,8 @@ crops are here (see docs/crop-metadata.md, "Lightroom Classic catalogs"). What t
   Lightroom Classic. Read only for `crs:AlreadyApplied` (a re-imported export).
 
 The catalog is never written: it is copied into a private temporary folder and the copy opened with
-`immutable=1` (see `_open_private_copy` for the -wal / -journal question).
+`immutable=1` (see `_open_private_copy` for the -wal / -journal question). `read_catalog` gives every photo's crop
+(extract); `read_develop_settings` each photo file's whole develop settings, by path (apply --catalog).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 from urllib.parse import quote
 from xml.parsers import expat
 
@@ -70,6 +71,17 @@ class CatalogPhoto:
     perspective: bool  # Upright / perspective correction is on: the crop is not in the plain pixels' frame
 
 
+@dataclass(frozen=True)
+class CatalogDevelopSettings:
+    """A master photo's develop settings as the catalog holds them (read_develop_settings)."""
+
+    photo: CatalogPhoto  # its row: path after --remap, orientation, crop, export flag, problem
+    settings: dict[str, Any] | None  # the parsed Lua table ({} when it has none); None when unreadable (see problem)
+
+
+_Row = TypeVar("_Row")
+
+
 # --- reading -----------------------------------------------------------------------------------------------------
 
 
@@ -82,6 +94,22 @@ def read_catalog(path: Path, remap: Sequence[tuple[str, str]] = ()) -> Iterator[
     the temporary folder for a copy of the catalog (see _open_private_copy); the copy goes when the iterator ends
     or is closed.
     """
+    return _read_rows(path, remap, _photo)
+
+
+def read_develop_settings(path: Path, remap: Sequence[tuple[str, str]] = ()) -> dict[Path, CatalogDevelopSettings]:
+    """Each photo's develop settings (the parsed Lua table) by its absolute path after `remap`, as read_catalog
+    reads them: the master images only, since a virtual copy shares its master's file and so cannot have a sidecar
+    of its own. Used by `apply --catalog` to write sidecars that Lightroom reads back without losing an edit."""
+    by_path: dict[Path, CatalogDevelopSettings] = {}
+    for entry in _read_rows(path, remap, _develop_entry):
+        if entry.photo.copy_name is None and entry.photo.path != Path():
+            by_path.setdefault(entry.photo.path, entry)  # Lightroom never imports one file twice; keep the first
+    return by_path
+
+
+def _read_rows(path: Path, remap: Sequence[tuple[str, str]], convert: Callable[[tuple, list], _Row]) -> Iterator[_Row]:
+    """`convert(row, rules)` of every row of the photo query, streamed from a private copy of the catalog."""
     path = Path(path)
     workdir = tempfile.TemporaryDirectory(prefix="cropstyle-lrcat-")
     try:
@@ -93,7 +121,7 @@ def read_catalog(path: Path, remap: Sequence[tuple[str, str]] = ()) -> Iterator[
     except BaseException:
         workdir.cleanup()
         raise
-    return _photos(path, connection, query, _remap_rules(remap), workdir)
+    return _photos(path, connection, query, _remap_rules(remap), workdir, convert)
 
 
 def _photos(
@@ -102,7 +130,8 @@ def _photos(
     query: str,
     rules: list[tuple[str, str]],
     workdir: tempfile.TemporaryDirectory,
-) -> Iterator[CatalogPhoto]:
+    convert: Callable[[tuple, list], _Row],
+) -> Iterator[_Row]:
     try:
         cursor = connection.execute(query)
         while True:
@@ -113,7 +142,7 @@ def _photos(
             if not rows:
                 break
             for row in rows:
-                yield _photo(row, rules)
+                yield convert(row, rules)
     finally:
         connection.close()
         workdir.cleanup()
@@ -283,6 +312,11 @@ def _photo(row: tuple, rules: list[tuple[str, str]]) -> CatalogPhoto:
     )
 
 
+def _develop_entry(row: tuple, rules: list[tuple[str, str]]) -> CatalogDevelopSettings:
+    settings, _ = develop_settings(row[10])  # the row's text; its problem is the photo's, set by _photo
+    return CatalogDevelopSettings(_photo(row, rules), settings)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -313,25 +347,34 @@ def _develop_crop_cached(text: str) -> tuple[Crop | None, bool, str | None]:
     return _develop_crop(text)
 
 
-def _develop_crop(text: Any) -> tuple[Crop | None, bool, str | None]:
+def develop_settings(text: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """(settings, problem) of an Adobe_imageDevelopSettings text: the parsed table ({} for no text or an empty
+    table), or None and why it cannot be read."""
     if text is None or (isinstance(text, str) and not text.strip()):
-        return None, False, None
+        return {}, None
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
-            return None, False, "unreadable develop settings: not UTF-8 text"
+            return None, "unreadable develop settings: not UTF-8 text"
     if not isinstance(text, str):
-        return None, False, f"unreadable develop settings: a {type(text).__name__}, not text"
+        return None, f"unreadable develop settings: a {type(text).__name__}, not text"
     try:
         settings = lua_table.loads(text)
     except lua_table.LuaSyntaxError as error:
-        return None, False, f"unreadable develop settings: {error}"
+        return None, f"unreadable develop settings: {error}"
     if not isinstance(settings, dict):
         # `s = {  }` parses as an empty list: no settings at all, so no crop.
         if settings == []:
-            return None, False, None
-        return None, False, f"unreadable develop settings: {_lua_type(settings)}, not a table of settings"
+            return {}, None
+        return None, f"unreadable develop settings: {_lua_type(settings)}, not a table of settings"
+    return settings, None
+
+
+def _develop_crop(text: Any) -> tuple[Crop | None, bool, str | None]:
+    settings, problem = develop_settings(text)
+    if settings is None:
+        return None, False, problem
     perspective = crs.has_perspective(settings)
     if not any(key in settings for key in crs.CROP_TAGS):  # no HasCrop key in a catalog: Crop* keys say it
         return None, perspective, None

@@ -15,7 +15,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from cropstyle.extractor import crs, lua_table
 from cropstyle.extractor.geometry import Crop, crop_to_rect, displayed_size
@@ -41,6 +41,7 @@ class CatalogEntry:
     copy_name: str | None = None  # a virtual copy of the latest earlier entry with the same path
     file_format: str = "JPG"
     already_applied: bool = False  # an export re-imported into the catalog
+    develop: Mapping[str, Any] | None = None  # develop settings over the template's (exposure, curves, masks...)
 
 
 def encode_xmp_blob(xmp: str) -> bytes:
@@ -99,7 +100,8 @@ def write_catalog(out_path: Path, entries: Sequence[CatalogEntry]) -> None:
 
     Develop texts are the template's settings (a real raw or JPEG photo's) with the crop written as Lightroom writes it:
     `CropAngle`, `CropBottom`, `CropLeft`, `CropRight`, `CropTop` (6 decimals) among the other keys, sorted, no
-    HasCrop key. An entry with `copy_name` is a virtual copy of the latest earlier entry with the same path.
+    HasCrop key. An entry with `copy_name` is a virtual copy of the latest earlier entry with the same path; an
+    entry's `develop` settings are written over the template's, before the crop.
     """
     out_path = Path(out_path)
     if out_path.exists():
@@ -179,6 +181,7 @@ def write_catalog(out_path: Path, entries: Sequence[CatalogEntry]) -> None:
             if entry.copy_name is None:
                 masters[key] = image_id
             settings = dict(raw_settings if entry.file_format == "RAW" else jpeg_settings)
+            settings.update(entry.develop or {})
             crop_size = None
             if entry.crop is not None:
                 for name, value in zip(crs.CROP_TAGS, entry.crop.values()):

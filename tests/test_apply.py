@@ -104,7 +104,8 @@ def test_round_trip_all_orientations(model, run, tmp_path, in_place):
 
 
 def test_round_trip_raws_and_dng(model, run, tmp_path):
-    """Raws with NAME.xmp and NAME.EXT.xmp sidecars, a raw whose sidecar is gone (a new NAME.xmp), a DNG in place."""
+    """Raws with NAME.xmp and NAME.EXT.xmp sidecars, a raw whose sidecar is gone (a new NAME.xmp with
+    --new-sidecars), a DNG in place."""
     library = tmp_path / "library"
     make_sample_library(
         library, count=6, seed=4, long_side=160, kinds=("cr2-sidecar", "cr2-ext-sidecar", "nef-sidecar", "dng")
@@ -120,8 +121,9 @@ def test_round_trip_raws_and_dng(model, run, tmp_path):
     with metadata_tool() as tool:
         previews = {p: tool.preview(p) for p in dngs}
 
-    # Without --force, crops already there stay; the raw without a sidecar gets a new NAME.xmp.
-    summary = apply(run, [library], model=model)
+    # Without --force, crops already there stay; the raw without a sidecar gets a new NAME.xmp, holding only the
+    # crop, with --new-sidecars (without it, or --catalog, no raw sidecar is made: tests/test_apply_lightroom.py).
+    summary = apply(run, [library], model=model, new_sidecars=True)
     by_source = {a.source: a for a in summary.actions}
     assert by_source[lonely].status == "written" and by_source[lonely].target == lonely.with_suffix(".xmp")
     assert by_source[lonely].created

@@ -11,8 +11,15 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
+from cropstyle.extractor import lua_table
 from cropstyle.extractor.geometry import Crop
-from cropstyle.extractor.lrcat import CatalogError, CatalogPhoto, read_catalog, xmp_already_applied
+from cropstyle.extractor.lrcat import (
+    CatalogError,
+    CatalogPhoto,
+    read_catalog,
+    read_develop_settings,
+    xmp_already_applied,
+)
 from cropstyle.samples.catalog import CATALOG_TEMPLATE, CatalogEntry, encode_xmp_blob, write_catalog
 from tests.conftest import REAL_CATALOG
 
@@ -384,6 +391,48 @@ def test_root_folder_pointed_at_generated_photos(catalog, tmp_path):
     execute(catalog, "UPDATE AgLibraryRootFolder SET absolutePath = ? WHERE id_local = 17", (f"{tmp_path}/pictures/",))
     photo = photos(catalog)[21]
     assert photo.path == tmp_path / "pictures" / NEF_FOLDER / "_MAX7667.NEF" and photo.path.exists()
+
+
+def test_develop_settings_by_path(catalog, tmp_path):
+    """read_develop_settings: each photo's parsed develop settings and orientation, by its path after --remap."""
+    texts = {image: develop_text(catalog, image) for image in REAL}
+    settings = read_develop_settings(catalog, [("/Users/maxmouchet/Pictures/2013", str(tmp_path))])
+    paths = {
+        image: Path(location.replace("/Users/maxmouchet/Pictures/2013", str(tmp_path)))
+        for image, (location, *_) in REAL.items()
+    }
+    assert set(settings) == set(paths.values())
+    for image, path in paths.items():
+        entry = settings[path]
+        assert (entry.photo.image_id, entry.photo.orientation, entry.photo.problem) == (image, 1, None)
+        assert entry.settings == lua_table.loads(texts[image]) and entry.photo.already_applied == REAL[image][4]
+    nef = settings[paths[21]].settings
+    assert (nef["Temperature"], nef["ToneCurve"], nef["RetouchInfo"]) == (
+        2900,
+        [0, 0, 32, 22, 64, 56, 128, 128, 192, 196, 255, 255],
+        [],
+    )
+
+
+def test_develop_settings_of_masters_only(tmp_path):
+    """A virtual copy shares its master's file, so only the master's settings are a file's; an unreadable text
+    gives None and the reason."""
+    photo = tmp_path / "a.jpg"
+    catalog = tmp_path / "c.lrcat"
+    write_catalog(
+        catalog,
+        [
+            CatalogEntry(photo, 6, 300, 200, CROP, develop={"Exposure2012": 0.5}),
+            CatalogEntry(photo, 6, 300, 200, None, copy_name="BW", develop={"ConvertToGrayscale": True}),
+        ],
+    )
+    entry = read_develop_settings(catalog)[photo]
+    assert (entry.photo.copy_name, entry.photo.orientation, entry.photo.crop) == (None, 6, CROP)
+    assert entry.settings["Exposure2012"] == 0.5 and entry.settings["ConvertToGrayscale"] is False
+    assert entry.settings["CropLeft"] == CROP.left
+    set_text(catalog, entry.photo.image_id, "s = { Exposure2012 = ")
+    broken = read_develop_settings(catalog)[photo]
+    assert broken.settings is None and broken.photo.problem.startswith("unreadable develop settings")
 
 
 def test_windows_paths(catalog, tmp_path):
