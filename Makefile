@@ -1,5 +1,5 @@
 # The README's two commands. Each installs what it needs first (scripts/setup.sh), then runs.
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean general-model
 
 CROPSTYLE := .venv/bin/cropstyle
 DATA := data
@@ -27,6 +27,11 @@ bench: setup
 	.venv/bin/python bench/train.py
 	.venv/bin/python bench/predict.py
 	.venv/bin/python bench/web.py
+
+# The general model shipped in training/general_model (MODEL_CARD.md): our workshop only, it needs FCDB.
+FCDB := ../shared/datasets/fcdb-train
+general-model: setup
+	.venv/bin/python -m cropstyle.training.general $(FCDB)
 
 clean:
 	rm -rf $(SAMPLE) $(HELD_OUT) $(DATA)/dataset $(DATA)/dataset-held-out $(RUN) $(DATA)/report

@@ -24,7 +24,6 @@ Datasets are made once under --work and reused; runs and reports are made anew e
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import os
@@ -73,41 +72,16 @@ def fcdb_split(files: list[str]) -> set[str]:
 
 
 def fcdb_datasets(work: Path) -> tuple[Path, Path]:
-    """(training dataset, test dataset) from FCDB's crops.csv: each photo rendered as the extractor renders a
-    photo, its crop as an upright label (`imported`)."""
-    from cropstyle.extractor.dataset import DatasetStore, label_row
-    from cropstyle.extractor.geometry import LABEL_VALUES, Crop
+    """(training dataset, test dataset) from FCDB's crops.csv, split by fcdb_split (training/general.py renders
+    them, as for the general model)."""
+    from cropstyle.training.general import fcdb_dataset, fcdb_rows
 
     if not (FCDB / "crops.csv").is_file():
         raise FileNotFoundError(f"FCDB is missing at {FCDB}")
-    train, test = work / "fcdb" / "dataset-train", work / "fcdb" / "dataset-test"
-    if (train / "labels.csv").exists() and (test / "labels.csv").exists():
-        return train, test
-    with open(FCDB / "crops.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    held_out = fcdb_split([row["file"] for row in rows])
-    stores = {False: DatasetStore(train), True: DatasetStore(test)}
-    for row in rows:
-        source = FCDB / "images" / row["file"]
-        store = stores[row["file"] in held_out]
-        image = store.add_image(source, orientation=1, size=512)
-        width, height = image.stored_size
-        crop = Crop(*(float(row[key]) for key in LABEL_VALUES[:4]), 0.0)
-        store.add_label(
-            label_row(
-                image=image.path,
-                source=str(source),
-                origin="imported",
-                width=width,
-                height=height,
-                has_crop=True,
-                crop=crop,
-                orientation=1,
-                fingerprint=row["file"],
-            )
-        )
-    for store in stores.values():
-        store.save()
+    files = [row["file"] for row in fcdb_rows(FCDB)]
+    held_out = fcdb_split(files)
+    train = fcdb_dataset(FCDB, work / "fcdb" / "dataset-train", set(files) - held_out)
+    test = fcdb_dataset(FCDB, work / "fcdb" / "dataset-test", held_out)
     return train, test
 
 

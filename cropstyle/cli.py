@@ -14,8 +14,12 @@ from pathlib import Path
 
 from cropstyle.export.editor_sidecars import EDITORS
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
+from cropstyle.training.general import GENERAL, GENERAL_MODEL, resolve_run
 from cropstyle.training.options import ARCHS, DEFAULTS, LOSSES
 from cropstyle.web.settings import ServeSettings
+
+GENERAL_HELP = "the general model shipped with cropstyle (training/general_model/MODEL_CARD.md)"
+RUN_HELP = f"a training RUN, or `general`: {GENERAL_HELP}"
 
 
 class UserError(Exception):
@@ -149,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue an interrupted RUN")
 
     evaluate = commands.add_parser("evaluate", help="model against baselines on held-out datasets")
-    evaluate.add_argument("run", type=Path, metavar="RUN")
+    evaluate.add_argument("run", type=resolve_run, metavar="RUN", help=RUN_HELP)
     evaluate.add_argument("datasets", nargs="+", type=Path, metavar="DATASET")
     evaluate.add_argument("--out", type=Path, metavar="REPORT", help="metrics.json and index.html here")
     evaluate.add_argument(
@@ -157,12 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     export = commands.add_parser("export", help="trained RUN → TF.js graph model for the browser (parity checked)")
-    export.add_argument("run", type=Path, metavar="RUN")
+    export.add_argument("run", type=resolve_run, metavar="RUN", help=RUN_HELP)
     export.add_argument("--out", required=True, type=Path, metavar="WEBMODEL")
     export.add_argument("--quantize", choices=("none", "float16", "uint8"), default="none")
 
     predict = commands.add_parser("predict", help="predict the crops of photos (files and folders)")
-    predict.add_argument("run", type=Path, metavar="RUN")
+    predict.add_argument("run", type=resolve_run, metavar="RUN", help=RUN_HELP)
     predict.add_argument("paths", nargs="+", type=Path, metavar="PHOTO_OR_DIR")
     predict.add_argument(
         "--aspect",
@@ -181,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--jobs", type=_positive_int, default=None, help="decoding threads (default: cores)")
 
     apply = commands.add_parser("apply", help="write predicted crops for Lightroom (XMP sidecars or --in-place)")
-    apply.add_argument("run", type=Path, metavar="RUN")
+    apply.add_argument("run", type=resolve_run, metavar="RUN", help=RUN_HELP)
     apply.add_argument("paths", nargs="+", type=Path, metavar="PHOTO_OR_DIR")
     apply.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
     apply.add_argument(
@@ -223,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     served = {setting.name: setting.default for setting in dataclasses.fields(ServeSettings)}  # defaults said once
     serve = commands.add_parser("serve", help="browser demo and correction collection server")
-    serve.add_argument("--model", type=Path, default=None, metavar="WEBMODEL_OR_RUN")
+    serve.add_argument(
+        "--model",
+        default=GENERAL if (GENERAL_MODEL / "web" / "model.json").is_file() else "none",
+        metavar="WEBMODEL_OR_RUN",
+        help=f"the model the page suggests crops with (default: `general`, {GENERAL_HELP}; `none`: no model)",
+    )
     serve.add_argument(
         "--store",
         default="data/corrections",
@@ -391,7 +400,7 @@ def run(args: argparse.Namespace) -> int:
 
         settings = ServeSettings(
             store=args.store,
-            model=str(args.model) if args.model else None,
+            model=None if args.model == "none" else str(resolve_run(args.model)),
             token=read_token(args.token, args.token_file, dict(os.environ)),
             rate_per_minute=args.rate_limit,
             trusted_proxies=args.trusted_proxy,

@@ -56,6 +56,9 @@ def http_client(address: str | None = None, timeout: float = 30) -> httpx.Client
     return httpx.Client(timeout=timeout, transport=transport)
 
 
+DEFAULT_MODEL = "serve's default"  # ServerProcess(model=DEFAULT_MODEL): no --model argument at all
+
+
 class ServerProcess:
     """`cropstyle serve` in its own process group on 127.0.0.1 (a free port), stopped or killed at will.
     `store`: a folder or a postgresql:// URL; `options`: more `serve` arguments; `program`, `cwd`, `env`: which
@@ -64,7 +67,7 @@ class ServerProcess:
     def __init__(
         self,
         store: Path | str,
-        model: Path | None = None,
+        model: Path | str | None = None,
         token: str | None = None,
         rate_limit: float = 0,
         workers: int = 1,
@@ -107,8 +110,8 @@ class ServerProcess:
         ]
         if self.workers != 1:
             command += ["--workers", str(self.workers)]
-        if self.model is not None:
-            command += ["--model", str(self.model)]
+        if self.model is not DEFAULT_MODEL:  # None: started without a model
+            command += ["--model", str(self.model) if self.model is not None else "none"]
         if self.token:
             command += ["--token", self.token]
         self.log.parent.mkdir(parents=True, exist_ok=True)

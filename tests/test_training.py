@@ -85,6 +85,26 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
     assert kept["n"] == written["n"] + trained_on and kept["seen"] == {"included": True, "left_out": 0}
 
 
+def test_a_run_without_its_model_file_remakes_it_from_the_members(tiny_run, tmp_path):
+    """The general model ships without RUN/model.keras (no file over 2 MB): Run.load_model remakes it from the kept
+    members as train made it, to the same outputs."""
+    import shutil
+
+    base, dataset, result = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(result.run, copy)
+    (copy / "model.keras").unlink()
+    examples = pipeline.read_examples([dataset])
+    data = pipeline.make_dataset(examples, 64, 8, training=False)
+    saved = keras.saving.load_model(result.model_path, compile=False).predict(data, verbose=0)
+    remade = Run.open(copy).load_model().predict(data, verbose=0)
+    np.testing.assert_allclose(remade, saved, atol=1e-6)
+    assert Run.open(copy).model_sha256 != Run.open(result.run).model_sha256  # of the members' files instead
+    shutil.rmtree(copy / "members" / "0")
+    with pytest.raises(FileNotFoundError, match="has no model.keras: training did not finish"):
+        Run.open(copy).load_model()
+
+
 def test_same_seed_same_numbers(tiny_run):
     base, dataset, first = tiny_run
     again = train([dataset], base / "again", epochs=2, batch_size=8, image_size=64, seed=1, ensemble=1, verbose=0)

@@ -85,22 +85,32 @@ class Run:
         return self.path / MODEL
 
     def load_model(self):
-        """RUN/model.keras as a Keras model (not compiled)."""
-        if not self.model_path.is_file():
-            raise FileNotFoundError(f"{self.path} has no {MODEL}: training did not finish")
+        """RUN/model.keras as a Keras model (not compiled). A RUN shipped without it (the general model: no file over
+        2 MB) has it remade from its members, exactly as `cropstyle train` made it."""
         import keras
 
         from cropstyle.training import losses as _losses  # noqa: F401  (registers the custom objects it names)
-        from cropstyle.training import model as _model  # noqa: F401
+        from cropstyle.training import model as _model
 
-        return keras.saving.load_model(self.model_path, compile=False)
+        if self.model_path.is_file():
+            return keras.saving.load_model(self.model_path, compile=False)
+        kept = self.config.get("validation", {}).get("members_kept")
+        if not kept or not all((member_dir(self.path, k) / MODEL).is_file() for k in kept):
+            raise FileNotFoundError(f"{self.path} has no {MODEL}: training did not finish")
+        members = [keras.saving.load_model(member_dir(self.path, k) / MODEL, compile=False) for k in kept]
+        best = _model.averaged(members) if len(members) > 1 else members[0]
+        return _model.flip_averaged(best) if self.config["arguments"].get("flip_average") else _model.decided(best)
 
     @functools.cached_property
     def model_sha256(self) -> str:
+        """Of RUN/model.keras, or of the kept members' files when the model is remade from them."""
+        kept = self.config.get("validation", {}).get("members_kept", [])
+        paths = [self.model_path] if self.model_path.is_file() else [member_dir(self.path, k) / MODEL for k in kept]
         digest = hashlib.sha256()
-        with open(self.model_path, "rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
+        for path in paths:
+            with open(path, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
         return digest.hexdigest()
 
     @property
