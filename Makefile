@@ -28,10 +28,11 @@ bench: setup
 	.venv/bin/python bench/predict.py
 	.venv/bin/python bench/web.py
 
-# The general model shipped in training/general_model (MODEL_CARD.md): our workshop only, it needs FCDB.
-FCDB := ../shared/datasets/fcdb-train
+# The general model shipped in training/general_model (MODEL_CARD.md), from FCDB's training split (crops.csv and
+# images/): make general-model FCDB=PATH.
 general-model: setup
-	.venv/bin/python -m cropstyle.training.general $(FCDB)
+	@test -n "$(FCDB)" || { echo "make general-model FCDB=PATH: the folder of FCDB's crops.csv and images/" >&2; exit 2; }
+	.venv/bin/python -m cropstyle.training.general "$(FCDB)"
 
 clean:
 	rm -rf $(SAMPLE) $(HELD_OUT) $(DATA)/dataset $(DATA)/dataset-held-out $(RUN) $(DATA)/report

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.geometry import Crop
-from cropstyle.extractor.photos import MAX_EDITOR_FILE, LibraryPhoto
+from cropstyle.extractor.photos import LibraryPhoto, read_editor_file
 
 EDITORS = ("lightroom", "darktable", "rawtherapee")
 HAS_CROP = "has a crop (--force replaces it)"  # apply's reason for every editor
@@ -124,12 +124,8 @@ def planned_write(
     existing = None
     if target.exists():
         try:
-            with open(target, "rb") as handle:
-                data = handle.read(MAX_EDITOR_FILE + 1)
-            if len(data) > MAX_EDITOR_FILE:
-                return f"{skip_reasons.UNREADABLE}: {files.what} {target.name}: larger than {MAX_EDITOR_FILE >> 20} MB"
-            existing = data.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            existing = read_editor_file(target)
+        except (OSError, UnicodeDecodeError, ValueError) as error:
             return f"{skip_reasons.UNREADABLE}: {files.what} {target.name}: {error}"
     replaced = None
     try:

@@ -99,6 +99,35 @@ def displayed_size(width: int, height: int, orientation: int) -> tuple[int, int]
     return (height, width) if orientation >= 5 else (width, height)
 
 
+# Each EXIF orientation as the 2×2 matrix it applies to coordinates about the image centre (x right, y down).
+_ORIENTATION_MATRICES = {
+    1: ((1, 0), (0, 1)),
+    2: ((-1, 0), (0, 1)),
+    3: ((-1, 0), (0, -1)),
+    4: ((1, 0), (0, -1)),
+    5: ((0, 1), (1, 0)),
+    6: ((0, -1), (1, 0)),
+    7: ((0, -1), (-1, 0)),
+    8: ((0, 1), (-1, 0)),
+}
+_MATRIX_ORIENTATIONS = {matrix: code for code, matrix in _ORIENTATION_MATRICES.items()}
+
+
+def inverse_orientation(orientation: int) -> int:
+    """The orientation that undoes `orientation`."""
+    _check_orientation(orientation)
+    return _INVERSE_ORIENTATION[orientation]
+
+
+def compose_orientations(*orientations: int) -> int:
+    """The orientation that applies `orientations` in turn, first one first."""
+    total = np.eye(2, dtype=int)
+    for code in orientations:
+        _check_orientation(code)
+        total = np.array(_ORIENTATION_MATRICES[code]) @ total
+    return _MATRIX_ORIENTATIONS[tuple(map(tuple, total.tolist()))]
+
+
 def _check_orientation(orientation: int) -> None:
     if orientation not in _INVERSE_ORIENTATION:
         raise ValueError(f"EXIF orientation must be 1..8, not {orientation!r}")

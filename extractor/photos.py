@@ -146,7 +146,8 @@ def read_photo(file: LibraryFile, tags: dict[Path, dict]) -> LibraryPhoto | Skip
     )
 
 
-def _editor_text(path: Path) -> str:
+def read_editor_file(path: Path) -> str:
+    """A darktable sidecar's or RawTherapee profile's text; ValueError when it is too large to be one."""
     with open(path, "rb") as handle:
         data = handle.read(MAX_EDITOR_FILE + 1)
     if len(data) > MAX_EDITOR_FILE:
@@ -169,7 +170,7 @@ def _editor_crop(
         readers.append(("rawtherapee", "RawTherapee profile", file.profile, read_rawtherapee_crop, RawTherapeeError))
     for editor, what, path, read, error_type in readers:
         try:
-            text = _editor_text(path)
+            text = read_editor_file(path)
         except (OSError, UnicodeDecodeError, ValueError) as error:
             return editor, None, f"{what} {path.name}: {error}"
         if editor == "darktable" and "darktable.sf.net" not in text:

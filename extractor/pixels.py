@@ -14,6 +14,7 @@ import pillow_heif
 from PIL import Image
 
 from cropstyle.extractor import skip_reasons
+from cropstyle.extractor.geometry import inverse_orientation
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF photos decode through Pillow like the rest
 
@@ -31,6 +32,10 @@ ORIENTATION_TRANSPOSE = {
     6: Image.Transpose.ROTATE_270,
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
+}
+# EXIF orientation → the Pillow operation that undoes it: the stored pixels from the displayed ones.
+STORED_TRANSPOSE = {
+    orientation: ORIENTATION_TRANSPOSE.get(inverse_orientation(orientation)) for orientation in range(1, 9)
 }
 
 

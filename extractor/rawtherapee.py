@@ -84,11 +84,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from cropstyle.extractor.geometry import (
+    MIRRORING_ORIENTATIONS,
     Crop,
     RotatedRect,
+    compose_orientations,
     crop_problem,
     crop_to_rect,
     displayed_size,
+    inverse_orientation,
     rect_to_crop,
     to_displayed,
     to_stored,
@@ -159,8 +162,6 @@ PERSPECTIVE_AMOUNTS = (
 )
 LENS_MODES = ("none", "lfauto", "lfmanual", "lcp")
 COARSE_ROTATIONS = {0: 1, 90: 6, 180: 3, 270: 8}  # [Coarse Transformation] Rotate → the EXIF orientation alike
-# RawTherapee ignores these EXIF orientations (it does not mirror photos).
-MIRRORING = frozenset({2, 4, 5, 7})
 # RawTherapee's crop when none was ever drawn (rtengine/procparams.cc): clamped, it is the whole frame.
 _DEFAULT_CROP = (-1, -1, 15000, 15000)
 
@@ -329,37 +330,13 @@ def _lens_distortion(profile: _KeyFile) -> None:
 
 # --- frames ---------------------------------------------------------------------------------------------------
 
-# Each EXIF orientation as the 2×2 matrix it applies to coordinates about the image centre (x right, y down).
-_ORIENTATION_MATRICES = {
-    1: ((1, 0), (0, 1)),
-    2: ((-1, 0), (0, 1)),
-    3: ((-1, 0), (0, -1)),
-    4: ((1, 0), (0, -1)),
-    5: ((0, 1), (1, 0)),
-    6: ((0, -1), (1, 0)),
-    7: ((0, -1), (-1, 0)),
-    8: ((0, 1), (-1, 0)),
-}
-_MATRIX_ORIENTATIONS = {matrix: code for code, matrix in _ORIENTATION_MATRICES.items()}
-
-
-def _compose(*orientations: int) -> int:
-    """The orientation that applies `orientations` in turn, first one first."""
-    total = np.eye(2, dtype=int)
-    for code in orientations:
-        total = np.array(_ORIENTATION_MATRICES[code]) @ total
-    return _MATRIX_ORIENTATIONS[tuple(map(tuple, total.tolist()))]
-
-
-def _inverse(orientation: int) -> int:
-    return {6: 8, 8: 6}.get(orientation, orientation)
-
 
 def _frame_orientation(geometry: _Geometry, orientation: int) -> int:
     """The orientation that maps cropstyle's displayed frame onto RawTherapee's frame (steps 1 and 2 above)."""
     coarse = [COARSE_ROTATIONS[geometry.rotate]] + [2] * geometry.hflip + [4] * geometry.vflip
-    undo = [_inverse(orientation)] if orientation in MIRRORING else []  # RawTherapee shows these as stored
-    return _compose(*undo, *coarse)
+    # RawTherapee ignores the mirroring EXIF orientations: it shows those photos as stored.
+    undo = [inverse_orientation(orientation)] if orientation in MIRRORING_ORIENTATIONS else []
+    return compose_orientations(*undo, *coarse)
 
 
 def _needs_transform(geometry: _Geometry) -> bool:

@@ -49,6 +49,7 @@ from PIL import Image
 
 from cropstyle.extractor import crs, skip_reasons
 from cropstyle.extractor.geometry import IDENTITY, LABEL_VALUES, Crop, displayed_size, to_displayed, to_stored
+from cropstyle.extractor.pixels import STORED_TRANSPOSE
 from cropstyle.samples.catalog import CatalogEntry, write_catalog
 from cropstyle.samples.scenes import Scene, render_image
 from cropstyle.samples.styles import CLASSIC, STYLES, Style, compose
@@ -243,16 +244,6 @@ def _saved_event(date: str) -> dict[str, str]:
 # The plan: every decision, made up front from the seed, so that writing can run in any order.
 # ----------------------------------------------------------------------------------------------
 
-_INVERSE_TRANSPOSE = {  # displayed → stored pixels: the inverse of what exif_transpose does for each orientation
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 _CAMERA_ORIENTATIONS = (1, 6, 8, 3, 2, 4, 5, 7)
 _CAMERA_ORIENTATION_WEIGHTS = (0.55, 0.2, 0.15, 0.04, 0.015, 0.015, 0.015, 0.015)
 _FOLDERS = (
@@ -601,7 +592,7 @@ def _stored_pixels(photo: PlannedPhoto) -> Image.Image:
     stored_w, stored_h = photo.pixel_size
     shown_w, shown_h = displayed_size(stored_w, stored_h, photo.orientation)
     image = render_image(photo.scene, shown_w, shown_h)
-    transpose = _INVERSE_TRANSPOSE[photo.orientation]
+    transpose = STORED_TRANSPOSE[photo.orientation]
     return image.transpose(transpose) if transpose is not None else image
 
 

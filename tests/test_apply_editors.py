@@ -10,10 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from cropstyle.export.apply import apply
 from cropstyle.export.editor_sidecars import EDITOR_FILES, missing_program
@@ -21,6 +19,7 @@ from cropstyle.export.predict import predict
 from cropstyle.extractor.extract import extract
 from cropstyle.extractor.geometry import LABEL_VALUES
 from tests import test_darktable, test_rawtherapee
+from tests.coded_photo import pixel_iou, pixels
 from tests.test_export_support import crop_model, trained_run
 
 PIXEL_IOU = 0.97
@@ -39,11 +38,6 @@ def run(tmp_path_factory):
 
 def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-def pixels(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB")).astype(float)
 
 
 def editor_export(editor: str, photo: Path, sidecar: Path, out: Path) -> Path:
@@ -73,7 +67,7 @@ def test_the_editor_applies_what_apply_wrote_as_cropstyle_renders_it(editor, run
     for photo in photos:
         ours = codec.shown_area(pixels(predictions[photo].cropped))
         theirs = codec.shown_area(pixels(editor_export(editor, photo, sidecars[photo], tmp_path / "exports")))
-        assert codec.pixel_iou(ours, theirs) >= PIXEL_IOU, (editor, photo.name)
+        assert pixel_iou(ours, theirs) >= PIXEL_IOU, (editor, photo.name)
 
     # extract reads back the crops apply wrote (RawTherapee keeps whole pixels: within half a pixel).
     before = digest(library)

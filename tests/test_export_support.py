@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cropstyle.extractor.pixels import STORED_TRANSPOSE
 from tests.conftest import scene
 
 _CACHE: dict[str, object] = {}
@@ -63,24 +64,12 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-# EXIF orientation → the Pillow transpose that UNDOES it (stored pixels from displayed ones).
-TO_STORED = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
-
-
 def oriented_photo(
     path: Path, displayed: Image.Image, orientation: int, fmt: str | None = None, make: str = "cropstyle-test"
 ) -> Path:
     """Write `displayed` stored so that EXIF `orientation` displays it as `displayed` again."""
-    stored = displayed if TO_STORED[orientation] is None else displayed.transpose(TO_STORED[orientation])
+    transpose = STORED_TRANSPOSE[orientation]
+    stored = displayed if transpose is None else displayed.transpose(transpose)
     exif = Image.Exif()
     exif[0x0112] = orientation
     exif[0x010F] = make

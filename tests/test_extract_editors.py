@@ -144,3 +144,16 @@ def test_a_lightroom_crop_wins_over_a_profile(tmp_path):
     row = pd.read_csv(tmp_path / "dataset" / "labels.csv").iloc[0]
     assert row["origin"] == "xmp-embedded"
     assert [row[k] for k in LABEL_VALUES] == pytest.approx([0.2, 0.25, 0.7, 0.75, 0.0])
+
+
+def test_extract_reads_a_sidecar_darktable_wrote(tmp_path):
+    """The sidecar darktable 4.2.1 wrote for a 240×160 photo-8.jpg (tests/test_darktable.py checks its crop against
+    darktable's own export) becomes the label darktable's crop is."""
+    written = Path(__file__).parent / "data" / "darktable" / "darktable-4.2.1-clipping.jpg.xmp"
+    (tmp_path / "library").mkdir()
+    photo = oriented_photo(tmp_path / "library" / "photo-8.jpg", photo_scene(240, 160, 4), 8)
+    photo.with_name("photo-8.jpg.xmp").write_bytes(written.read_bytes())
+    extract([tmp_path / "library"], tmp_path / "dataset", size=96, jobs=1)
+    row = pd.read_csv(tmp_path / "dataset" / "labels.csv").iloc[0]
+    assert row["origin"] == "darktable" and (row["width"], row["height"]) == (240, 160)
+    assert [row[k] for k in LABEL_VALUES] == pytest.approx([0.138019, 0.266649, 0.823214, 0.783351, -7.0], abs=1e-6)

@@ -9,11 +9,13 @@ from hypothesis import strategies as st
 from cropstyle.extractor.geometry import (
     Crop,
     RotatedRect,
+    compose_orientations,
     crop_corners,
     crop_problem,
     crop_to_rect,
     displayed_size,
     flip_horizontal,
+    inverse_orientation,
     iou,
     largest_with_aspect,
     rect_to_crop,
@@ -168,3 +170,14 @@ def test_bad_orientation_and_aspect_are_refused():
         to_displayed(AXIS_CROP, 400, 200, 9)
     with pytest.raises(ValueError, match="aspect ratio must be a positive number, not 0"):
         largest_with_aspect(AXIS_CROP, 0, 400, 200)
+
+
+@pytest.mark.parametrize("first", range(1, 9))
+@pytest.mark.parametrize("second", range(1, 9))
+def test_composed_orientations_reorient_as_the_two_in_turn(first, second):
+    crop, width, height = Crop(0.1, 0.2, 0.7, 0.9, 5.0), 300, 200
+    shown = displayed_size(width, height, first)
+    in_turn = to_displayed(to_displayed(crop, width, height, first), *shown, second)
+    at_once = to_displayed(crop, width, height, compose_orientations(first, second))
+    assert list(at_once.values()) == pytest.approx(list(in_turn.values()), abs=1e-12)
+    assert compose_orientations(first, inverse_orientation(first)) == 1

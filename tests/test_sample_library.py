@@ -18,21 +18,11 @@ from PIL import Image, ImageOps
 
 from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem, displayed_size, to_displayed
+from cropstyle.extractor.pixels import ORIENTATION_TRANSPOSE
 from cropstyle.samples.library import KINDS, LABEL, RAW_STUBS, TRUTH_COLUMNS, _planned_photos, make_sample_library
 from cropstyle.samples.scenes import render
 
 COUNT, SEED, LONG_SIDE = 40, 7, 120
-# What Pillow's exif_transpose does for each orientation (used for Lightroom's XMP orientation too).
-SHOW = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 
 
 def _tree_digest(folder: Path, skip: str = "catalog/") -> dict[str, str]:
@@ -194,7 +184,7 @@ def test_pixels_show_the_scene_upright(library, truth):
         image.load()
         if row["kind"] == "jpeg-user-rotation":
             # Pillow applies the EXIF orientation; Lightroom's XMP one wins, so apply that one by hand.
-            transpose = SHOW[int(row["orientation"])]
+            transpose = ORIENTATION_TRANSPOSE.get(int(row["orientation"]))
             shown = image.transpose(transpose) if transpose is not None else image
         else:
             shown = ImageOps.exif_transpose(image)

@@ -1,7 +1,7 @@
 """The general crop model shipped with cropstyle: `cropstyle train`'s defaults on every photo of FCDB's training
 split (real photos, crops drawn by people), so that a photographer gets a useful crop before training anything.
 
-    make general-model FCDB=../shared/datasets/fcdb-train      # or: python -m cropstyle.training.general FCDB
+    make general-model FCDB=PATH      # or: python -m cropstyle.training.general PATH
 
 rebuilds training/general_model/ (a RUN without its combined model.keras: RUN/model.keras is remade from the
 members when loaded, so that no file is over 2 MB) and its browser model in training/general_model/web, and writes
@@ -152,7 +152,7 @@ argument `general`: a crop model for someone who has trained nothing yet.
   with the baselines.
 
 ## Rebuild
-    make general-model                      # FCDB=PATH when FCDB is not at ../shared/datasets/fcdb-train
+    make general-model FCDB=PATH            # PATH: FCDB's training split (crops.csv, images/)
 
 ## Files
 | file | bytes |
