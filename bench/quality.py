@@ -10,13 +10,16 @@ Trains with the defaults (`cropstyle train`, nothing tuned per style) and evalua
   folder, 1068 photos to train on and 267 to test on, by the SHA-256 of "cropstyle-fcdb:" + the file name
   (the 267 smallest are the test photos). The photos never leave data/ (ignored by git).
 
-It prints one table (model and each baseline: IoU, BDE, angle MAE; training time) and a learning curve on
-FCDB and two styles: model IoU against 50, 100, 200, 400 and all training photos.
+It prints one table (model and each baseline: IoU, BDE, angle MAE; training time), then what the model's
+confidence is worth on the test photos of each dataset (training/confidence.py) against issue 29's targets, and a
+learning curve on FCDB and two styles: model IoU against 50, 100, 200, 400 and all training photos.
 
     .venv/bin/python bench/quality.py [--data fcdb,thirds,...] [--no-curve] [--ensemble N] [--work data/quality]
-                                      [--out data/bench-quality.json]
+                                      [--out data/bench-quality.json] [--reuse-runs]
 
 --ensemble N trains with `cropstyle train --ensemble N` instead of the defaults (3 models, their mean).
+--reuse-runs evaluates the RUN already in WORK/NAME/run where there is one (calibrating its confidence first if it
+was trained before cropstyle had one) instead of training anew.
 
 Datasets are made once under --work and reused; runs and reports are made anew each time.
 """
@@ -102,24 +105,83 @@ def subset(dataset: Path, count: int, out: Path, seed: int = 0) -> Path:
     return out
 
 
-def train_and_evaluate(train_dataset: Path, test_dataset: Path, run: Path, ensemble: int | None = None) -> dict:
+def train_and_evaluate(
+    train_dataset: Path, test_dataset: Path, run: Path, ensemble: int | None = None, reuse: bool = False
+) -> dict:
     from cropstyle.training.evaluate import evaluate
-    from cropstyle.training.options import DEFAULTS
-    from cropstyle.training.train import train
+    from cropstyle.training.run import Run
 
-    shutil.rmtree(run, ignore_errors=True)
-    started = time.perf_counter()
-    result = train([train_dataset], run, ensemble=ensemble or DEFAULTS.ensemble, verbose=0)
-    seconds = time.perf_counter() - started
+    if reuse and (run / "config.json").is_file() and "validation" in Run.open(run).config:
+        from cropstyle.training.confidence import calibrate_run
+
+        opened = Run.open(run)
+        if opened.calibration is None:
+            calibrate_run(run, verbose=False)
+        trained = {
+            "n_train": opened.config["split"]["train"],
+            "n_val": opened.config["split"]["val"],
+            "epochs": sum(len(history) for history in opened.histories if history is not None),
+            "train_seconds": None,
+        }
+    else:
+        from cropstyle.training.options import DEFAULTS
+        from cropstyle.training.train import train
+
+        shutil.rmtree(run, ignore_errors=True)
+        started = time.perf_counter()
+        result = train([train_dataset], run, ensemble=ensemble or DEFAULTS.ensemble, verbose=0)
+        trained = {
+            "n_train": result.n_train,
+            "n_val": result.n_val,
+            "epochs": result.epochs,
+            "train_seconds": round(time.perf_counter() - started, 1),
+        }
     report = evaluate(run, [test_dataset], run / "report", verbose=False)
-    return {
-        "n_train": result.n_train,
-        "n_val": result.n_val,
-        "n_test": report["n"],
-        "epochs": result.epochs,
-        "train_seconds": round(seconds, 1),
-        "methods": report["methods"],
-    }
+    return {**trained, "n_test": report["n"], "methods": report["methods"], "confidence": report["confidence"]}
+
+
+# Issue 29's targets for the confidence on test photos: where the per-photo IoU varies enough to tell (standard
+# deviation at least VARIES), the least confident quarter at least GAP below the rest, each quartile's expected IoU
+# within CALIBRATED of its measured IoU, AUROC for IoU ≥ 0.7 at least AUROC; everywhere the mean within CALIBRATED.
+VARIES, GAP, CALIBRATED, AUROC = 0.1, 0.10, 0.05, 0.75
+
+
+def confidence_checks(figures: dict) -> dict[str, tuple[float | None, bool]]:
+    """Each target: (the figure, whether it is met)."""
+    quartile_error = max(abs(part["expected_iou"] - part["iou"]) for part in figures["by_quartile"] if part["n"])
+    mean_error = abs(figures["expected_iou"] - figures["iou"])
+    checks = {"mean calibrated": (mean_error, mean_error <= CALIBRATED)}
+    if figures["iou_std"] >= VARIES:
+        gap, auroc = figures["lowest_quarter_gap"], figures["auroc_good"]
+        checks["quartiles calibrated"] = (quartile_error, quartile_error <= CALIBRATED)
+        checks["lowest quarter gap"] = (gap, gap >= GAP)
+        checks["AUROC IoU≥0.7"] = (auroc, auroc is not None and auroc >= AUROC)
+    return checks
+
+
+def confidence_table(results: dict[str, dict]) -> str:
+    header = (
+        f"{'data':<10} {'IoU std':>7} {'expected':>8} {'IoU':>6} {'worst quartile error':>20} {'lowest gap':>10} "
+        f"{'AUROC':>6}   targets"
+    )
+    lines = [header, "-" * len(header)]
+    for name, result in results.items():
+        figures = result.get("confidence")
+        if figures is None:
+            continue
+        quartile_error = max(abs(p["expected_iou"] - p["iou"]) for p in figures["by_quartile"] if p["n"])
+        auroc = figures["auroc_good"]
+        checks = confidence_checks(figures)
+        missed = [target for target, (_, met) in checks.items() if not met]
+        verdict = "all met" if not missed else "missed: " + ", ".join(missed)
+        if figures["iou_std"] < VARIES:
+            verdict += f" (IoU std under {VARIES}: only the mean is a target)"
+        lines.append(
+            f"{name:<10} {figures['iou_std']:>7.3f} {figures['expected_iou']:>8.3f} {figures['iou']:>6.3f} "
+            f"{quartile_error:>20.3f} {figures['lowest_quarter_gap']:>10.3f} "
+            f"{(f'{auroc:.3f}' if auroc is not None else 'n/a'):>6}   {verdict}"
+        )
+    return "\n".join(lines)
 
 
 def table(results: dict[str, dict]) -> str:
@@ -128,6 +190,7 @@ def table(results: dict[str, dict]) -> str:
     for name, result in results.items():
         methods = result["methods"]
         best = max(BASELINES, key=lambda b: methods[b]["iou"])
+        seconds = f"{round(result['train_seconds'])} s" if result["train_seconds"] else "reused"
         for method in ("model", *BASELINES, REFERENCE):
             m = methods[method]
             lines.append(
@@ -135,7 +198,7 @@ def table(results: dict[str, dict]) -> str:
                 f"{(str(result['n_train']) + '/' + str(result['n_test'])) if method == 'model' else '':>9} "
                 f"{method + ('*' if method == best else ''):<19} {m['iou']:>6.3f} {m['bde']:>6.3f} "
                 f"{m['angle_mae']:>6.2f}°   "
-                f"{(str(round(result['train_seconds'])) + ' s') if method == 'model' else '':>6}"
+                f"{seconds if method == 'model' else '':>6}"
             )
         lines.append(
             f"{'':<10} {'':>9} {'margin':<19} {methods['model']['iou'] - methods[best]['iou']:>+6.3f}   "
@@ -153,6 +216,9 @@ def main() -> None:
         type=int,
         default=None,
         help="train N models and predict their mean (default: train's, 3; 1 for a single model)",
+    )
+    parser.add_argument(
+        "--reuse-runs", action="store_true", help="evaluate the RUNs already in --work instead of training anew"
     )
     parser.add_argument("--work", type=Path, default=PROJECT / "data" / "quality")
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "bench-quality.json")
@@ -173,7 +239,7 @@ def main() -> None:
         train_dataset, test_dataset = datasets_for(name, args.work)
         print(f"{name}: training with the defaults", file=sys.stderr, flush=True)
         figures["results"][name] = train_and_evaluate(
-            train_dataset, test_dataset, args.work / name / "run", args.ensemble
+            train_dataset, test_dataset, args.work / name / "run", args.ensemble, args.reuse_runs
         )
         save()
         print(table({name: figures["results"][name]}), flush=True)
@@ -185,12 +251,13 @@ def main() -> None:
                 part = subset(train_dataset, count, args.work / name / f"subset-{count}")
                 print(f"{name}: learning curve, {count} photos", file=sys.stderr, flush=True)
                 points[str(count)] = train_and_evaluate(
-                    part, test_dataset, args.work / name / f"run-{count}", args.ensemble
+                    part, test_dataset, args.work / name / f"run-{count}", args.ensemble, args.reuse_runs
                 )
                 figures["curve"][name] = points
                 save()
             points["all"] = figures["results"][name]
     print("\n" + table(figures["results"]))
+    print("\nthe confidence on the test photos (training/confidence.py)\n" + confidence_table(figures["results"]))
     if figures["curve"]:
         print("\nlearning curve: model IoU on the test photos (best baseline in brackets)")
         for name, points in figures["curve"].items():

@@ -47,6 +47,16 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _iou_fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, not {value!r}") from None
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (an expected IoU), not {value}")
+    return number
+
+
 def _network(value: str) -> str:
     import ipaddress
 
@@ -56,13 +66,22 @@ def _network(value: str) -> str:
         raise argparse.ArgumentTypeError(f"not an address or network: {value!r}") from None
 
 
-def _aspect(value: str) -> tuple[float, float]:
+def _aspects(value: str) -> list[tuple[float, float]]:
     from cropstyle.export.predict import parse_aspect
 
     try:
-        return parse_aspect(value)
+        return [parse_aspect(part.strip()) for part in value.split(",")]
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _top(value: str) -> int:
+    from cropstyle.export.predict import MAX_TOP
+
+    number = _positive_int(value)
+    if number > MAX_TOP:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_TOP}, not {value}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,9 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("paths", nargs="+", type=Path, metavar="PHOTO_OR_DIR")
     predict.add_argument(
         "--aspect",
-        type=_aspect,
-        metavar="W:H",
-        help="the largest crop of this ratio inside the prediction (4:5, 1:1, 16:9, ...)",
+        type=_aspects,
+        default=[],
+        metavar="W:H[,W:H...]",
+        help="crops of these ratios (4:5, 1:1, 16:9, ...): first the prediction's framing at that ratio (same centre, "
+        "angle and area), then the largest inside it and the smallest holding it, ranked",
+    )
+    predict.add_argument(
+        "--top",
+        type=_top,
+        default=1,
+        metavar="N",
+        help="with --aspect: up to N (1–3) distinct crops per ratio, best first, each with its expected IoU",
     )
     predict.add_argument("--format", choices=("table", "csv", "json"), default="table")
     predict.add_argument(
@@ -221,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--new-sidecars",
         action="store_true",
         help="without the catalog, make sidecars holding only the crop for raws that have none",
+    )
+    apply.add_argument(
+        "--min-confidence",
+        type=_iou_fraction,
+        default=None,
+        metavar="X",
+        help="write only crops whose confidence (the expected IoU with your own crop, 0–1, as predict prints it) is "
+        "at least X; the rest are skipped",
     )
     apply.add_argument("--batch-size", type=_positive_int, default=32)
     apply.add_argument("--jobs", type=_positive_int, default=None, help="decoding threads (default: cores)")
@@ -360,13 +396,17 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "predict":
         from cropstyle.export.predict import format_predictions, predict
 
+        if args.top > 1 and not args.aspect:
+            raise ValueError("--top ranks the crops of each --aspect: give --aspect W:H[,W:H...] with it")
+
         predictions = predict(
             args.run,
             args.paths,
-            aspect=args.aspect,
+            aspects=args.aspect,
             write_cropped=args.write_cropped,
             batch_size=args.batch_size,
             jobs=args.jobs,
+            top=args.top,
         )
         print(format_predictions(predictions, args.format))
         failed = [p for p in predictions if p.cropped_error]
@@ -391,6 +431,7 @@ def run(args: argparse.Namespace) -> int:
             remap=args.remap,
             new_sidecars=args.new_sidecars,
             editor=args.editor,
+            min_confidence=args.min_confidence,
         )
         print(summary.report())
         return 1 if summary.counts["failed"] else 0

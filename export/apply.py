@@ -154,10 +154,11 @@ def apply(
     remap: Sequence[tuple[str, str]] = (),
     new_sidecars: bool = False,
     editor: str = "lightroom",
+    min_confidence: float | None = None,
 ) -> ApplySummary:
     """Predict every photo under `paths` and write its crop for Lightroom (see the module docstring), or for
     `editor` (darktable, rawtherapee). `catalog` (read only, its paths rewritten by `remap` as extract does) holds
-    the photos' develop settings."""
+    the photos' develop settings. `min_confidence`: photos whose confidence (expected IoU) is below it are skipped."""
     if editor not in EDITORS:
         raise ValueError(f"--editor must be one of {', '.join(EDITORS)}, not {editor!r}")
     lightroom_only = [
@@ -170,6 +171,11 @@ def apply(
     # Read first: a catalog that cannot be read stops the run before the model loads.
     settings = read_develop_settings(catalog, remap) if catalog is not None else None
     model = model or load_crop_model(run)
+    if min_confidence is not None and model.unsure_below is None:
+        raise ValueError(
+            f"{model.run.path} gives no confidence (trained before cropstyle had one): train it again, or apply "
+            "without --min-confidence"
+        )
     summary = ApplySummary(dry_run=dry_run)
     note = missing_program(editor) if editor != "lightroom" else None
     if note:
@@ -178,6 +184,11 @@ def apply(
         predictions = predict_with(model, tool, pool, paths, batch_size=batch_size)
         claimed: set[str] = set()
         for prediction in predictions:
+            if min_confidence is not None and prediction.crop is not None and prediction.confidence < min_confidence:
+                summary.actions.append(
+                    ApplyAction(prediction.source, "skipped", f"confidence below --min-confidence {min_confidence:g}")
+                )
+                continue
             if editor == "lightroom":
                 action = plan(prediction, force=force, in_place=in_place)
                 action = plan_lightroom(action, prediction, tool, settings, force=force, new_sidecars=new_sidecars)

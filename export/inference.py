@@ -31,6 +31,21 @@ class CropModel:
         return self.run.image_size
 
     @property
+    def values(self) -> tuple[str, ...]:
+        """What each column of predict_arrays is: geometry.LABEL_VALUES, then "confidence" (the expected IoU with the
+        photographer's crop, training/confidence.py) unless the RUN was trained before the confidence existed."""
+        from cropstyle.extractor.geometry import LABEL_VALUES
+
+        columns = int(self.keras_model.output.shape[-1])
+        return (*LABEL_VALUES, "confidence")[:columns]
+
+    @property
+    def unsure_below(self) -> float | None:
+        """The expected IoU under which a crop is called unsure (None: no confidence)."""
+        calibration = self.run.calibration
+        return None if calibration is None or "confidence" not in self.values else calibration.unsure_below
+
+    @property
     def long_side(self) -> int:
         """What photos are brought down to before the resize."""
         return self.run.source_long_side
@@ -40,8 +55,8 @@ class CropModel:
         return load_model_input(source, orientation, self.image_size, self.long_side)
 
     def predict_arrays(self, images: np.ndarray, aspects: np.ndarray) -> np.ndarray:
-        """Preprocessed images [B, S, S, 3] and displayed aspect ratios [B] → crops [B, 5] (float32,
-        geometry.LABEL_VALUES, displayed frame)."""
+        """Preprocessed images [B, S, S, 3] and displayed aspect ratios [B] → [B, len(values)] float32: the crops
+        (geometry.LABEL_VALUES, displayed frame), then their confidence where the RUN has one."""
         images = np.asarray(images, dtype=np.float32)
         aspects = np.asarray(aspects, dtype=np.float32).reshape(-1, 1)
         if images.shape[1:] != (self.image_size, self.image_size, 3) or len(images) != len(aspects):
@@ -50,7 +65,7 @@ class CropModel:
                 f"got {images.shape} and {aspects.shape}"
             )
         if len(images) == 0:
-            return np.zeros((0, 5), np.float32)
+            return np.zeros((0, len(self.values)), np.float32)
         return self._forward()(images, aspects).numpy()
 
     def _forward(self):

@@ -1,4 +1,5 @@
-"""`cropstyle predict RUN PHOTO_OR_DIR... [--aspect W:H] [--format table|csv|json] [--write-cropped DIR]`.
+"""`cropstyle predict RUN PHOTO_OR_DIR... [--aspect W:H[,W:H...]] [--top N] [--format table|csv|json]
+[--write-cropped DIR]`.
 
 The library reader `extract` uses (extractor/reading.py) reads the metadata with one exiftool process and
 decodes the photos in a thread pool while the model predicts the photos decoded before, batch by batch. Crops
@@ -29,8 +30,8 @@ from cropstyle.extractor.geometry import (
     LABEL_VALUES,
     Crop,
     RotatedRect,
+    aspect_alternatives,
     crop_to_rect,
-    largest_with_aspect,
     rect_corners,
 )
 from cropstyle.extractor.library import LibraryFile, find_library_files
@@ -43,7 +44,22 @@ MIN_BATCH = 8  # the model runs on at least this many photos unless the run ends
 CROPPED_QUALITY = 95
 _ORIENTATION_TAG = 0x0112
 BACKUP_SUFFIX = "_original"  # exiftool's backup of a file it wrote in place (`apply --in-place`)
-_COLUMNS = ["source", "width", "height", *LABEL_VALUES, "orientation"]  # labels.csv's names and order
+# labels.csv's names and order, then the confidence: the expected IoU, and whether it is below the RUN's threshold
+_COLUMNS = ["source", "width", "height", *LABEL_VALUES, "orientation", "confidence", "unsure"]
+
+
+MAX_TOP = 3  # alternatives per aspect ratio (geometry.aspect_alternatives makes up to three)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One crop of a requested aspect ratio, ranked (1 = best) by the model's estimate of how well it matches the
+    photographer: its confidence times the crop's overlap with the first (geometry.aspect_alternatives)."""
+
+    aspect: str  # as asked, "4:5"
+    rank: int
+    crop: Crop
+    expected_iou: float | None  # None: a RUN without a confidence
 
 
 @dataclass
@@ -51,8 +67,11 @@ class Prediction:
     """One photo's predicted crop in the displayed frame (labels.csv's convention), or why there is none."""
 
     source: Path
-    crop: Crop | None = None  # the crop to use: the model's, or the largest of --aspect inside it
+    crop: Crop | None = None  # the crop to use: the model's, or with --aspect the first alternative of the first
     model_crop: Crop | None = None  # the model's own output
+    confidence: float | None = None  # the model's expected IoU with the photographer's crop (None: RUN without one)
+    unsure: bool = False  # the confidence is below the RUN's calibrated threshold
+    alternatives: list[Alternative] = field(default_factory=list)  # with --aspect: per aspect, best first
     width: int = 0  # displayed size (labels.csv's width, height)
     height: int = 0
     orientation: int = 1
@@ -61,11 +80,19 @@ class Prediction:
     cropped_error: str | None = None  # --write-cropped: why it could not be written
     photo: LibraryPhoto | None = field(default=None, repr=False)  # what the extractor reads for it (used by apply)
 
-    def row(self) -> dict:
+    def row(self, alternative: Alternative | None = None) -> dict:
+        """labels.csv's columns and the confidence; with an alternative, its crop and its aspect, rank and expected
+        IoU."""
+        crop = alternative.crop if alternative is not None else self.crop
         row = {"source": str(self.source), "width": self.width or "", "height": self.height or ""}
         for name in LABEL_VALUES:
-            row[name] = getattr(self.crop, name) if self.crop is not None else ""
+            row[name] = getattr(crop, name) if crop is not None else ""
         row["orientation"] = self.orientation if self.crop is not None else ""
+        row["confidence"] = self.confidence if self.confidence is not None else ""
+        row["unsure"] = self.unsure if self.confidence is not None else ""
+        if alternative is not None:
+            row["aspect"], row["rank"] = alternative.aspect, alternative.rank
+            row["expected_iou"] = alternative.expected_iou if alternative.expected_iou is not None else ""
         return row
 
 
@@ -89,7 +116,7 @@ def find_photos(paths: list[Path]) -> tuple[list[LibraryFile], list[Skipped]]:
 
 
 def parse_aspect(text: str) -> tuple[float, float]:
-    """'4:5', '16:9', '1.91:1' → (width, height); both positive."""
+    """'4:5', '16:9', '1.91:1' → (width, height); both positive. (--aspect takes a comma-separated list of them.)"""
     width, sep, height = text.partition(":")
     try:
         value = (float(width), float(height))
@@ -103,19 +130,21 @@ def parse_aspect(text: str) -> tuple[float, float]:
 def predict(
     run: Path,
     paths: Sequence[Path],
-    aspect: tuple[float, float] | None = None,
+    aspects: Sequence[tuple[float, float]] = (),
     write_cropped: Path | None = None,
     batch_size: int = 32,
     jobs: int | None = None,
     model: CropModel | None = None,
+    top: int = 1,
 ) -> list[Prediction]:
     """Predict the crop of every photo under `paths` (files and folders, recursively; raws through their
-    embedded preview, orientation applied). With `aspect` (W, H) each crop is the largest of that ratio
-    inside the prediction, same centre and angle. With `write_cropped`, writes each photo cropped and
+    embedded preview, orientation applied). For each of `aspects` (W, H), up to `top` alternatives of that ratio,
+    best first (geometry.aspect_alternatives: the first keeps the prediction's centre, angle and area); the crop
+    used is the first aspect's first. With `write_cropped`, writes each photo cropped and
     straightened at full resolution into that folder. Returns one Prediction per photo found, in order."""
     model = model or load_crop_model(run)
     with metadata_tool() as tool, ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
-        return predict_with(model, tool, pool, paths, aspect, write_cropped, batch_size)
+        return predict_with(model, tool, pool, paths, aspects, write_cropped, batch_size, top)
 
 
 def predict_with(
@@ -123,11 +152,14 @@ def predict_with(
     tool: MetadataTool,
     pool: ThreadPoolExecutor,
     paths: Sequence[Path],
-    aspect: tuple[float, float] | None = None,
+    aspects: Sequence[tuple[float, float]] = (),
     write_cropped: Path | None = None,
     batch_size: int = 32,
+    top: int = 1,
 ) -> list[Prediction]:
     """`predict` with the caller's model, exiftool process and decoding threads (`apply` shares them)."""
+    if not 1 <= top <= MAX_TOP:
+        raise ValueError(f"--top must be 1 to {MAX_TOP}, not {top}")
     if write_cropped is not None:
         Path(write_cropped).mkdir(parents=True, exist_ok=True)
     files, skipped = find_photos(list(paths))
@@ -135,10 +167,9 @@ def predict_with(
     namer = _CroppedNames(Path(write_cropped), [f.path for f in files]) if write_cropped is not None else None
     writes: list[tuple[Prediction, Future]] = []
     for prediction, source in _predict_files(model, tool, files, pool, batch_size):
-        if prediction.crop is not None and aspect is not None:
-            prediction.crop = largest_with_aspect(
-                prediction.model_crop, aspect[0] / aspect[1], prediction.width, prediction.height
-            )
+        if prediction.crop is not None and aspects:
+            prediction.alternatives = alternatives(prediction, aspects, top)
+            prediction.crop = prediction.alternatives[0].crop
         if prediction.crop is not None and namer is not None:
             target = namer.name_for(prediction.source)
             writes.append(
@@ -153,6 +184,17 @@ def predict_with(
     order = {path: index for index, path in enumerate(f.path for f in files)}
     predictions.sort(key=lambda p: order.get(p.source, len(order)))
     return predictions
+
+
+def alternatives(prediction: Prediction, aspects: Sequence[tuple[float, float]], top: int) -> list[Alternative]:
+    """Up to `top` alternatives per aspect ratio of a predicted photo, each with its expected IoU."""
+    found = []
+    for w, h in aspects:
+        ranked = aspect_alternatives(prediction.model_crop, w / h, prediction.width, prediction.height)[:top]
+        for rank, (crop, overlap) in enumerate(ranked, start=1):
+            expected = None if prediction.confidence is None else round(prediction.confidence * overlap, 4)
+            found.append(Alternative(f"{w:g}:{h:g}", rank, crop, expected))
+    return found
 
 
 def _predict_files(
@@ -188,12 +230,16 @@ def _predict_batch(model: CropModel, batch: list) -> Iterator[tuple[Prediction, 
     if not batch:
         return
     sizes = [prediction.photo.displayed_size(model_input.decoded_size) for prediction, _, model_input in batch]
-    crops = model.predict_arrays(
+    outputs = model.predict_arrays(
         np.stack([model_input.image for _, _, model_input in batch]), np.array([w / h for w, h in sizes], np.float32)
     )
-    for (prediction, source, _), (width, height), values in zip(batch, sizes, crops):
+    unsure_below = model.unsure_below
+    for (prediction, source, _), (width, height), values in zip(batch, sizes, outputs):
         prediction.width, prediction.height = int(width), int(height)
-        prediction.model_crop = prediction.crop = Crop(*(float(v) for v in values))
+        prediction.model_crop = prediction.crop = Crop(*(float(v) for v in values[:5]))
+        if unsure_below is not None:
+            prediction.confidence = round(float(values[5]), 4)
+            prediction.unsure = bool(values[5] < unsure_below)
         yield prediction, source
 
 
@@ -262,8 +308,10 @@ def _exif_and_profile(source: Path | bytes) -> tuple[bytes | None, bytes | None]
 
 
 def format_predictions(predictions: list[Prediction], fmt: str = "table") -> str:
-    """`table` for people, `csv` with labels.csv's column names, `json` (a list of objects, same keys)."""
-    extra = [
+    """`table` for people, `csv` with labels.csv's column names, `json` (a list of objects, same keys). With --aspect
+    alternatives, a row for each (aspect, rank, expected_iou)."""
+    ranked = any(p.alternatives for p in predictions)
+    extra = (["aspect", "rank", "expected_iou"] if ranked else []) + [
         name
         for name, used in (
             ("cropped", any(p.cropped or p.cropped_error for p in predictions)),
@@ -271,16 +319,18 @@ def format_predictions(predictions: list[Prediction], fmt: str = "table") -> str
         )
         if used
     ]
-    rows = []
+    rows, shown = [], []  # with --aspect: a row per alternative
     for prediction in predictions:
-        row = prediction.row()
-        if "cropped" in extra:
-            row["cropped"] = str(prediction.cropped or "") or (
-                f"error: {prediction.cropped_error}" if prediction.cropped_error else ""
-            )
-        if "skipped" in extra:
-            row["skipped"] = prediction.skipped or ""
-        rows.append(row)
+        for alternative in prediction.alternatives or [None]:
+            row = prediction.row(alternative)
+            if "cropped" in extra:
+                row["cropped"] = str(prediction.cropped or "") or (
+                    f"error: {prediction.cropped_error}" if prediction.cropped_error else ""
+                )
+            if "skipped" in extra:
+                row["skipped"] = prediction.skipped or ""
+            rows.append(row)
+            shown.append(prediction)
     if fmt == "json":
         return json.dumps([{k: (None if v == "" else v) for k, v in row.items()} for row in rows], indent=2)
     if fmt == "csv":
@@ -291,12 +341,13 @@ def format_predictions(predictions: list[Prediction], fmt: str = "table") -> str
         return buffer.getvalue().rstrip("\n")
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}: choose table, csv or json")
-    header = ["photo", "size", *LABEL_VALUES] + extra
+    header = ["photo", "size", *LABEL_VALUES, "confidence"] + extra
     lines = [header]
-    for prediction, row in zip(predictions, rows):
+    for prediction, row in zip(shown, rows):
         values = [_short(prediction.source), f"{row['width']}×{row['height']}" if prediction.crop else ""]
         values += [f"{row[n]:.4f}" if prediction.crop else "" for n in LABEL_VALUES[:4]]
         values.append(f"{row['angle']:+.2f}°" if prediction.crop else "")
+        values.append(_confidence_cell(prediction))
         values += [str(row[name]) for name in extra]
         lines.append(values)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -312,6 +363,14 @@ def format_predictions(predictions: list[Prediction], fmt: str = "table") -> str
         + (f", {len(predictions) - done} skipped" if done < len(predictions) else "")
     )
     return "\n".join(text)
+
+
+def _confidence_cell(prediction: Prediction) -> str:
+    if prediction.crop is None:
+        return ""
+    if prediction.confidence is None:
+        return "n/a"  # a RUN trained before the confidence
+    return f"{prediction.confidence:.2f}" + (" unsure" if prediction.unsure else "")
 
 
 def _short(path: Path) -> str:

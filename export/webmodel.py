@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from cropstyle.export.inference import CropModel, load_crop_model
-from cropstyle.extractor.geometry import LABEL_VALUES
 from cropstyle.training.quiet_tensorflow import native_logging_quieted
 from cropstyle.training.run import MONITOR, Run
 from cropstyle.web import vendor
@@ -227,7 +226,7 @@ def export_webmodel(run: Path, out: Path, quantize: str = "none", target: float 
         diff,
         TOLERANCE[quantize],
         len(images),
-        dict(zip(LABEL_VALUES, map(float, by_output))),
+        dict(zip(model.values, map(float, by_output))),
         precision.uint16,
         metadata,
     )
@@ -390,7 +389,7 @@ def _metadata(
         "outputs": {"crop": tensor(output_spec, node["outputs"][0])},
         "preprocessing": model.run.preprocessing,  # the RUN's, verbatim: what the page reads and checks
         "output": {
-            "values": list(LABEL_VALUES),
+            "values": list(model.values),
             "frame": "displayed",
             "convention": "lightroom-corners",
             "units": {
@@ -399,21 +398,37 @@ def _metadata(
                 "right": "fraction of displayed width",
                 "bottom": "fraction of displayed height",
                 "angle": "degrees, positive turns the crop box clockwise, within [-45, 45]",
+                "confidence": "the expected IoU of the crop with the photographer's own, within [0, 1]",
             },
             "definition": "extractor/geometry.py (web/static/geometry.js mirrors it)",
         },
         "validation": _validation_metrics(model.run),
+        # the calibration of the output "confidence" (training/confidence.py): unsure_below and its figures
+        "confidence": _confidence(model),
         "parity": {
             "runtime": f"@tensorflow/tfjs {node.get('tfjs_version')}, {node.get('backend')} backend, node",
             "inputs": n_inputs,
             "max_abs_diff": diff,
             "tolerance": TOLERANCE[quantize],
             "passed": diff <= TOLERANCE[quantize],
-            "max_abs_diff_by_output": dict(zip(LABEL_VALUES, map(float, by_output))),
+            "max_abs_diff_by_output": dict(zip(model.values, map(float, by_output))),
             "measure": PARITY_MEASURE,
         },
         "files": files,
         "total_bytes": sum(files.values()),
+    }
+
+
+def _confidence(model: CropModel) -> dict | None:
+    """What the page needs to read the confidence: the threshold under which it says "unsure", and how the
+    calibration did on the validation photos (None: a RUN trained before the confidence)."""
+    if model.unsure_below is None:
+        return None
+    calibration = model.run.calibration
+    return {
+        "unsure_below": calibration.unsure_below,
+        "meaning": "expected IoU with the photographer's own crop, calibrated on the validation photos",
+        "validation": calibration.validation,
     }
 
 

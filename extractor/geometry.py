@@ -198,12 +198,86 @@ def iou(a: Crop, b: Crop, width: float, height: float) -> float:
 
 def largest_with_aspect(crop: Crop, aspect: float, width: float, height: float) -> Crop:
     """The largest crop of pixel aspect ratio `aspect` (width / height) inside `crop`, same centre and angle."""
-    if not (aspect > 0 and math.isfinite(aspect)):
-        raise ValueError(f"aspect ratio must be a positive number, not {aspect!r}")
+    _check_aspect(aspect)
     rect = crop_to_rect(crop, width, height)
     new_width = min(rect.width, rect.height * aspect)
     inner = RotatedRect(rect.cx, rect.cy, new_width, new_width / aspect, rect.angle)
     return rect_to_crop(inner, width, height)
+
+
+def fit_in_frame(rect: RotatedRect, width: float, height: float) -> RotatedRect:
+    """`rect` moved the least into a `width`×`height` frame, shrunk about its centre (ratio kept) first if it cannot
+    fit at its angle: its bounding box inside the frame (as the model's head bounds its crops)."""
+    cos, sin = abs(math.cos(math.radians(rect.angle))), abs(math.sin(math.radians(rect.angle)))
+    box_w, box_h = rect.width * cos + rect.height * sin, rect.width * sin + rect.height * cos
+    scale = min(1.0, width / box_w, height / box_h)
+    box_w, box_h = box_w * scale, box_h * scale
+    cx = min(max(rect.cx, box_w / 2), width - box_w / 2)
+    cy = min(max(rect.cy, box_h / 2), height - box_h / 2)
+    return RotatedRect(cx, cy, rect.width * scale, rect.height * scale, rect.angle)
+
+
+def with_aspect(crop: Crop, aspect: float, width: float, height: float) -> Crop:
+    """The crop of pixel aspect ratio `aspect` with `crop`'s centre, angle and area, moved (or shrunk) into the frame:
+    the same framing at another ratio."""
+    _check_aspect(aspect)
+    rect = crop_to_rect(crop, width, height)
+    area = rect.width * rect.height
+    same = RotatedRect(rect.cx, rect.cy, math.sqrt(area * aspect), math.sqrt(area / aspect), rect.angle)
+    return rect_to_crop(fit_in_frame(same, width, height), width, height)
+
+
+def covering_with_aspect(crop: Crop, aspect: float, width: float, height: float) -> Crop:
+    """The smallest crop of pixel aspect ratio `aspect` that holds `crop` (same centre and angle), moved (or shrunk)
+    into the frame."""
+    _check_aspect(aspect)
+    rect = crop_to_rect(crop, width, height)
+    new_width = max(rect.width, rect.height * aspect)
+    outer = RotatedRect(rect.cx, rect.cy, new_width, new_width / aspect, rect.angle)
+    return rect_to_crop(fit_in_frame(outer, width, height), width, height)
+
+
+def same_angle_iou(a: Crop, b: Crop, width: float, height: float) -> float:
+    """IoU of two crops turned by the same angle (exact: in their own axes both are upright boxes)."""
+    ra, rb = crop_to_rect(a, width, height), crop_to_rect(b, width, height)
+    if abs(ra.angle - rb.angle) > 1e-9:
+        raise ValueError(f"the crops are turned by different angles ({ra.angle:g}°, {rb.angle:g}°)")
+    u, v = _axes(ra.angle)
+    offset = np.array([rb.cx - ra.cx, rb.cy - ra.cy])
+    du, dv = float(offset @ u), float(offset @ v)
+    across = max(0.0, min(ra.width / 2, du + rb.width / 2) - max(-ra.width / 2, du - rb.width / 2))
+    down = max(0.0, min(ra.height / 2, dv + rb.height / 2) - max(-ra.height / 2, dv - rb.height / 2))
+    inter = across * down
+    union = ra.width * ra.height + rb.width * rb.height - inter
+    return inter / union if union > 0 else 0.0
+
+
+DISTINCT_IOU = 0.95  # alternatives that overlap an earlier one more than this are the same suggestion
+
+
+def aspect_alternatives(crop: Crop, aspect: float, width: float, height: float) -> list[tuple[Crop, float]]:
+    """Up to three distinct crops of pixel aspect ratio `aspect` for a suggested `crop`, best first, each with its
+    overlap (same_angle_iou) with the first: the same framing at that ratio (with_aspect), the largest inside the
+    suggestion (largest_with_aspect), the smallest holding it (covering_with_aspect). The first keeps the
+    suggestion's centre and area, what the photographer's own crop fitted to that ratio keeps; the others are
+    ranked by how much of it they share."""
+    first = with_aspect(crop, aspect, width, height)
+    others = [largest_with_aspect(crop, aspect, width, height), covering_with_aspect(crop, aspect, width, height)]
+    # Ties (the inner and the outer crop often overlap the first alike) keep that order, to 1e-9, as in the browser.
+    ranked = [(first, 1.0)] + sorted(
+        ((other, same_angle_iou(first, other, width, height)) for other in others),
+        key=lambda pair: -round(pair[1], 9),
+    )
+    distinct: list[tuple[Crop, float]] = []
+    for candidate, overlap in ranked:
+        if all(same_angle_iou(candidate, kept, width, height) <= DISTINCT_IOU for kept, _ in distinct):
+            distinct.append((candidate, overlap))
+    return distinct
+
+
+def _check_aspect(aspect: float) -> None:
+    if not (aspect > 0 and math.isfinite(aspect)):
+        raise ValueError(f"aspect ratio must be a positive number, not {aspect!r}")
 
 
 def crop_problem(crop: Crop, width: float, height: float) -> str | None:

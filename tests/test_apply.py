@@ -247,6 +247,60 @@ def test_summary_counts_and_skips(model, run, tmp_path):
     assert apply_module.ApplySummary().report().startswith("wrote 0 crops")
 
 
+def test_min_confidence_writes_only_the_crops_it_is_sure_of(red_or_blue_run, tmp_path):
+    """`apply --min-confidence X`: photos whose confidence (predict's, the expected IoU) is below X are skipped with
+    that reason and left untouched; the rest are written as without it. The photographer crops red photos and leaves
+    blue ones alone (tests/red_or_blue.py): between red and blue the model is less and less sure."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from cropstyle import cli
+    from cropstyle.export.inference import load_crop_model
+    from cropstyle.training.run import Run
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k, blue in enumerate(np.linspace(0.0, 0.6, 7)):
+        colour = (1 - blue) * np.array([200, 40, 40]) + blue * np.array([40, 40, 200])
+        pixels = np.clip(colour + rng.normal(0, 20, (48, 64, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{k}.jpg", quality=90)
+    model = load_crop_model(red_or_blue_run)
+    predictions = predict(red_or_blue_run, [folder], model=model)
+    confidence = {p.source.name: p.confidence for p in predictions}
+    without = {a.source.name: a.status for a in apply(red_or_blue_run, [folder], model=model, dry_run=True).actions}
+    cropped = sorted(confidence[name] for name, status in without.items() if status == "would write")
+    assert len(set(cropped)) >= 2, confidence
+    threshold = cropped[len(cropped) // 2]
+    before = tree_hash(folder)
+    summary = apply(red_or_blue_run, [folder], model=model, min_confidence=threshold)
+    reason = f"confidence below --min-confidence {threshold:g}"
+    expected = {
+        name: ("skipped", reason)
+        if confidence[name] < threshold
+        else ("written" if status == "would write" else status,)
+        for name, status in without.items()
+    }
+    got = {a.source.name: (a.status, a.reason) if a.reason == reason else (a.status,) for a in summary.actions}
+    assert got == expected and ("skipped", reason) in got.values() and ("written",) in got.values()
+    written = {name for name, status in got.items() if status == ("written",)}
+    assert {p.name for p in folder.glob("*.xmp")} == {f"{name}.xmp" for name in written}
+    assert tree_hash(folder) != before
+    # A RUN trained before the confidence existed cannot honour it, and says so.
+    older = tmp_path / "older-run"
+    shutil.copytree(red_or_blue_run, older)
+    config = json.loads((older / "config.json").read_text())
+    del config["confidence"]
+    (older / "config.json").write_text(json.dumps(config))
+    Run.open(older).combined_members().save(older / "model.keras")
+    with pytest.raises(ValueError, match="gives no confidence .trained before cropstyle had one.: train it again"):
+        apply(older, [folder], min_confidence=0.5, model=load_crop_model(older))
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["apply", str(older), str(folder), "--min-confidence", "1.5"])
+
+
 def test_photos_the_model_leaves_uncropped_get_no_crop_written(tmp_path):
     """A model whose keep-the-frame decision says "leave it" (trained on photos some of which were left
     uncropped, then its logit forced high) writes nothing: no full-frame crop, no new sidecar, the photo

@@ -37,7 +37,7 @@ def test_export_parity_and_files(tmp_path_factory, quantize):
     tolerance = {"none": 1e-4, "float16": 1e-2, "uint8": 1e-2}[quantize]
     assert report.passed and report.max_abs_diff <= tolerance
     # Every output in its own unit: corners as fractions of the frame, the angle in degrees.
-    assert list(report.by_output) == ["left", "top", "right", "bottom", "angle"]
+    assert list(report.by_output) == ["left", "top", "right", "bottom", "angle", "confidence"]
     assert report.max_abs_diff == max(report.by_output.values())
     assert report.n_inputs >= webmodel.PARITY_RANDOM + 1  # random inputs and the RUN's validation photos
 
@@ -66,7 +66,7 @@ def test_metadata(tmp_path_factory, run):
         "image": {"name": "image", "dtype": "float32", "shape": [-1, IMAGE_SIZE, IMAGE_SIZE, 3]},
         "aspect": {"name": "aspect", "dtype": "float32", "shape": [-1, 1]},
     }
-    assert metadata["outputs"]["crop"]["shape"] == [-1, 5] and metadata["outputs"]["crop"]["name"]
+    assert metadata["outputs"]["crop"]["shape"] == [-1, 6] and metadata["outputs"]["crop"]["name"]
     prep = metadata["preprocessing"]
     assert prep == config["preprocessing"]  # one description, the RUN's, verbatim
     assert prep["image_size"] == IMAGE_SIZE
@@ -80,7 +80,10 @@ def test_metadata(tmp_path_factory, run):
     assert prep["scale"] == 1 / 255 and prep["value_range"] == [0, 1] and prep["channel_order"] == "RGB"
     assert prep["source_long_side"] == 96  # the training images' long side (tests/test_export_support.py)
     assert prep["decode"]["long_side"] == 96 and prep["decode"]["resample"] == "bicubic"  # as extractor.pixels
-    assert metadata["output"]["values"] == ["left", "top", "right", "bottom", "angle"]
+    assert metadata["output"]["values"] == ["left", "top", "right", "bottom", "angle", "confidence"]
+    # The page says "unsure" below the RUN's calibrated threshold, read from here.
+    assert metadata["confidence"]["unsure_below"] == config["confidence"]["unsure_below"]
+    assert metadata["confidence"]["validation"] == config["confidence"]["validation"]
     assert metadata["output"]["frame"] == "displayed" and metadata["output"]["convention"] == "lightroom-corners"
     # The default RUN is an ensemble of 3: its exact figure and its members'.
     validation = metadata["validation"]

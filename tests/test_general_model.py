@@ -44,6 +44,11 @@ def test_the_browser_model_is_the_runs():
     assert metadata["format_version"] == 2 and metadata["parity"]["passed"]
     assert metadata["model_sha256"] == run.model_sha256  # made from the members shipped beside it
     assert metadata["preprocessing"] == run.preprocessing
+    # Its confidence, calibrated on its validation photos, is the page's: the same threshold for "unsure".
+    assert metadata["output"]["values"] == [*LABEL_VALUES, "confidence"]
+    assert metadata["confidence"]["unsure_below"] == run.calibration.unsure_below
+    assert run.calibration.fitted_on == run.config["split"]["val"]
+    assert run.calibration.validation["expected_iou"] == pytest.approx(run.config["validation"]["val_crop_iou"])
 
 
 def test_predict_takes_general_for_a_run(tmp_path, capsys):
@@ -52,6 +57,9 @@ def test_predict_takes_general_for_a_run(tmp_path, capsys):
     (row,) = json.loads(capsys.readouterr().out)
     crop = Crop(*(row[k] for k in LABEL_VALUES))
     assert (row["width"], row["height"]) == (300, 200) and crop_problem(crop, 300, 200) is None
+    assert 0 < row["confidence"] < 1 and row["unsure"] is (
+        row["confidence"] < Run.open(GENERAL_MODEL).calibration.unsure_below
+    )
 
 
 def test_serve_serves_the_general_model_by_default(tmp_path):

@@ -1,6 +1,7 @@
 """Properties and exact cases of the crop geometry (extractor/geometry.py)."""
 
 import math
+from dataclasses import astuple
 
 import pytest
 from hypothesis import assume, given, settings
@@ -9,18 +10,23 @@ from hypothesis import strategies as st
 from cropstyle.extractor.geometry import (
     Crop,
     RotatedRect,
+    aspect_alternatives,
     compose_orientations,
+    covering_with_aspect,
     crop_corners,
     crop_problem,
     crop_to_rect,
     displayed_size,
+    fit_in_frame,
     flip_horizontal,
     inverse_orientation,
     iou,
     largest_with_aspect,
     rect_to_crop,
+    same_angle_iou,
     to_displayed,
     to_stored,
+    with_aspect,
 )
 
 sizes = st.tuples(st.integers(16, 8000), st.integers(16, 8000))
@@ -181,3 +187,62 @@ def test_composed_orientations_reorient_as_the_two_in_turn(first, second):
     at_once = to_displayed(crop, width, height, compose_orientations(first, second))
     assert list(at_once.values()) == pytest.approx(list(in_turn.values()), abs=1e-12)
     assert compose_orientations(first, inverse_orientation(first)) == 1
+
+
+# A 400×200 image, the crop 200×100 px centred at (200, 100): exact boxes of each aspect rule.
+CENTRED = Crop(0.25, 0.25, 0.75, 0.75, 0.0)
+
+
+@pytest.mark.parametrize(
+    "rule, aspect, box",
+    [
+        # same centre and area (20,000 px²) at 1:1: 141.42 px square
+        (
+            with_aspect,
+            1.0,
+            (200 - 50 * math.sqrt(2), 100 - 50 * math.sqrt(2), 200 + 50 * math.sqrt(2), 100 + 50 * math.sqrt(2)),
+        ),
+        # at 1:4 the same area is 70.7×282.8 px, taller than the frame: shrunk to 50×200
+        (with_aspect, 0.25, (175, 0, 225, 200)),
+        (covering_with_aspect, 1.0, (100, 0, 300, 200)),  # the smallest square holding it: 200×200, just fits
+        (covering_with_aspect, 4.0, (0, 50, 400, 150)),  # 400×100
+        (largest_with_aspect, 1.0, (150, 50, 250, 150)),
+    ],
+)
+def test_aspect_rules_exact_boxes(rule, aspect, box):
+    crop = rule(CENTRED, aspect, 400, 200)
+    assert (crop.left * 400, crop.top * 200, crop.right * 400, crop.bottom * 200) == pytest.approx(box, abs=1e-9)
+
+
+def test_fit_in_frame_moves_then_shrinks():
+    # Moved the least: a 100×50 box centred 20 px from the left edge slides in.
+    assert fit_in_frame(RotatedRect(20, 100, 100, 50, 0), 400, 200) == RotatedRect(50, 100, 100, 50, 0)
+    # Turned 90° (its bounding box 50×100) it needs no move; 600×100 must shrink to 400×66.67 first.
+    assert fit_in_frame(RotatedRect(30, 100, 100, 50, 90), 400, 200).cx == pytest.approx(30)
+    shrunk = fit_in_frame(RotatedRect(200, 100, 600, 100, 0), 400, 200)
+    assert astuple(shrunk) == pytest.approx((200, 100, 400, 400 / 6, 0))
+
+
+def test_aspect_alternatives_are_distinct_and_ranked_by_overlap_with_the_first():
+    ranked = aspect_alternatives(CENTRED, 1.0, 400, 200)
+    assert [crop for crop, _ in ranked] == [
+        with_aspect(CENTRED, 1.0, 400, 200),
+        largest_with_aspect(CENTRED, 1.0, 400, 200),  # overlap 10,000 / 20,000 = 0.5
+        covering_with_aspect(CENTRED, 1.0, 400, 200),  # 20,000 / 40,000 = 0.5, after the inner one (stable order)
+    ]
+    assert [overlap for _, overlap in ranked] == pytest.approx([1.0, 0.5, 0.5])
+    # A crop already 1:1: the three rules give the same square, one alternative.
+    square = Crop(0.25, 0.25, 0.5, 0.75, 0.0)  # 100×100 px
+    assert aspect_alternatives(square, 1.0, 400, 200) == [(square, 1.0)]
+
+
+@given(crops_in_images(), st.floats(0.2, 5.0))
+def test_aspect_alternatives_are_valid_crops_of_that_ratio(case, aspect):
+    crop, width, height = case
+    for alternative, overlap in aspect_alternatives(crop, aspect, width, height):
+        rect = crop_to_rect(alternative, width, height)
+        assert rect.width / rect.height == pytest.approx(aspect) and rect.angle == crop.angle
+        assert crop_problem(alternative, width, height) is None
+        first = aspect_alternatives(crop, aspect, width, height)[0][0]
+        assert overlap == pytest.approx(same_angle_iou(alternative, first, width, height))
+        assert overlap == pytest.approx(iou(alternative, first, width, height), abs=1e-6)  # exact, as the polygons

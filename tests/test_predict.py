@@ -13,15 +13,24 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from shapely.geometry import Polygon
 
 from cropstyle.export.inference import preprocess
 from cropstyle.export.predict import format_predictions, parse_aspect, predict, write_cropped_photo
 from cropstyle.extractor.extract import extract
-from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_corners, crop_to_rect, displayed_size
+from cropstyle.extractor.geometry import (
+    LABEL_VALUES,
+    Crop,
+    aspect_alternatives,
+    crop_corners,
+    crop_problem,
+    crop_to_rect,
+    displayed_size,
+    with_aspect,
+)
 from cropstyle.extractor.metadata import metadata_tool
 from cropstyle.extractor.pixels import open_displayed
 from cropstyle.samples.library import make_sample_library
+from cropstyle.training.run import Run
 from tests.test_export_support import (
     IMAGE_SIZE,
     crop_model,
@@ -68,7 +77,12 @@ def test_all_orientations_predict_the_displayed_photo(model, run, tmp_path):
         assert (prediction.width, prediction.height) == (96, 64)
         np.testing.assert_allclose(prediction.crop.values(), reference.crop.values(), atol=1e-6)
     expected = model.predict_arrays(preprocess(displayed, IMAGE_SIZE)[None], np.array([96 / 64]))[0]
-    np.testing.assert_allclose(reference.crop.values(), expected, atol=1e-6)
+    assert model.values == (*LABEL_VALUES, "confidence")
+    np.testing.assert_allclose(reference.crop.values(), expected[:5], atol=1e-6)
+    # The confidence, the model's sixth output, rounded to 4 places; unsure below the RUN's calibrated threshold.
+    assert reference.confidence == round(float(expected[5]), 4)
+    assert reference.unsure == (expected[5] < Run.open(run).calibration.unsure_below)
+    assert len({p.confidence for p in predictions}) == 1  # the same displayed photo, however it is stored
 
 
 def test_library_matches_labels_convention_and_raw_previews(model, run, library, tmp_path):
@@ -91,7 +105,7 @@ def test_library_matches_labels_convention_and_raw_previews(model, run, library,
             expected = model.predict_arrays(
                 preprocess(preview, IMAGE_SIZE)[None], np.array([prediction.width / prediction.height])
             )[0]
-            np.testing.assert_allclose(prediction.crop.values(), expected, atol=1e-5)
+            np.testing.assert_allclose(prediction.crop.values(), expected[:5], atol=1e-5)
     # What cannot be predicted says why; nothing is lost.
     skipped = {p.source.name: p.skipped for p in predictions.values() if p.crop is None}
     assert all(skipped.values())
@@ -100,23 +114,56 @@ def test_library_matches_labels_convention_and_raw_previews(model, run, library,
 
 
 @pytest.mark.parametrize("ratio", ["4:5", "1:1", "16:9", "9:16", "3:2", "1.91:1"])
-def test_aspect_is_the_largest_crop_of_that_ratio_inside_the_prediction(model, run, tmp_path, ratio):
+def test_aspect_gives_ranked_alternatives_of_that_ratio(model, run, tmp_path, ratio):
+    """--aspect W:H --top 3: geometry.aspect_alternatives of the model's crop, best first (the first keeps its centre,
+    angle and area), each valid, of exactly that ratio, with its expected IoU (the confidence times its overlap with
+    the first); the crop used is the first."""
     paths = [
         oriented_photo(tmp_path / "wide.jpg", photo_scene(120, 80, 3), 1),
         oriented_photo(tmp_path / "tall.jpg", photo_scene(120, 80, 4), 6),
     ]
     w, h = parse_aspect(ratio)
-    for prediction in predict(run, paths, aspect=(w, h), model=model):
-        crop, model_crop = prediction.crop, prediction.model_crop
-        rect = crop_to_rect(crop, prediction.width, prediction.height)
-        outer = crop_to_rect(model_crop, prediction.width, prediction.height)
-        assert rect.width / rect.height == pytest.approx(w / h, rel=1e-9)
-        assert (rect.cx, rect.cy, rect.angle) == pytest.approx((outer.cx, outer.cy, outer.angle), abs=1e-9)
-        assert rect.width == pytest.approx(outer.width, rel=1e-9) or rect.height == pytest.approx(
-            outer.height, rel=1e-9
+    for prediction in predict(run, paths, aspects=[(w, h)], model=model, top=3):
+        width, height = prediction.width, prediction.height
+        expected = aspect_alternatives(prediction.model_crop, w / h, width, height)
+        assert [(a.aspect, a.rank, a.crop) for a in prediction.alternatives] == [
+            (f"{w:g}:{h:g}", rank, crop) for rank, (crop, _) in enumerate(expected, start=1)
+        ]
+        assert [a.expected_iou for a in prediction.alternatives] == [
+            round(prediction.confidence * overlap, 4) for _, overlap in expected
+        ]
+        assert (
+            prediction.crop
+            == prediction.alternatives[0].crop
+            == with_aspect(prediction.model_crop, w / h, width, height)
         )
-        inner = Polygon(crop_corners(crop, prediction.width, prediction.height))
-        assert Polygon(crop_corners(model_crop, prediction.width, prediction.height)).buffer(1e-6).contains(inner)
+        for alternative in prediction.alternatives:
+            rect = crop_to_rect(alternative.crop, width, height)
+            assert rect.width / rect.height == pytest.approx(w / h, rel=1e-9)
+            assert crop_problem(alternative.crop, width, height) is None
+        first = crop_to_rect(prediction.crop, width, height)
+        outer = crop_to_rect(prediction.model_crop, width, height)
+        assert first.angle == outer.angle  # the same framing turned alike, its area the prediction's unless too large
+        assert first.width * first.height <= outer.width * outer.height * (1 + 1e-9)
+
+
+def test_several_aspects_and_top_on_the_command_line(run, tmp_path, capsys):
+    from cropstyle import cli
+
+    photo = oriented_photo(tmp_path / "p.jpg", photo_scene(90, 60, 8), 1)
+    assert cli.main(["predict", str(run), str(photo), "--aspect", "1:1,4:5", "--top", "3", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["aspect"] for r in records] == sorted((r["aspect"] for r in records), key=["1:1", "4:5"].index)
+    for aspect in ("1:1", "4:5"):
+        ranks = [r["rank"] for r in records if r["aspect"] == aspect]
+        assert ranks == list(range(1, len(ranks) + 1)) and 1 <= len(ranks) <= 3
+    first = records[0]
+    assert first["expected_iou"] == first["confidence"]  # the first: the prediction's own framing at that ratio
+    assert all(r["expected_iou"] <= first["confidence"] for r in records)
+    assert cli.main(["predict", str(run), str(photo), "--top", "2"]) == 2
+    assert "--top ranks the crops of each --aspect" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["predict", str(run), str(photo), "--aspect", "1:1", "--top", "4"])
 
 
 def test_parse_aspect():
@@ -158,7 +205,7 @@ def test_write_cropped_full_resolution_and_never_over_an_input(model, run, tmp_p
     a = oriented_photo(photos / "a.jpg", photo_scene(300, 200, 5), 8)
     b = oriented_photo(photos / "b.png", photo_scene(200, 300, 6), 1)
     before = {p: file_hash(p) for p in (a, b)}
-    predictions = predict(run, [photos], write_cropped=photos, aspect=(4, 5), model=model)
+    predictions = predict(run, [photos], write_cropped=photos, aspects=[(4, 5)], model=model)
     assert {p: file_hash(p) for p in (a, b)} == before
     written = {p.source.name: p.cropped for p in predictions}
     assert written["a.jpg"] == photos / "a-2.jpg" and written["b.png"] == photos / "b.jpg"
@@ -177,16 +224,23 @@ def test_formats(model, run, tmp_path):
     (tmp_path / "notes.txt").write_text("not a photo")
     predictions = predict(run, [tmp_path], model=model)
     rows = list(csv.DictReader(io.StringIO(format_predictions(predictions, "csv"))))
-    assert list(rows[0])[:9] == ["source", "width", "height", *LABEL_VALUES, "orientation"]
+    assert list(rows[0])[:11] == ["source", "width", "height", *LABEL_VALUES, "orientation", "confidence", "unsure"]
     row = next(r for r in rows if r["source"] == str(photo))
     done = next(p for p in predictions if p.source == photo)
     assert [float(row[k]) for k in LABEL_VALUES] == list(done.crop.values())
     assert (int(row["width"]), int(row["height"]), int(row["orientation"])) == (90, 60, 3)
-    assert next(r for r in rows if r["source"].endswith("notes.txt"))["skipped"].startswith("not an image")
+    assert 0 <= done.confidence <= 1 and float(row["confidence"]) == done.confidence
+    assert row["unsure"] == str(done.unsure)
+    skipped_row = next(r for r in rows if r["source"].endswith("notes.txt"))
+    assert skipped_row["skipped"].startswith("not an image") and skipped_row["confidence"] == ""
     records = json.loads(format_predictions(predictions, "json"))
-    assert next(r for r in records if r["source"] == str(photo))["angle"] == done.crop.angle
+    record = next(r for r in records if r["source"] == str(photo))
+    assert record["angle"] == done.crop.angle
+    assert record["confidence"] == done.confidence and record["unsure"] is done.unsure
     table = format_predictions(predictions, "table")
     assert "p.jpg" in table and "1 of 2 photos predicted" in table
+    line = next(line for line in table.splitlines() if "p.jpg" in line)
+    assert f"{done.confidence:.2f}" + (" unsure" if done.unsure else "") in line and "confidence" in table
     with pytest.raises(ValueError, match="format"):
         format_predictions(predictions, "xml")
 

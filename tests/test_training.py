@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from PIL import Image, ImageDraw
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, RotatedRect, crop_corners, crop_to_rect, iou, rect_to_crop
 from cropstyle.samples.dataset import write_dataset
 from cropstyle.training import pipeline
+from cropstyle.training.confidence import calibrate_run
 from cropstyle.training.evaluate import evaluate
 from cropstyle.training.run import Run
 from cropstyle.training.train import kept_members, train
@@ -57,8 +59,14 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
     assert list((run / "members" / "0" / "logs").rglob("events.out.tfevents.*"))  # TensorBoard, previews included
     assert not (run / "members" / "0" / "backup").exists()
     examples = pipeline.read_examples([dataset])
-    crops = model.predict(pipeline.make_dataset(examples, 64, 8, training=False), verbose=0)
-    assert crops.shape == (len(examples), 5)
+    outputs = model.predict(pipeline.make_dataset(examples, 64, 8, training=False), verbose=0)
+    assert outputs.shape == (len(examples), 6)  # the crop, then its confidence (training/confidence.py)
+    # One model without the keep-the-frame decision: nothing tells photos apart (agreement 1, keep 0), so the
+    # confidence is the validation photos' mean IoU for every photo.
+    calibration = Run.open(run).calibration
+    assert calibration.slopes == [0.0, 0.0] and calibration.fitted_on == result.n_val
+    assert calibration.validation["expected_iou"] == pytest.approx(config["validation"]["val_crop_iou"], abs=1e-6)
+    np.testing.assert_allclose(outputs[:, 5], config["validation"]["val_crop_iou"], atol=1e-5)
 
     test_dataset = sample_dataset(tmp_path / "test", 12, seed=5)
     report = tmp_path / "report"
@@ -73,6 +81,9 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
     assert written["methods"]["full"]["iou"] < 1
     assert "<figure>" in (report / "index.html").read_text()
     assert written["seen"] == {"included": False, "left_out": 0}
+    assert written["confidence"]["n"] == written["n"]
+    assert written["confidence"]["iou"] == pytest.approx(written["methods"]["model"]["iou"])
+    assert sum(part["n"] for part in written["confidence"]["by_quartile"]) == written["n"]
 
     # Photos the run trained or validated on are left out: all of them is an error, some are counted.
     trained_on = len(pipeline.read_examples([dataset]))
@@ -88,8 +99,6 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
 def test_a_run_without_its_model_file_remakes_it_from_the_members(tiny_run, tmp_path):
     """The general model ships without RUN/model.keras (no file over 2 MB): Run.load_model remakes it from the kept
     members as train made it, to the same outputs."""
-    import shutil
-
     base, dataset, result = tiny_run
     copy = tmp_path / "run"
     shutil.copytree(result.run, copy)
@@ -144,19 +153,51 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
     raws = [keras.Model(m.inputs, m.get_layer("raw").output)(feed).numpy() for m in members]
     expected = crop_tf.bounded_crop(np.mean(raws, axis=0)[:, :5], feed["aspect"][:, 0]).numpy()
     model = keras.saving.load_model(result.model_path, compile=False)
-    np.testing.assert_allclose(model(feed).numpy(), expected, atol=1e-6)
+    outputs = model(feed).numpy()
+    np.testing.assert_allclose(outputs[:, :5], expected, atol=1e-6)
+
+    # The confidence: the calibrated line through the members' agreement (the mean IoU of their crops' corner boxes,
+    # pair by pair); no keep-the-frame decision here.
+    crops = [crop_tf.bounded_crop(raw[:, :5], feed["aspect"][:, 0]).numpy() for raw in raws]
+    agreement = np.mean([box_iou(crops[a], crops[b]) for a, b in ((0, 1), (0, 2), (1, 2))], axis=0)
+    calibration = Run.open(run).calibration
+    features = np.column_stack([agreement, np.zeros_like(agreement)])
+    np.testing.assert_allclose(outputs[:, 5], calibration.expected(features), atol=1e-5)
+    assert calibration.slopes[1] == 0.0 and calibration.slopes[0] != 0.0
 
     split = json.loads((run / "split.json").read_text())
     val = examples.subset(examples.frame["image"].isin(split["val"]).to_numpy())
     predicted = model.predict(pipeline.make_dataset(val, 64, 8, training=False), verbose=0)
     exact = np.mean(
         [
-            iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
+            iou(Crop(*map(float, p[:5])), Crop(*map(float, t)), w, h)
             for p, t, w, h in zip(predicted, val.labels, val.frame["width"], val.frame["height"])
         ]
     )
     assert config["validation"]["val_crop_iou"] == pytest.approx(exact, abs=1e-5)
     assert config["validation"]["model_keras"] == "mean of 3 members' best epochs"
+
+    # A RUN trained before the confidence existed gets the same calibration from calibrate_run, as train made it.
+    older = base / "ensemble-before-confidence"
+    shutil.copytree(run, older)
+    before = json.loads((older / "config.json").read_text())
+    made = before.pop("confidence")
+    (older / "config.json").write_text(json.dumps(before))
+    Run.open(older).combined_members().save(older / "model.keras")
+    assert keras.saving.load_model(older / "model.keras", compile=False)(feed).shape == (len(examples), 5)
+    calibrate_run(older, verbose=False)
+    remade = Run.open(older).config["confidence"]
+    assert remade["slopes"] == pytest.approx(made["slopes"], abs=1e-6)
+    assert remade["intercept"] == pytest.approx(made["intercept"], abs=1e-6)
+    np.testing.assert_allclose(Run.open(older).load_model()(feed).numpy(), outputs, atol=1e-6)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of the upright boxes of crops [n, 5] (their left, top, right, bottom), in fractions of the frame."""
+    width = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    height = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    area = lambda c: (c[:, 2] - c[:, 0]) * (c[:, 3] - c[:, 1])  # noqa: E731
+    return width * height / (area(a) + area(b) - width * height)
 
 
 @pytest.mark.parametrize(
@@ -382,7 +423,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         predicted = model.predict(pipeline.make_dataset(val, 32, 8, training=False), verbose=0)
         exact = np.mean(
             [
-                iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
+                iou(Crop(*map(float, p[:5])), Crop(*map(float, t)), w, h)
                 for p, t, w, h in zip(predicted, val.labels, val.frame["width"], val.frame["height"])
             ]
         )
@@ -403,8 +444,8 @@ def test_photos_the_photographer_leaves_uncropped_come_back_exactly_uncropped(re
     examples = pipeline.read_examples([red_or_blue_dataset(tmp_path / "new", 8, seed=1)])
     model = keras.saving.load_model(run / "model.keras", compile=False)
     assert Run.open(run).config["model"]["keep_decision"] is True
-    crops = model.predict(pipeline.make_dataset(examples, 32, 8, training=False), verbose=0)
-    for crop, label in zip(crops, examples.labels):
+    outputs = model.predict(pipeline.make_dataset(examples, 32, 8, training=False), verbose=0)
+    for crop, label in zip(outputs[:, :5], examples.labels):
         if label[2] == 1.0:  # blue, uncropped
             assert crop.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
         else:

@@ -20,6 +20,7 @@ from cropstyle.extractor.geometry import (
     LABEL_VALUES,
     Crop,
     RotatedRect,
+    aspect_alternatives,
     crop_corners,
     crop_problem,
     crop_to_rect,
@@ -130,6 +131,10 @@ def make_vectors(seed: int = 6) -> dict:
                     "height": height,
                     "aspect": aspect,
                     "result": largest_with_aspect(crop, aspect, width, height).values(),
+                    "alternatives": [
+                        {"crop": alternative.values(), "overlap": overlap}
+                        for alternative, overlap in aspect_alternatives(crop, aspect, width, height)
+                    ],
                 }
             )
         vectors["cropper"].append(
@@ -181,4 +186,4 @@ def test_geometry_js_matches_python(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "# fail 0" in result.stdout and "# pass 6" in result.stdout, result.stdout
+    assert "# fail 0" in result.stdout and "# pass 7" in result.stdout, result.stdout

@@ -29,6 +29,7 @@ from cropstyle.extractor.geometry import (
     largest_with_aspect,
     rect_to_crop,
 )
+from cropstyle.training.run import Run
 from cropstyle.web.store import open_store
 from tests.load import HOST, ServerProcess, photo_bytes
 
@@ -121,6 +122,13 @@ def test_suggest_adjust_submit_download(page, server, run, tmp_path):
         assert getattr(suggestion, key) == pytest.approx(getattr(expected.crop, key), abs=0.01), key
     assert max_corner_distance(suggestion, expected.crop, width, height) <= 0.01 * max(width, height)
     assert suggestion.angle == pytest.approx(expected.crop.angle, abs=0.5)
+    # The confidence, shown in words: the same expected IoU as predict's, "unsure" exactly where predict says so.
+    shown = page.eval_on_selector("#confidence", "e => ({...e.dataset, text: e.textContent, hidden: e.hidden})")
+    assert not shown["hidden"] and float(shown["expected"]) == pytest.approx(expected.confidence, abs=0.01)
+    if abs(expected.confidence - Run.open(run).calibration.unsure_below) > 0.005:  # the browser's float32 photo
+        assert shown["unsure"] == str(expected.unsure).lower()
+    percent = f"{round(float(shown['expected']) * 100)} %"
+    assert shown["text"].startswith("Unsure:" if expected.unsure else "Confidence:") and percent in shown["text"]
 
     # No tensor leaks over 50 predictions, on the wasm backend.
     leak = page.evaluate("window.cropstyle.leakCheck(50)")

@@ -2,7 +2,10 @@
 
 Prints a table, and with --out writes REPORT/metrics.json
     {"n": N, "methods": {"model": {"iou": …, "bde": …, "angle_mae": …}, "full": {…}, "mean": {…}, "random": {…},
-                         "saliency": {…}, "saliency_true_size": {…}}}
+                         "saliency": {…}, "saliency_true_size": {…}},
+     "confidence": {"expected_iou": …, "iou": …, "by_quartile": [...], "auroc_good": …, …}}
+("confidence": the model's expected IoU against the IoU it got, training/confidence.py figures; absent for a RUN
+trained before the confidence)
 (training/baselines.py: the four baselines, and saliency_true_size, a reference told the true crop's size)
 and REPORT/index.html, a contact sheet of the photos, worst model IoU first, with the photographer's crop
 (green), the model's (red) and the best baseline's (blue). Metrics: training/metrics.py. The figures (with
@@ -19,16 +22,37 @@ from pathlib import Path
 import numpy as np
 
 from cropstyle.extractor.geometry import Crop
-from cropstyle.training import baselines, drawing, metrics, pipeline
+from cropstyle.training import baselines, confidence, drawing, metrics, pipeline
 from cropstyle.training.run import Run
 
 SHEET_LIMIT = 200  # photos on the contact sheet
 
 
-def model_crops(run: Run, examples: pipeline.Examples, batch_size: int = 32) -> list[Crop]:
-    """The RUN's crops of the examples' photos, through the training pipeline's own input."""
+def model_outputs(run: Run, examples: pipeline.Examples, batch_size: int = 32) -> tuple[list[Crop], np.ndarray | None]:
+    """The RUN's crops of the examples' photos, through the training pipeline's own input, and their confidence
+    (None for a RUN trained before it)."""
     data = pipeline.make_dataset(examples, run.image_size, batch_size, training=False, cache=False)
-    return [Crop(*map(float, row)) for row in run.load_model().predict(data, verbose=0)]
+    outputs = run.load_model().predict(data, verbose=0)
+    crops = [Crop(*map(float, row[:5])) for row in outputs]
+    return crops, (outputs[:, 5].astype(float) if outputs.shape[1] > 5 else None)
+
+
+def _confidence_table(figures: dict) -> str:
+    lines = [
+        "the model's confidence by quartile, least confident first",
+        f"{'quartile':<9} {'photos':>6} {'expected IoU':>13} {'IoU':>7}",
+    ]
+    for q, part in enumerate(figures["by_quartile"]):
+        if part["n"]:
+            lines.append(f"{q + 1:<9} {part['n']:>6} {part['expected_iou']:>13.3f} {part['iou']:>7.3f}")
+    auroc = figures["auroc_good"]
+    lines.append(
+        f"all       {figures['n']:>6} {figures['expected_iou']:>13.3f} {figures['iou']:>7.3f}   "
+        f"least confident quarter {figures['lowest_quarter_gap']:.3f} below the rest; "
+        f"AUROC for IoU ≥ {confidence.GOOD_IOU}: "
+        + (f"{auroc:.3f}" if auroc is not None else "n/a (every photo on one side)")
+    )
+    return "\n".join(lines)
 
 
 def _table(n: int, methods: dict[str, dict[str, float]]) -> str:
@@ -70,8 +94,9 @@ def evaluate(
     sizes = list(zip(frame["width"].astype(float), frame["height"].astype(float)))
     truth = [Crop(*map(float, row)) for row in examples.labels]
     mean_crop = Crop(*map(float, stored["mean"]))
+    model_crops, expected = model_outputs(run, examples)
     crops = {
-        "model": model_crops(run, examples),
+        "model": model_crops,
         "full": baselines.full(len(examples)),
         "mean": baselines.mean(len(examples), stored["mean"]),
         "random": baselines.random(sizes, stored["train_crops"]),
@@ -89,8 +114,12 @@ def evaluate(
         "seen": {"included": bool(include_seen and seen.any()), "left_out": 0 if include_seen else int(seen.sum())},
         "methods": {name: metrics.summarise(values) for name, values in per_photo.items()},
     }
+    if expected is not None:
+        result["confidence"] = confidence.figures(expected, [m["iou"] for m in per_photo["model"]])
     if verbose:
         print(_table(result["n"], result["methods"]))
+        if expected is not None and len(expected) >= 4:
+            print(_confidence_table(result["confidence"]))
     run.record_evaluation({**result, "datasets": [str(Path(d).resolve()) for d in datasets]})
     if out is not None:
         out = Path(out)

@@ -150,6 +150,8 @@ argument `general`: a crop model for someone who has trained nothing yet.
   1,335 photos scored 0.702 IoU / BDE 0.075 (measured 2026-12-05 by the dataset's keepers; CACNet, CVPR 2021:
   0.718 / 0.069). On your own photos your own crops decide: `cropstyle evaluate general YOUR_DATASET` compares it
   with the baselines.
+- Confidence (each crop's expected IoU with the photographer's, training/confidence.py):
+  {_confidence_line(config)}
 
 ## Rebuild
     make general-model FCDB=PATH            # PATH: FCDB's training split (crops.csv, images/)
@@ -159,6 +161,15 @@ argument `general`: a crop model for someone who has trained nothing yet.
 |---|---|
 {listing}
 """
+
+
+def _confidence_line(config: dict) -> str:
+    from cropstyle.training.confidence import Calibration, summary
+
+    stored = config.get("confidence")
+    if stored is None:
+        return "none (the model was trained before cropstyle had one)."
+    return summary(Calibration.from_dict(stored)) + "."
 
 
 def main(argv: list[str] | None = None) -> int:

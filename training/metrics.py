@@ -37,3 +37,13 @@ def summarise(per_photo: list[dict[str, float]]) -> dict[str, float]:
         "bde": float(np.mean([m["bde"] for m in per_photo])),
         "angle_mae": float(np.mean([m["angle_ae"] for m in per_photo])),
     }
+
+
+def exact_ious(predicted: np.ndarray, true: np.ndarray, widths, heights) -> np.ndarray:
+    """Per photo: iou of predicted[i] (its first 5 values, a crop) and true[i] on a widths[i]×heights[i] photo."""
+    return np.array(
+        [
+            iou(Crop(*map(float, p[:5])), Crop(*map(float, t)), float(w), float(h))
+            for p, t, w, h in zip(predicted, true, widths, heights)
+        ]
+    )

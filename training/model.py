@@ -211,7 +211,7 @@ class WithMirror(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="cropstyle")
 class MirroredMean(layers.Layer):
-    """Raw head outputs [2B, 6] of the photos then of their mirrors → [B, 6]: their mean, the mirrors' mapped back
+    """Raw head outputs [2B, …, 6] of the photos then of their mirrors → [B, …, 6]: their mean, the mirrors' mapped back
     (crop_tf.MIRROR_RAW: the head is mirror-symmetric, so the mean is again a crop inside the photo)."""
 
     def call(self, raw):
@@ -229,11 +229,36 @@ def flip_averaged(model: keras.Model) -> keras.Model:
     the two are two looks at the same photo; their mean is steadier than either. RUN/model.keras is this model
     with `cropstyle train --flip-average`, so predict, evaluate and the browser all average."""
     image, aspect = _inputs(next(tensor.shape[1] for tensor in model.inputs if len(tensor.shape) == 4))
-    raw_of = keras.Model(model.inputs, model.get_layer("raw").output, name=model.name)
-    both = raw_of({"image": WithMirror()(image), "aspect": keras.ops.concatenate([aspect, aspect], axis=0)})
-    raw = MirroredMean(dtype="float32", name="raw_mean")(both)
+    from cropstyle.training.confidence import member_raws
+
+    raws_of = keras.Model(model.inputs, member_raws(model), name=model.name)
+    both = raws_of({"image": WithMirror()(image), "aspect": keras.ops.concatenate([aspect, aspect], axis=0)})
+    members = MirroredMean(dtype="float32", name="member_raws")(both)  # each member's own two looks, [B, M, R]
+    raw = MemberMean(dtype="float32", name="raw_mean")(members)
     crop = _decided(CropHead(dtype="float32", name="crop_and_keep")(raw, aspect))
     return keras.Model({"image": image, "aspect": aspect}, crop, name=f"{model.name}_flip_averaged")
+
+
+@keras.saving.register_keras_serializable(package="cropstyle")
+class MemberStack(layers.Layer):
+    """M raw outputs [B, R] → [B, M, R]."""
+
+    def call(self, raws):
+        return keras.ops.stack(raws, axis=1)
+
+    def compute_output_shape(self, shapes):
+        return (shapes[0][0], len(shapes), shapes[0][1])
+
+
+@keras.saving.register_keras_serializable(package="cropstyle")
+class MemberMean(layers.Layer):
+    """[B, M, R] → [B, R]: the members' mean."""
+
+    def call(self, member_raws):
+        return keras.ops.mean(member_raws, axis=1)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], shape[2])
 
 
 def averaged(members: list[keras.Model]) -> keras.Model:
@@ -247,7 +272,8 @@ def averaged(members: list[keras.Model]) -> keras.Model:
         )
         for k, member in enumerate(members)
     ]
-    raw = layers.Average(dtype="float32", name="raw")(raws)
+    # [B, M, R] kept in the graph: how much the members agree is the confidence's first feature
+    raw = MemberMean(dtype="float32", name="raw")(MemberStack(dtype="float32", name="member_raws")(raws))
     return keras.Model(
         {"image": image, "aspect": aspect},
         CropHead(dtype="float32", name="crop_and_keep")(raw, aspect),

@@ -1,8 +1,10 @@
 """A training RUN: its layout, owned here and used by the writer (`cropstyle train`) and every reader.
 
 RUN/config.json        arguments, datasets, split sizes, preprocessing (training/pipeline.py), the model's
-                       architecture, and the validation figures of RUN/model.keras: read when the RUN is opened
-RUN/model.keras        the model: the mean of the members that learned (one member: its best epoch)
+                       architecture, the validation figures of RUN/model.keras and the calibration of its
+                       confidence (training/confidence.py): read when the RUN is opened
+RUN/model.keras        the model: the mean of the members that learned (one member: its best epoch); it gives each
+                       photo's crop and its confidence, [B, 6] (RUNs trained before the confidence: the crop, [B, 5])
 RUN/split.json         the training and validation images (by name)
 RUN/baselines.json     the training crops and their mean (the `mean` and `random` baselines)
 RUN/members/K/         member K of the ensemble (K = 0 … ensemble − 1), always, even for one model:
@@ -22,10 +24,14 @@ import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
+
+if TYPE_CHECKING:
+    from cropstyle.training.confidence import Calibration
 
 CONFIG, MODEL, SPLIT, BASELINES, EVALUATION = (
     "config.json",
@@ -89,17 +95,38 @@ class Run:
         2 MB) has it remade from its members, exactly as `cropstyle train` made it."""
         import keras
 
-        from cropstyle.training import losses as _losses  # noqa: F401  (registers the custom objects it names)
-        from cropstyle.training import model as _model
+        from cropstyle.training import confidence
+        from cropstyle.training import losses as _losses  # noqa: F401  (these register the custom objects it names)
+        from cropstyle.training import model as _model  # noqa: F401
 
         if self.model_path.is_file():
             return keras.saving.load_model(self.model_path, compile=False)
+        final = self.combined_members()
+        calibration = self.calibration
+        return final if calibration is None else confidence.with_confidence(final, calibration)
+
+    def combined_members(self):
+        """The kept members combined as `cropstyle train` combines them (their mean, flip averaged if the RUN is),
+        without the confidence: the crop [B, 5]."""
+        import keras
+
+        from cropstyle.training import losses as _losses  # noqa: F401  (registers the custom objects it names)
+        from cropstyle.training import model as _model
+
         kept = self.config.get("validation", {}).get("members_kept")
         if not kept or not all((member_dir(self.path, k) / MODEL).is_file() for k in kept):
             raise FileNotFoundError(f"{self.path} has no {MODEL}: training did not finish")
         members = [keras.saving.load_model(member_dir(self.path, k) / MODEL, compile=False) for k in kept]
         best = _model.averaged(members) if len(members) > 1 else members[0]
         return _model.flip_averaged(best) if self.config["arguments"].get("flip_average") else _model.decided(best)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """How the model's confidence is calibrated (training/confidence.py); None for RUNs trained before it."""
+        from cropstyle.training.confidence import Calibration
+
+        stored = self.config.get("confidence")
+        return None if stored is None else Calibration.from_dict(stored)
 
     @functools.cached_property
     def model_sha256(self) -> str:

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from cropstyle.extractor.geometry import LABEL_VALUES, Crop, iou
-from cropstyle.training import crop_tf, drawing, pipeline
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop
+from cropstyle.training import confidence, crop_tf, drawing, metrics, pipeline
 from cropstyle.training import run as layout
 from cropstyle.training.losses import CornerBoxIoU, CropLoss
 from cropstyle.training.model import averaged, build_model, decided, flip_averaged, training_view
@@ -81,17 +81,14 @@ class ValidationCrops(keras.callbacks.Callback):
             self._forward = tf.function(lambda inputs: self.model(inputs, training=False), reduce_retracing=True)
         return np.concatenate([self._forward(inputs).numpy() for inputs, _ in self.data])
 
-    def mean_iou(self, predictions: np.ndarray) -> float:
-        """The exact mean IoU of these validation crops (geometry.iou of the rotated crops in displayed pixels)."""
+    def ious(self, predictions: np.ndarray) -> np.ndarray:
+        """The exact IoU of each validation crop (geometry.iou of the rotated crops in displayed pixels)."""
         frame = self.examples.frame
-        return float(
-            np.mean(
-                [
-                    iou(Crop(*map(float, p)), Crop(*map(float, t)), w, h)
-                    for p, t, w, h in zip(predictions, self.examples.labels, frame["width"], frame["height"])
-                ]
-            )
-        )
+        return metrics.exact_ious(predictions, self.examples.labels, frame["width"], frame["height"])
+
+    def mean_iou(self, predictions: np.ndarray) -> float:
+        """The exact mean IoU of these validation crops."""
+        return float(np.mean(self.ious(predictions)))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         outputs = self.predict()
@@ -465,7 +462,11 @@ def combine(plan: Plan, members: list[Member], config: dict, verbose: int) -> fl
         described = f"mean of {len(kept)} members' best epochs" if len(kept) > 1 else f"member {kept[0]}'s best epoch"
     flip_average = plan.options.flip_average
     averaged_flips = flip_averaged(best)
-    (averaged_flips if flip_average else decided(best)).save(plan.out / layout.MODEL)
+    final = averaged_flips if flip_average else decided(best)
+    crops, features = confidence.features_of(final, validation.data)
+    calibration = confidence.fit_calibration(features, validation.ious(crops))
+    confidence.with_confidence(final, calibration).save(plan.out / layout.MODEL)
+    config["confidence"] = calibration.as_dict()
     config["validation"] = {
         "val_crop_iou": best_val_iou,
         "val_crop_iou_flip_averaged": validation.mean_iou(validation.predict(averaged_flips)),

@@ -23,6 +23,7 @@ const ui = {
   values: $("#crop-values"),
   status: $("#status"),
   modelStatus: $("#model-status"),
+  confidence: $("#confidence"),
   angle: $("#angle"),
   angleNumber: $("#angle-number"),
   reset: $("#reset"),
@@ -39,6 +40,7 @@ const state = {
   width: 0,
   height: 0,
   suggestion: null, // the model's crop (displayed frame), or a default when there is no model
+  confidence: null, // the model's {expected, unsure} for the suggestion, or null (no model, or one without it)
   aspect: null, // null (free) or width / height
   label: null, // what #crop-values shows: the crop in cropper now
   cropper: null,
@@ -161,6 +163,7 @@ async function openPhoto(file) {
   if (state.url) URL.revokeObjectURL(state.url);
   if (state.bitmap) state.bitmap.close();
   state.cropper = null;
+  showConfidence(null);
   state.file = file;
   state.url = URL.createObjectURL(file);
   try {
@@ -190,9 +193,13 @@ async function openPhoto(file) {
   setPhase("predicting");
   await modelReady;
   const started = performance.now();
-  state.suggestion = state.model ? await predict(state.model, state.bitmap, state.width, state.height) : DEFAULT_CROP;
+  const answer = state.model
+    ? await predict(state.model, state.bitmap, state.width, state.height)
+    : { crop: DEFAULT_CROP, confidence: null };
   const elapsed = performance.now() - started;
   if (generation !== state.generation) return;
+  state.suggestion = answer.crop;
+  showConfidence(answer.confidence);
   await cropperReady(ui.image);
   if (generation !== state.generation) return;
   applySuggestion();
@@ -206,9 +213,29 @@ async function openPhoto(file) {
       ? "No model on this server: crop by hand, then download or submit."
       : uncropped
         ? `The model leaves this photo uncropped (${timing}). Crop it if you would, ${then}`
-        : `Suggested in ${elapsed.toFixed(0)} ms (${state.model.backend}). Adjust it, ${then}`,
+        : state.confidence?.unsure
+          ? `Suggested in ${elapsed.toFixed(0)} ms (${state.model.backend}), but the model is unsure of this photo: ` +
+            `check the crop, ${then}`
+          : `Suggested in ${elapsed.toFixed(0)} ms (${state.model.backend}). Adjust it, ${then}`,
   );
   setPhase("suggested");
+}
+
+/** The confidence beside the crop values: the expected IoU in words, "unsure" below the model's threshold. */
+function showConfidence(confidence) {
+  state.confidence = confidence;
+  ui.confidence.hidden = confidence === null;
+  ui.confidence.dataset.expected = confidence === null ? "" : String(confidence.expected);
+  ui.confidence.dataset.unsure = confidence === null ? "" : String(confidence.unsure);
+  ui.confidence.className = confidence?.unsure ? "unsure" : "";
+  if (confidence === null) ui.confidence.textContent = "";
+  else {
+    const percent = Math.round(confidence.expected * 100);
+    ui.confidence.textContent = confidence.unsure
+      ? `Unsure: this suggestion is expected to overlap your own crop by ${percent} % (IoU), among the model's least ` +
+        "sure answers."
+      : `Confidence: this suggestion is expected to overlap your own crop by ${percent} % (IoU).`;
+  }
 }
 
 // ---- download and submit --------------------------------------------------------------------

@@ -158,6 +158,84 @@ export function largestWithAspect(crop, aspect, width, height) {
   return rectToCrop({ ...rect, width: newWidth, height: newWidth / aspect }, width, height);
 }
 
+/** `rect` moved the least into a width×height frame, shrunk about its centre (ratio kept) first if it cannot fit at
+ * its angle: its bounding box inside the frame (geometry.fit_in_frame). */
+export function fitInFrame(rect, width, height) {
+  const t = (rect.angle * Math.PI) / 180;
+  const cos = Math.abs(Math.cos(t));
+  const sin = Math.abs(Math.sin(t));
+  let boxW = rect.width * cos + rect.height * sin;
+  let boxH = rect.width * sin + rect.height * cos;
+  const scale = Math.min(1, width / boxW, height / boxH);
+  boxW *= scale;
+  boxH *= scale;
+  return {
+    cx: Math.min(Math.max(rect.cx, boxW / 2), width - boxW / 2),
+    cy: Math.min(Math.max(rect.cy, boxH / 2), height - boxH / 2),
+    width: rect.width * scale,
+    height: rect.height * scale,
+    angle: rect.angle,
+  };
+}
+
+function checkAspect(aspect) {
+  if (!(aspect > 0 && Number.isFinite(aspect)))
+    throw new Error(`aspect ratio must be a positive number, not ${aspect}`);
+}
+
+/** The crop of ratio `aspect` with the crop's centre, angle and area, moved (or shrunk) into the frame. */
+export function withAspect(crop, aspect, width, height) {
+  checkAspect(aspect);
+  const rect = cropToRect(crop, width, height);
+  const area = rect.width * rect.height;
+  const same = { ...rect, width: Math.sqrt(area * aspect), height: Math.sqrt(area / aspect) };
+  return rectToCrop(fitInFrame(same, width, height), width, height);
+}
+
+/** The smallest crop of ratio `aspect` holding the crop (same centre and angle), moved (or shrunk) into the frame. */
+export function coveringWithAspect(crop, aspect, width, height) {
+  checkAspect(aspect);
+  const rect = cropToRect(crop, width, height);
+  const newWidth = Math.max(rect.width, rect.height * aspect);
+  return rectToCrop(fitInFrame({ ...rect, width: newWidth, height: newWidth / aspect }, width, height), width, height);
+}
+
+/** IoU of two crops turned by the same angle (in their own axes both are upright boxes). */
+export function sameAngleIou(a, b, width, height) {
+  const ra = cropToRect(a, width, height);
+  const rb = cropToRect(b, width, height);
+  if (Math.abs(ra.angle - rb.angle) > 1e-9) throw new Error("the crops are turned by different angles");
+  const [u, v] = axes(ra.angle);
+  const dx = rb.cx - ra.cx;
+  const dy = rb.cy - ra.cy;
+  const du = dx * u[0] + dy * u[1];
+  const dv = dx * v[0] + dy * v[1];
+  const across = Math.max(0, Math.min(ra.width / 2, du + rb.width / 2) - Math.max(-ra.width / 2, du - rb.width / 2));
+  const down = Math.max(0, Math.min(ra.height / 2, dv + rb.height / 2) - Math.max(-ra.height / 2, dv - rb.height / 2));
+  const inter = across * down;
+  const union = ra.width * ra.height + rb.width * rb.height - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+export const DISTINCT_IOU = 0.95;
+
+/** Up to three distinct crops of ratio `aspect` for a suggestion, best first, each {crop, overlap} with the first
+ * (geometry.aspect_alternatives): the same framing at that ratio, the largest inside it, the smallest holding it. */
+export function aspectAlternatives(crop, aspect, width, height) {
+  const first = withAspect(crop, aspect, width, height);
+  const others = [largestWithAspect(crop, aspect, width, height), coveringWithAspect(crop, aspect, width, height)]
+    .map((other) => ({ crop: other, overlap: sameAngleIou(first, other, width, height) }))
+    // Ties (the inner and the outer crop often overlap the first alike) keep that order, to 1e-9, as in Python.
+    .sort((a, b) => Math.round(b.overlap * 1e9) - Math.round(a.overlap * 1e9));
+  const distinct = [];
+  for (const candidate of [{ crop: first, overlap: 1 }, ...others]) {
+    if (distinct.every((kept) => sameAngleIou(candidate.crop, kept.crop, width, height) <= DISTINCT_IOU)) {
+      distinct.push(candidate);
+    }
+  }
+  return distinct;
+}
+
 /** Why `crop` is not a valid crop of a width×height image, or null when it is. */
 export function cropProblem(crop, width, height) {
   const values = LABEL_VALUES.map((k) => crop[k]);

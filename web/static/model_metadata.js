@@ -37,7 +37,20 @@ export function outputColumns(output) {
   return columns;
 }
 
-/** WEBMODEL/metadata.json → {imageSize, sourceLongSide, columns}; throws an Error that names the offending field. */
+/** How to read the model's confidence (its expected IoU with the photographer's crop, training/confidence.py):
+ * {column, unsureBelow}, or null for a model exported before it had one (no "confidence" output). */
+export function readConfidence(metadata) {
+  const column = metadata.output.values.indexOf("confidence");
+  if (column < 0) return null;
+  const unsureBelow = metadata.confidence?.unsure_below;
+  if (!(typeof unsureBelow === "number" && unsureBelow >= 0 && unsureBelow <= 1)) {
+    throw new Error(`metadata.confidence.unsure_below is ${shown(unsureBelow)}, not a number between 0 and 1`);
+  }
+  return { column, unsureBelow };
+}
+
+/** WEBMODEL/metadata.json → {imageSize, sourceLongSide, columns, confidence}; throws an Error that names the
+ * offending field. */
 export function readModelMetadata(metadata) {
   if (metadata === null || typeof metadata !== "object") {
     throw new Error(`the model has no metadata.json: ${REEXPORT}`);
@@ -66,10 +79,19 @@ export function readModelMetadata(metadata) {
     imageSize: positiveInteger(preprocessing, "image_size", "metadata.preprocessing"),
     sourceLongSide: positiveInteger(preprocessing, "source_long_side", "metadata.preprocessing"),
     columns: outputColumns(metadata.output),
+    confidence: readConfidence(metadata),
   };
 }
 
 /** One row of the model's output → our label, each value read from its named column. */
 export function cropFromOutput(row, columns) {
   return makeCrop(row[columns.left], row[columns.top], row[columns.right], row[columns.bottom], row[columns.angle]);
+}
+
+/** One row of the model's output → {expected, unsure}: the expected IoU, and whether it is below the calibrated
+ * threshold; null when the model gives no confidence. */
+export function confidenceFromOutput(row, confidence) {
+  if (confidence === null) return null;
+  const expected = row[confidence.column];
+  return { expected, unsure: expected < confidence.unsureBelow };
 }

@@ -2,7 +2,7 @@
 // metadata (model_metadata.js), and runs it on a photo. The page loads TF.js and its wasm backend as classic scripts
 // before the modules (web/static/index.html).
 import { modelInputValues, sourceSize } from "./model_input.js";
-import { cropFromOutput, readModelMetadata } from "./model_metadata.js";
+import { confidenceFromOutput, cropFromOutput, readModelMetadata } from "./model_metadata.js";
 
 const tf = window.tf;
 
@@ -35,7 +35,8 @@ async function loadOn(backend, info, contract) {
     metadata,
     backend,
     version: info.version,
-    ...contract, // imageSize, sourceLongSide (the RUN's training photos' long side), columns (outputs by name)
+    // imageSize, sourceLongSide (the RUN's training photos' long side), columns (outputs by name), confidence
+    ...contract,
     inputs: {
       image: inputName(graph, metadata, "image", graph.inputs[0]),
       aspect: inputName(graph, metadata, "aspect", graph.inputs[1]),
@@ -106,8 +107,8 @@ export function modelInput(canvas, size) {
   return tf.tensor4d(modelInputValues(rgba, width, height, size), [1, size, size, 3], "float32");
 }
 
-/** One prediction on a canvas at the source size: the input and the graph inside tf.tidy, so nothing but the output
- * survives it, and the output is disposed once read. */
+/** One prediction on a canvas at the source size, {crop, confidence} (confidence: {expected, unsure} or null): the
+ * input and the graph inside tf.tidy, so nothing but the output survives it, and the output is disposed once read. */
 export async function runModel(model, canvas, aspect) {
   const output = tf.tidy(() => {
     const image = modelInput(canvas, model.imageSize);
@@ -115,13 +116,15 @@ export async function runModel(model, canvas, aspect) {
     return model.graph.execute({ [model.inputs.image]: image, [model.inputs.aspect]: aspectTensor }, model.output);
   });
   try {
-    return cropFromOutput(await output.data(), model.columns);
+    const row = await output.data();
+    return { crop: cropFromOutput(row, model.columns), confidence: confidenceFromOutput(row, model.confidence) };
   } finally {
     output.dispose();
   }
 }
 
-/** The model's crop of a displayed width×height photo (an ImageBitmap or any canvas image source). */
+/** The model's crop of a displayed width×height photo (an ImageBitmap or any canvas image source) and its confidence,
+ * as runModel's. */
 export async function predict(model, photo, width, height) {
   return runModel(model, sourceCanvas(model, photo, width, height), width / height);
 }

@@ -58,6 +58,18 @@ test("largestWithAspect", () => {
   assert.throws(() => g.largestWithAspect(g.IDENTITY, 0, 10, 10));
 });
 
+test("aspectAlternatives agrees with aspect_alternatives: the same crops, ranked alike, the same overlaps", () => {
+  for (const c of vectors.aspect) {
+    const got = g.aspectAlternatives(crop(c.crop), c.aspect, c.width, c.height);
+    assert.equal(got.length, c.alternatives.length, `aspect ${c.aspect} of ${JSON.stringify(c.crop)}`);
+    got.forEach((alternative, k) => {
+      closeCrop(alternative.crop, crop(c.alternatives[k].crop), `aspect ${c.aspect}, rank ${k + 1}`);
+      assert.ok(Math.abs(alternative.overlap - c.alternatives[k].overlap) < 1e-9);
+    });
+  }
+  assert.throws(() => g.withAspect(g.IDENTITY, -1, 10, 10));
+});
+
 test("cropProblem agrees with crop_problem", () => {
   for (const c of vectors.problems) {
     const values = c.crop.map((x) => (x === "nan" ? NaN : x === "inf" ? Infinity : x));

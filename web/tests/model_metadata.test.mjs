@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { cropFromOutput, FORMAT_VERSION, outputColumns, readModelMetadata } from "../static/model_metadata.js";
+import {
+  confidenceFromOutput,
+  cropFromOutput,
+  FORMAT_VERSION,
+  outputColumns,
+  readModelMetadata,
+} from "../static/model_metadata.js";
 
 /** The parts of a format_version 2 metadata.json the page reads (export/webmodel.py writes more). */
 function metadata() {
@@ -40,7 +46,33 @@ test("a format_version 2 metadata.json: sizes and output columns", () => {
     imageSize: 96,
     sourceLongSide: 512,
     columns: { left: 0, top: 1, right: 2, bottom: 3, angle: 4 },
+    confidence: null,
   });
+});
+
+test("a model with a confidence: its column by name, and unsure below the calibrated threshold", () => {
+  const withConfidence = metadata();
+  withConfidence.output.values = ["left", "top", "right", "bottom", "angle", "confidence"];
+  withConfidence.confidence = { unsure_below: 0.625 };
+  const contract = readModelMetadata(withConfidence);
+  assert.deepEqual(contract.confidence, { column: 5, unsureBelow: 0.625 });
+  assert.deepEqual(confidenceFromOutput(Float32Array.from([0, 0, 1, 1, 0, 0.75]), contract.confidence), {
+    expected: 0.75,
+    unsure: false,
+  });
+  assert.deepEqual(confidenceFromOutput([0, 0, 1, 1, 0, 0.5], contract.confidence), { expected: 0.5, unsure: true });
+  assert.deepEqual(confidenceFromOutput([0, 0, 1, 1, 0, 0.625], contract.confidence), {
+    expected: 0.625,
+    unsure: false,
+  });
+  assert.equal(confidenceFromOutput([0, 0, 1, 1, 0], null), null);
+  refused((m) => {
+    m.output.values.push("confidence");
+  }, /metadata\.confidence\.unsure_below is missing, not a number between 0 and 1/);
+  refused((m) => {
+    m.output.values.push("confidence");
+    m.confidence = { unsure_below: 1.5 };
+  }, /metadata\.confidence\.unsure_below is 1\.5/);
 });
 
 test("another format_version, or none, is refused: re-export", () => {
