@@ -11,7 +11,8 @@ Trains with the defaults (`cropstyle train`, nothing tuned per style) and evalua
   (the 267 smallest are the test photos). The photos never leave data/ (ignored by git).
 
 It prints one table (model and each baseline: IoU, BDE, angle MAE; training time), then what the model's
-confidence is worth on the test photos of each dataset (training/confidence.py) against issue 29's targets, and a
+confidence is worth on the test photos of each dataset (training/confidence.py) against issue 29's targets, the
+ranked alternatives at 1:1 and 4:5 against the largest crop of that ratio inside the model's, and a
 learning curve on FCDB and two styles: model IoU against 50, 100, 200, 400 and all training photos.
 
     .venv/bin/python bench/quality.py [--data fcdb,thirds,...] [--no-curve] [--ensemble N] [--work data/quality]
@@ -137,7 +138,80 @@ def train_and_evaluate(
             "train_seconds": round(time.perf_counter() - started, 1),
         }
     report = evaluate(run, [test_dataset], run / "report", verbose=False)
-    return {**trained, "n_test": report["n"], "methods": report["methods"], "confidence": report["confidence"]}
+    return {
+        **trained,
+        "n_test": report["n"],
+        "methods": report["methods"],
+        "confidence": report["confidence"],
+        "aspects": aspect_figures(run, test_dataset),
+    }
+
+
+ASPECTS = {"1:1": 1.0, "4:5": 0.8}  # issue 29's ratios for the ranked alternatives
+
+
+def fitted_to_aspect(crop, aspect: float, width: float, height: float, steps: int = 64):
+    """The photographer's crop fitted to a ratio: of the crops of that ratio with its centre and angle (moved into
+    the frame), the one with the highest IoU with it, from the largest inside it to the smallest holding it."""
+    import numpy as np
+
+    from cropstyle.extractor.geometry import RotatedRect, crop_to_rect, fit_in_frame, iou, rect_to_crop
+
+    rect = crop_to_rect(crop, width, height)
+    candidates = [
+        rect_to_crop(
+            fit_in_frame(RotatedRect(rect.cx, rect.cy, w, w / aspect, rect.angle), width, height), width, height
+        )
+        for w in np.linspace(min(rect.width, rect.height * aspect), max(rect.width, rect.height * aspect), steps)
+    ]
+    return max(candidates, key=lambda candidate: iou(candidate, crop, width, height))
+
+
+def aspect_figures(run: Path, test_dataset: Path) -> dict:
+    """At each of ASPECTS, mean IoU with the photographer's crop fitted to it (fitted_to_aspect) of: the largest crop
+    of that ratio inside the model's (the rule before the ranked alternatives), the first ranked alternative, the
+    best of the three; and how many distinct alternatives there were."""
+    import numpy as np
+
+    from cropstyle.extractor.geometry import Crop, aspect_alternatives, iou, largest_with_aspect
+    from cropstyle.training import pipeline
+    from cropstyle.training.evaluate import model_outputs
+    from cropstyle.training.run import Run
+
+    opened = Run.open(run)
+    examples = pipeline.read_examples([test_dataset])
+    examples = examples.subset(np.array([not opened.seen(image) for image in examples.frame["image"]]))
+    crops, _ = model_outputs(opened, examples)
+    sizes = list(zip(examples.frame["width"].astype(float), examples.frame["height"].astype(float)))
+    figures = {}
+    for name, aspect in ASPECTS.items():
+        inside, first, best, count = [], [], [], []
+        for crop, label, (w, h) in zip(crops, examples.labels, sizes):
+            target = fitted_to_aspect(Crop(*map(float, label)), aspect, w, h)
+            ranked = aspect_alternatives(crop, aspect, w, h)
+            inside.append(iou(largest_with_aspect(crop, aspect, w, h), target, w, h))
+            first.append(iou(ranked[0][0], target, w, h))
+            best.append(max(iou(alternative, target, w, h) for alternative, _ in ranked))
+            count.append(len(ranked))
+        figures[name] = {
+            "largest_inside": float(np.mean(inside)),
+            "first": float(np.mean(first)),
+            "best_of_top3": float(np.mean(best)),
+            "alternatives": float(np.mean(count)),
+        }
+    return figures
+
+
+def aspect_table(results: dict[str, dict]) -> str:
+    header = f"{'data':<10} {'aspect':<6} {'largest inside':>14} {'first':>6} {'best of 3':>9} {'alternatives':>12}"
+    lines = [header, "-" * len(header)]
+    for name, result in results.items():
+        for aspect, figures in result.get("aspects", {}).items():
+            lines.append(
+                f"{name:<10} {aspect:<6} {figures['largest_inside']:>14.3f} {figures['first']:>6.3f} "
+                f"{figures['best_of_top3']:>9.3f} {figures['alternatives']:>12.2f}"
+            )
+    return "\n".join(lines)
 
 
 # Issue 29's targets for the confidence on test photos: where the per-photo IoU varies enough to tell (standard
@@ -258,6 +332,10 @@ def main() -> None:
             points["all"] = figures["results"][name]
     print("\n" + table(figures["results"]))
     print("\nthe confidence on the test photos (training/confidence.py)\n" + confidence_table(figures["results"]))
+    print(
+        "\nranked alternatives per aspect: mean IoU with the photographer's crop fitted to that ratio\n"
+        + aspect_table(figures["results"])
+    )
     if figures["curve"]:
         print("\nlearning curve: model IoU on the test photos (best baseline in brackets)")
         for name, points in figures["curve"].items():

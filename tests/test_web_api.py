@@ -188,6 +188,95 @@ def test_malformed_crop_json(server, client, text, status, words):
     assert snapshot(server) == before
 
 
+def test_submit_stores_the_suggestion_it_started_from(server, client):
+    """The ranked alternative the user started from: stored as canonical JSON, listed parsed; without one, null."""
+    photo = photo_bytes(300, 240, seed=30)
+    sent = '{"rank": 2, "expected_iou": 1, "aspect": "1.91:1"}'  # another key order, a whole number for the IoU
+    response = submit(client, server.url, photo, GOOD, predicted=GOOD, model="abc123", extra={"suggestion": sent})
+    assert response.status_code == 201, response.text
+    identifier = response.json()["id"]
+    plain = submit(client, server.url, photo, _crop(left=0.15))
+    assert plain.status_code == 201, plain.text
+    assert server.reader.get(identifier).suggestion == '{"aspect": "1.91:1", "expected_iou": 1.0, "rank": 2}'
+    listing = client.get(f"{server.url}/api/corrections", headers=AUTH).json()["corrections"]
+    shown = {row["id"]: row["suggestion"] for row in listing}
+    assert shown[identifier] == {"aspect": "1.91:1", "rank": 2, "expected_iou": 1.0}
+    assert shown[plain.json()["id"]] is None
+    free = {"aspect": "free", "rank": 1, "expected_iou": None}
+    response = submit(client, server.url, photo, _crop(left=0.2), extra={"suggestion": json.dumps(free)})
+    assert response.status_code == 201, response.text
+    assert server.reader.get(response.json()["id"]).public()["suggestion"] == free
+
+
+def _suggestion(**changes):
+    return json.dumps({"aspect": "4:5", "rank": 1, "expected_iou": 0.5, **changes})
+
+
+ASPECT_PROBLEM = '`suggestion.aspect` must be "free" or W:H with positive numbers (e.g. 4:5, 1.91:1), not '
+BAD_SUGGESTIONS = [
+    (_suggestion(rank=4), 422, "`suggestion.rank` must be an integer from 1 to 3, not 4"),
+    (_suggestion(rank=0), 422, "`suggestion.rank` must be an integer from 1 to 3, not 0"),
+    (_suggestion(rank=2.0), 422, "`suggestion.rank` must be an integer from 1 to 3, not 2.0"),
+    (_suggestion(rank="1"), 422, '`suggestion.rank` must be an integer from 1 to 3, not "1"'),
+    (_suggestion(rank=True), 422, "`suggestion.rank` must be an integer from 1 to 3, not true"),
+    (_suggestion(aspect="free", rank=2), 422, '`suggestion.rank` must be 1 for the aspect "free", not 2'),
+    (_suggestion(aspect="4:0"), 422, ASPECT_PROBLEM + '"4:0"'),
+    (_suggestion(aspect="-4:5"), 422, ASPECT_PROBLEM + '"-4:5"'),
+    (_suggestion(aspect="4/5"), 422, ASPECT_PROBLEM + '"4/5"'),
+    (_suggestion(aspect="inf:1"), 422, ASPECT_PROBLEM + '"inf:1"'),
+    (_suggestion(aspect=0.8), 422, ASPECT_PROBLEM + "0.8"),
+    (_suggestion(aspect=None), 422, ASPECT_PROBLEM + "null"),
+    (_suggestion(expected_iou=1.5), 422, "`suggestion.expected_iou` must be a number from 0 to 1 or null, not 1.5"),
+    (_suggestion(expected_iou=-0.1), 422, "`suggestion.expected_iou` must be a number from 0 to 1 or null, not -0.1"),
+    (_suggestion(expected_iou="0.5"), 422, '`suggestion.expected_iou` must be a number from 0 to 1 or null, not "0.5"'),
+    (
+        '{"aspect": "4:5", "rank": 1, "expected_iou": 1e999}',
+        422,
+        "`suggestion.expected_iou` must be a number from 0 to 1 or null, not Infinity",
+    ),
+    (_suggestion(zoom=2), 422, "`suggestion` has unknown keys: zoom"),
+    (_suggestion(**{"two\nlines": 1}), 422, '`suggestion` has unknown keys: "two\\nlines"'),  # one line
+    ('{"aspect": "4:5", "rank": 1}', 422, "`suggestion` lacks expected_iou"),
+    ("[1, 2]", 422, "`suggestion` must be a JSON object with aspect, rank, expected_iou, not [1, 2]"),
+    ('{"aspect": {"w": 4, "h": 5}}', 400, "`suggestion` is nested too deep: a suggestion is one flat object"),
+    (
+        '{"aspect": "4:5", "rank": 1, "expected_iou": NaN}',
+        400,
+        "`suggestion` is not valid JSON with finite numbers and unique keys: NaN is not a finite number",
+    ),
+    (
+        '{"aspect": "4:5", "rank": 1, "rank": 2, "expected_iou": 0.5}',
+        400,
+        "`suggestion` is not valid JSON with finite numbers and unique keys: keys given more than once: rank",
+    ),
+]
+
+
+@pytest.mark.parametrize("text,status,message", BAD_SUGGESTIONS, ids=[t for t, _, _ in BAD_SUGGESTIONS])
+def test_bad_suggestions_store_nothing(server, client, text, status, message):
+    before = snapshot(server)
+    response = submit(client, server.url, photo_bytes(200, 150, seed=31), GOOD, extra={"suggestion": text})
+    assert response.status_code == status, response.text
+    assert response.json() == {"error": message}
+    assert snapshot(server) == before
+
+
+def test_suggestion_as_a_file_or_too_long_stores_nothing(server, client):
+    before = snapshot(server)
+    photo = ("p.jpg", photo_bytes(200, 150, seed=32), "image/jpeg")
+    as_file = client.post(
+        f"{server.url}/api/corrections",
+        files={"photo": photo, "suggestion": ("s.json", _suggestion().encode(), "application/json")},
+        data={"crop": json.dumps(GOOD)},
+    )
+    assert as_file.status_code == 400 and as_file.json() == {"error": "`suggestion` must be a JSON field, not a file"}
+    too_long = submit(
+        client, server.url, photo[1], GOOD, extra={"suggestion": _suggestion(aspect="4:5" + " " * 20_000)}
+    )
+    assert_rejected(server, too_long, 400, "exceeded maximum size")  # MAX_FIELD_BYTES, as for every field
+    assert snapshot(server) == before
+
+
 def _gif() -> bytes:
     buffer = io.BytesIO()
     Image.new("P", (64, 48)).save(buffer, "GIF")

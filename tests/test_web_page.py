@@ -23,10 +23,10 @@ from cropstyle.extractor.geometry import (
     LABEL_VALUES,
     Crop,
     RotatedRect,
+    aspect_alternatives,
     crop_corners,
     crop_to_rect,
     iou,
-    largest_with_aspect,
     rect_to_crop,
 )
 from cropstyle.training.run import Run
@@ -135,14 +135,25 @@ def test_suggest_adjust_submit_download(page, server, run, tmp_path):
     assert leak["after"] == leak["before"], leak
     assert page.evaluate("window.cropstyle.state.model.backend") == "wasm"
 
-    # Aspect presets: the learned crop constrained to the ratio (as `predict --aspect`), then back.
+    # Aspect presets: the suggestion's ranked alternatives at that ratio (as `predict --aspect 4:5 --top 3`), the
+    # first shown, "Next suggestion" steps through them; then back.
     page.click("#presets button[data-aspect='4:5']")
-    four_five = crop_values(page)
-    target = largest_with_aspect(suggestion, 4 / 5, width, height)
-    assert four_five.values() == pytest.approx(target.values(), abs=1e-6)
-    rect = crop_to_rect(four_five, width, height)
-    assert rect.width / rect.height == pytest.approx(0.8, rel=1e-6)
+    alternatives = aspect_alternatives(suggestion, 4 / 5, width, height)
+    assert page.get_attribute("#next-suggestion", "data-count") == str(len(alternatives))
+    for rank, (target, overlap) in enumerate(alternatives, start=1):
+        assert page.get_attribute("#next-suggestion", "data-rank") == str(rank)
+        shown_crop = crop_values(page)
+        assert shown_crop.values() == pytest.approx(target.values(), abs=1e-6)
+        rect = crop_to_rect(shown_crop, width, height)
+        assert rect.width / rect.height == pytest.approx(0.8, rel=1e-6)
+        expected_iou = float(page.get_attribute("#confidence", "data-expected"))
+        assert expected_iou == pytest.approx(float(shown["expected"]) * overlap, abs=1e-6)
+        assert f"suggestion {rank} of {len(alternatives)} at 4:5" in page.text_content("#confidence")
+        if len(alternatives) > 1:
+            page.click("#next-suggestion")
+    assert page.get_attribute("#next-suggestion", "data-rank") == "1"  # round again to the first
     page.click("#presets button[data-aspect='free']")
+    assert page.is_hidden("#next-suggestion")
     page.click("#reset")
     assert crop_values(page).values() == pytest.approx(suggestion.values(), abs=1e-6)
 
@@ -182,6 +193,12 @@ def test_suggest_adjust_submit_download(page, server, run, tmp_path):
         assert (row.width, row.height, row.orientation) == (768, 1024, 1)
         assert Crop(**json.loads(row.predicted)).values() == pytest.approx(suggestion.values(), abs=1e-9)
         assert row.model == page.evaluate("window.cropstyle.state.model.version")
+        # Submitted without an aspect preset: the model's own suggestion, rank 1, with its expected IoU.
+        assert json.loads(row.suggestion) == {
+            "aspect": "free",
+            "rank": 1,
+            "expected_iou": pytest.approx(float(shown["expected"]), abs=1e-6),
+        }
         with Image.open(stored_photo) as uploaded:
             assert uploaded.format == "JPEG" and uploaded.size == (768, 1024)
     listing = httpx.get(f"{server.url}/api/corrections", headers={"Authorization": f"Bearer {TOKEN}"}).json()
@@ -196,6 +213,27 @@ def test_suggest_adjust_submit_download(page, server, run, tmp_path):
     with Image.open(saved) as image:
         assert image.format == "JPEG"
         assert image.size == (round(rect.width), round(rect.height))
+
+
+def test_the_alternative_chosen_is_submitted_with_its_rank(page, server, tmp_path):
+    """A correction made from the second alternative at 4:5 says so: the collected data tells how often the first
+    suggestion was right."""
+    photo = tmp_path / "wide.jpg"
+    photo.write_bytes(photo_bytes(1200, 800, seed=9))
+    open_photo(page, photo)
+    page.click("#presets button[data-aspect='4:5']")
+    count = int(page.get_attribute("#next-suggestion", "data-count"))
+    rank = 2 if count > 1 else 1
+    if rank == 2:
+        page.click("#next-suggestion")
+    expected_iou = float(page.get_attribute("#confidence", "data-expected"))
+    chosen = crop_values(page)
+    page.click("#submit")
+    page.wait_for_selector("#status[data-code='201']")
+    with open_store(server.store) as store:
+        row = store.get(page.get_attribute("#status", "data-id"))
+    assert json.loads(row.suggestion) == {"aspect": "4:5", "rank": rank, "expected_iou": pytest.approx(expected_iou)}
+    assert row.crop.values() == pytest.approx(chosen.values(), abs=1e-9)
 
 
 # The photo as training and `cropstyle predict` see it: drawn at the decode size (512 px here, or smaller,

@@ -8,11 +8,15 @@ photo (the file's absolute path, or the database URL without password and the ph
 same photo was corrected more than once, its latest correction is the label.
 Incremental like `extract`: rows are keyed by source and fingerprinted by correction id, so a re-run
 renders only new corrections, and rows from other origins in DATASET are kept.
+The report ends with how many corrections started from the page's suggestion of each rank (`suggestion_ranks`):
+how often the first suggestion was the one the user kept working from.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +26,8 @@ from cropstyle.extractor import skip_reasons
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE, DatasetStore, label_row
 from cropstyle.extractor.geometry import crop_problem
 from cropstyle.extractor.pixels import PixelError
-from cropstyle.web.store import open_store
+from cropstyle.web.store import Correction, open_store
+from cropstyle.web.uploads import MAX_RANK
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Summary:
     skipped: Counter = field(default_factory=Counter)
     labels_total: int = 0
     out: Path | None = None
+    suggestions: Counter = field(default_factory=Counter)  # rank → corrections that started from it (every row)
 
     def report(self) -> str:
         lines = [
@@ -44,7 +50,23 @@ class Summary:
         ]
         lines += [f"  skipped, {reason}: {count}" for reason, count in self.skipped.most_common()]
         lines.append(f"{self.out}/labels.csv now holds {self.labels_total} examples")
+        lines.append(suggestions_line(self.suggestions))
         return "\n".join(lines)
+
+
+def suggestion_ranks(rows: Iterable[Correction]) -> Counter[int]:
+    """Rank → how many of `rows` started from the suggestion of that rank (1: the first offered). Rows without a
+    suggestion (sent without a model, or stored before the column existed) are not counted."""
+    return Counter(json.loads(row.suggestion)["rank"] for row in rows if row.suggestion)
+
+
+def suggestions_line(ranks: Counter[int]) -> str:
+    """One line for the report: 'suggestions: N corrections started from a ranked suggestion: rank 1 A, …'."""
+    total = sum(ranks.values())
+    if not total:
+        return "suggestions: none recorded"
+    counts = ", ".join(f"rank {rank} {ranks[rank]}" for rank in range(1, max(MAX_RANK, *ranks) + 1))
+    return f"suggestions: {total} correction{'s' if total != 1 else ''} started from a ranked suggestion: {counts}"
 
 
 def collected(store: str | Path, out: Path, size: int = TRAINING_LONG_SIDE, progress: bool = True) -> Summary:
@@ -55,6 +77,7 @@ def collected(store: str | Path, out: Path, size: int = TRAINING_LONG_SIDE, prog
     with open_store(store, create=False) as corrections:
         rows = corrections.all()
         summary.corrections = len(rows)
+        summary.suggestions = suggestion_ranks(rows)  # every correction: each is one user's choice
         latest = {}
         for row in rows:  # ordered by submission time: a later correction of the same photo wins
             latest[row.photo] = row

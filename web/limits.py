@@ -18,7 +18,7 @@ MAX_JPEG_SEGMENTS = 1_000
 MAX_JPEG_JUNK_BYTES = 64 * 1024  # fill bytes and junk between a JPEG's segments (Pillow skips them byte by byte)
 MAX_PNG_CHUNKS = 10_000
 DECODE_SLOTS = 2  # photos held in memory and decoded at once, per server process: the others wait their turn
-MAX_FIELD_BYTES = 16 * 1024  # crop, predicted, model
+MAX_FIELD_BYTES = 16 * 1024  # crop, predicted, model, suggestion
 MAX_MODEL_NAME = 200
 
 # Failed token checks per client address, all processes together: past these, every token check from that

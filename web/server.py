@@ -5,7 +5,8 @@ GET  /static/…                      the page's own scripts and styles
 GET  /vendor/{tfjs,tfjs-backend-wasm,cropperjs,smartcrop}/…   the page's npm files, web/vendor/ (no CDN; vendor.py)
 GET  /model/model.json, shards, metadata.json                 the TF.js graph model (--model)
 GET  /api/model                     what the page needs to know about the model (404 without one)
-POST /api/corrections               multipart: photo, crop (JSON), optional predicted (JSON), model → 201 {"id"}
+POST /api/corrections               multipart: photo, crop (JSON), optional predicted (JSON), model, suggestion
+                                    (JSON) → 201 {"id"}
 GET  /api/corrections               the stored corrections (token)
 GET  /api/corrections/{id}/photo    one correction's photo (token)
 GET  /healthz
@@ -52,12 +53,12 @@ from cropstyle.web.limits import (
 from cropstyle.web.rejected import Rejected
 from cropstyle.web.settings import SETTINGS_VARIABLE, ServeSettings, has_password, settings_from_environment
 from cropstyle.web.store import CorrectionStore, StoreUnavailable, open_store
-from cropstyle.web.uploads import EXTENSION_TYPES, check_photo, parse_label
+from cropstyle.web.uploads import EXTENSION_TYPES, check_photo, parse_label, parse_suggestion
 
 WEB = Path(__file__).resolve().parent
 STATIC = WEB / "static"
 
-FIELDS = {"photo", "crop", "predicted", "model"}
+FIELDS = {"photo", "crop", "predicted", "model", "suggestion"}
 CORRECTION_ID = re.compile(r"[0-9a-f]{32}")
 
 MAX_OFFSET = 2**62  # beyond any store's row count, within SQLite's and PostgreSQL's 64-bit integers
@@ -256,6 +257,9 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
             if model_name is not None:
                 if not isinstance(model_name, str) or len(model_name) > MAX_MODEL_NAME or not model_name.isprintable():
                     raise Rejected(400, f"`model` must be printable text of at most {MAX_MODEL_NAME} characters")
+            if "suggestion" in fields and not isinstance(fields["suggestion"], str):
+                raise Rejected(400, "`suggestion` must be a JSON field, not a file")
+            suggestion = parse_suggestion(fields["suggestion"]) if "suggestion" in fields else None
             async with decode_slots:  # the photo in memory and decoded: DECODE_SLOTS at a time in this process
                 data = await photo_file.read(MAX_PHOTO_BYTES + 1)
                 photo = await run_in_threadpool(check_photo, data)
@@ -280,6 +284,7 @@ def create_app(settings: ServeSettings, store: CorrectionStore | None = None) ->
                     predicted,
                     model_name,
                     client,
+                    suggestion,
                 )
                 writable["checked"] = -math.inf
         finally:

@@ -42,6 +42,7 @@ COLUMNS = (
     *LABEL_VALUES,
     "predicted",
     "model",
+    "suggestion",
     "client",
     "created",
 )
@@ -67,6 +68,7 @@ class Correction:
     angle: float
     predicted: str | None  # the model's label as JSON, same frame, or None
     model: str | None  # the model version that predicted it
+    suggestion: str | None  # the suggestion the user started from as canonical JSON (aspect, rank, expected_iou)
     client: str | None  # the client's address, validated (web/guards.py: client_address)
     created: float  # Unix time of the first submission
 
@@ -85,6 +87,7 @@ class Correction:
             "crop": dict(zip(LABEL_VALUES, self.crop.values())),
             "predicted": json.loads(self.predicted) if self.predicted else None,
             "model": self.model,
+            "suggestion": json.loads(self.suggestion) if self.suggestion else None,
             "created": self.created,
             "photo_url": f"/api/corrections/{self.id}/photo",
         }
@@ -142,15 +145,20 @@ class CorrectionStore(ABC):
         predicted: Crop | None = None,
         model: str | None = None,
         client: str | None = None,
+        suggestion: dict | None = None,
     ) -> tuple[str, bool]:
-        """Store one correction atomically; returns (id, created). created is False when it was stored before.
-        A size or orientation that is no integer is a TypeError before anything is written."""
+        """Store one correction atomically; returns (id, created). created is False when it was stored before
+        (its first suggestion is kept, as its first prediction). `suggestion`: {"aspect", "rank", "expected_iou"}
+        as web/uploads.py's parse_suggestion checked it. A size or orientation that is no integer is a TypeError
+        before anything is written."""
         width, height, orientation = operator.index(width), operator.index(height), operator.index(orientation)
         digest = hashlib.sha256(photo).hexdigest()
         identifier = correction_id(digest, crop)
         if self.get(identifier) is not None:
             return identifier, False
         predicted_json = json.dumps(dict(zip(LABEL_VALUES, predicted.values()))) if predicted is not None else None
+        # Canonical (sorted keys): equal suggestions are equal text, whichever order the client sent.
+        suggestion_json = json.dumps(suggestion, sort_keys=True, allow_nan=False) if suggestion is not None else None
         row = Correction(
             identifier,
             digest,
@@ -161,6 +169,7 @@ class CorrectionStore(ABC):
             *map(float, crop.values()),
             predicted_json,
             model,
+            suggestion_json,
             client,
             time.time(),
         )

@@ -40,7 +40,8 @@ RECONNECT_WAIT_S = 5.0  # how long an operation keeps trying while PostgreSQL is
 RETRY_INTERVAL_S = 0.2
 SCHEMA_LOCK = 0x63726F70  # pg_advisory_xact_lock key for migrations ("crop")
 
-# Version N is MIGRATIONS[N - 1].
+# Version N is MIGRATIONS[N - 1]. Version 2: the suggestion a correction started from (rows stored before it
+# have none).
 MIGRATIONS = [
     """
     CREATE TABLE photos (
@@ -72,6 +73,9 @@ MIGRATIONS = [
         tokens      double precision NOT NULL,
         updated     double precision NOT NULL   -- Unix time of the last update
     );
+    """,
+    """
+    ALTER TABLE corrections ADD COLUMN suggestion text;  -- {"aspect", "rank", "expected_iou"} as JSON, or NULL
     """,
 ]
 

@@ -34,7 +34,8 @@ TMP = "tmp"
 BUSY_TIMEOUT_S = 30
 
 # Version N is MIGRATIONS[N - 1]. Version 1 is the store as it was before versions (IF NOT EXISTS: such a
-# store, at user_version 0, takes it as it is).
+# store, at user_version 0, takes it as it is). Version 3: the suggestion a correction started from (rows stored
+# before it have none). A script's statements are split at ";": none in the comments.
 MIGRATIONS = [
     """
     CREATE TABLE IF NOT EXISTS corrections (
@@ -62,6 +63,11 @@ MIGRATIONS = [
         tokens      REAL NOT NULL,
         updated     REAL NOT NULL              -- Unix time of the last update
     );
+    """,
+    """
+    -- the suggestion the correction started from, {"aspect", "rank", "expected_iou"} as JSON, or NULL (no comment
+    -- after the column: SQLite copies its text into the table's CREATE statement, where it would hide the ")")
+    ALTER TABLE corrections ADD COLUMN suggestion TEXT
     """,
 ]
 

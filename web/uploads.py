@@ -2,7 +2,8 @@
 
 The photo: only JPEG, PNG or WebP that Pillow decodes in full, refused before decoding when that would cost too
 much memory or time or when its data cannot fill the size it declares, cut at the image's own end. The labels
-(`crop`, `predicted`): one flat JSON object of five finite numbers.
+(`crop`, `predicted`): one flat JSON object of five finite numbers. The `suggestion` the user started from: one
+flat JSON object {"aspect", "rank", "expected_iou"}.
 """
 
 from __future__ import annotations
@@ -478,3 +479,69 @@ def parse_label(text: str, field: str) -> Crop:
     if bad:
         raise Rejected(422, f"`{field}`: {', '.join(bad)} must be finite numbers")
     return Crop(*(float(value[k]) for k in LABEL_VALUES))
+
+
+SUGGESTION_KEYS = ("aspect", "rank", "expected_iou")
+MAX_RANK = 3  # the page offers up to three alternatives per aspect ratio
+# W:H as the page names its presets: plain ASCII decimals, no sign, exponent, spaces or other digits (which float()
+# would take too).
+_ASPECT = re.compile(r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+):([0-9]+(?:\.[0-9]+)?|\.[0-9]+)")
+
+
+def _shown(value: object) -> str:
+    """A JSON value as the client sent it, for a message: one line, at most 40 characters."""
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _key_names(keys: list[str]) -> str:
+    """The client's key names for a message, one line: odd ones quoted and cut, at most five."""
+    shown = [key if key.isidentifier() and len(key) <= 40 else _shown(key) for key in keys[:5]]
+    return ", ".join(shown) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
+def _aspect_ok(value: object) -> bool:
+    """Whether `value` is "free" or W:H, W and H positive finite numbers (as export.predict.parse_aspect reads
+    --aspect; not imported from there: that module loads the inference code)."""
+    if value == "free":
+        return True
+    match = _ASPECT.fullmatch(value) if isinstance(value, str) else None
+    return match is not None and all(0 < float(side) < math.inf for side in match.groups())
+
+
+def parse_suggestion(text: str) -> dict:
+    """The `suggestion` field: which suggestion the correction started from, exactly {"aspect": "free" or "W:H",
+    "rank": 1 to 3 (1 for "free"), "expected_iou": a number from 0 to 1 or null}. Returned with those keys, in
+    that order; malformed JSON is a 400, a well-formed object with a wrong key or value a 422."""
+    if _nesting(text) > 1:  # before parsing, as for the labels
+        raise Rejected(400, "`suggestion` is nested too deep: a suggestion is one flat object")
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except ValueError as error:
+        raise Rejected(400, f"`suggestion` is not valid JSON with finite numbers and unique keys: {error}") from None
+    except RecursionError:
+        raise Rejected(400, "`suggestion` is nested too deep: a suggestion is one flat object") from None
+    if not isinstance(value, dict):
+        raise Rejected(
+            422, f"`suggestion` must be a JSON object with {', '.join(SUGGESTION_KEYS)}, not {_shown(value)}"
+        )
+    unknown = sorted(set(value) - set(SUGGESTION_KEYS))
+    missing = [k for k in SUGGESTION_KEYS if k not in value]
+    if unknown:
+        raise Rejected(422, f"`suggestion` has unknown keys: {_key_names(unknown)}")
+    if missing:
+        raise Rejected(422, f"`suggestion` lacks {', '.join(missing)}")
+    aspect, rank, expected = (value[k] for k in SUGGESTION_KEYS)
+    if not _aspect_ok(aspect):
+        raise Rejected(
+            422,
+            f'`suggestion.aspect` must be "free" or W:H with positive numbers (e.g. 4:5, 1.91:1), not {_shown(aspect)}',
+        )
+    # An integer, not 2.0 or true: JSON.stringify writes a whole number without a fraction.
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= MAX_RANK:
+        raise Rejected(422, f"`suggestion.rank` must be an integer from 1 to {MAX_RANK}, not {_shown(rank)}")
+    if aspect == "free" and rank != 1:  # without an aspect there is one suggestion, the model's own
+        raise Rejected(422, f'`suggestion.rank` must be 1 for the aspect "free", not {rank}')
+    if expected is not None and not (_finite_number(expected) and 0 <= expected <= 1):
+        raise Rejected(422, f"`suggestion.expected_iou` must be a number from 0 to 1 or null, not {_shown(expected)}")
+    return {"aspect": aspect, "rank": rank, "expected_iou": None if expected is None else float(expected)}

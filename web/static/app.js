@@ -27,6 +27,7 @@ const ui = {
   angle: $("#angle"),
   angleNumber: $("#angle-number"),
   reset: $("#reset"),
+  next: $("#next-suggestion"),
   download: $("#download"),
   submit: $("#submit"),
   presets: [...document.querySelectorAll("#presets button")],
@@ -42,6 +43,9 @@ const state = {
   suggestion: null, // the model's crop (displayed frame), or a default when there is no model
   confidence: null, // the model's {expected, unsure} for the suggestion, or null (no model, or one without it)
   aspect: null, // null (free) or width / height
+  aspectName: "free", // the preset: "free", "1:1", "4:5", ...
+  alternatives: [], // with an aspect: geometry.aspectAlternatives of the suggestion, best first ({crop, overlap})
+  rank: 0, // which of them is shown (0: the first)
   label: null, // what #crop-values shows: the crop in cropper now
   cropper: null,
   applying: false,
@@ -102,15 +106,36 @@ function applyCrop(crop) {
   readCropper();
 }
 
+/** The crop the page suggests now: the model's, or with an aspect preset its alternative of rank state.rank. */
 function suggestedCrop() {
-  return state.aspect
-    ? g.largestWithAspect(state.suggestion, state.aspect, state.width, state.height)
-    : state.suggestion;
+  state.alternatives = state.aspect
+    ? g.aspectAlternatives(state.suggestion, state.aspect, state.width, state.height)
+    : [];
+  state.rank = Math.min(state.rank, Math.max(0, state.alternatives.length - 1));
+  return state.aspect ? state.alternatives[state.rank].crop : state.suggestion;
 }
 
 function applySuggestion() {
   state.cropper.setAspectRatio(state.aspect || NaN);
   applyCrop(suggestedCrop());
+  showSuggestion();
+}
+
+/** The expected IoU of what is suggested now: the model's confidence times the alternative's overlap with the
+ * first (1 for the first, and without an aspect); null without a confidence. */
+function expectedIou() {
+  if (!state.confidence) return null;
+  return state.confidence.expected * (state.aspect ? state.alternatives[state.rank].overlap : 1);
+}
+
+/** "Next suggestion" (k of n) and the confidence line for what is shown. */
+function showSuggestion() {
+  const count = state.alternatives.length;
+  ui.next.hidden = count < 2;
+  ui.next.dataset.rank = String(state.rank + 1);
+  ui.next.dataset.count = String(count);
+  ui.next.textContent = `Next suggestion (${state.rank + 1} of ${count})`;
+  showConfidence(state.confidence);
 }
 
 function onAngle(value) {
@@ -164,6 +189,7 @@ async function openPhoto(file) {
   if (state.bitmap) state.bitmap.close();
   state.cropper = null;
   showConfidence(null);
+  state.rank = 0;
   state.file = file;
   state.url = URL.createObjectURL(file);
   try {
@@ -199,7 +225,7 @@ async function openPhoto(file) {
   const elapsed = performance.now() - started;
   if (generation !== state.generation) return;
   state.suggestion = answer.crop;
-  showConfidence(answer.confidence);
+  state.confidence = answer.confidence;
   await cropperReady(ui.image);
   if (generation !== state.generation) return;
   applySuggestion();
@@ -221,20 +247,25 @@ async function openPhoto(file) {
   setPhase("suggested");
 }
 
-/** The confidence beside the crop values: the expected IoU in words, "unsure" below the model's threshold. */
+/** The confidence beside the crop values: the expected IoU in words (of the alternative shown, with an aspect
+ * preset), "unsure" below the model's threshold. */
 function showConfidence(confidence) {
   state.confidence = confidence;
   ui.confidence.hidden = confidence === null;
-  ui.confidence.dataset.expected = confidence === null ? "" : String(confidence.expected);
+  const expected = confidence === null || !state.suggestion ? null : expectedIou();
+  ui.confidence.dataset.expected = expected === null ? "" : String(expected);
   ui.confidence.dataset.unsure = confidence === null ? "" : String(confidence.unsure);
   ui.confidence.className = confidence?.unsure ? "unsure" : "";
-  if (confidence === null) ui.confidence.textContent = "";
+  if (expected === null) ui.confidence.textContent = "";
   else {
-    const percent = Math.round(confidence.expected * 100);
+    const which = state.aspect
+      ? `suggestion ${state.rank + 1} of ${state.alternatives.length} at ${state.aspectName}`
+      : "this suggestion";
+    const percent = Math.round(expected * 100);
     ui.confidence.textContent = confidence.unsure
-      ? `Unsure: this suggestion is expected to overlap your own crop by ${percent} % (IoU), among the model's least ` +
-        "sure answers."
-      : `Confidence: this suggestion is expected to overlap your own crop by ${percent} % (IoU).`;
+      ? `Unsure: ${which} is expected to overlap your own crop by ${percent} % (IoU); the model is among its least ` +
+        "sure answers here."
+      : `Confidence: ${which} is expected to overlap your own crop by ${percent} % (IoU).`;
   }
 }
 
@@ -306,6 +337,12 @@ async function submit() {
     if (state.model) {
       form.append("predicted", JSON.stringify(g.labelObject(state.suggestion)));
       form.append("model", state.model.version);
+      // Which suggestion the correction started from: the collected data says how often the first was right.
+      const expected = expectedIou();
+      form.append(
+        "suggestion",
+        JSON.stringify({ aspect: state.aspectName, rank: state.rank + 1, expected_iou: expected }),
+      );
     }
     const response = await fetch("/api/corrections", { method: "POST", body: form });
     const body = await response.json().catch(() => ({}));
@@ -339,11 +376,18 @@ ui.stage.addEventListener("drop", (event) => {
 for (const button of ui.presets) {
   button.addEventListener("click", () => {
     state.aspect = ASPECTS[button.dataset.aspect];
+    state.aspectName = button.dataset.aspect;
+    state.rank = 0;
     for (const other of ui.presets) other.setAttribute("aria-pressed", String(other === button));
     if (state.cropper && state.suggestion) applySuggestion();
   });
 }
 ui.reset.addEventListener("click", () => state.cropper && applySuggestion());
+ui.next.addEventListener("click", () => {
+  if (!state.cropper || state.alternatives.length < 2) return;
+  state.rank = (state.rank + 1) % state.alternatives.length;
+  applySuggestion();
+});
 // When the window changes size, cropper re-lays itself out; the crop (our label) must stay what it was.
 let resizeTimer = null;
 window.addEventListener("resize", () => {
