@@ -252,7 +252,7 @@ def test_command_line(run, tmp_path, capsys):
     photo = oriented_photo(tmp_path / "p.jpg", photo_scene(90, 60, 8), 6)
     args = cli.build_parser().parse_args(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"])
     assert (
-        args.aspect == (4.0, 5.0)
+        args.aspect == [(4.0, 5.0)]
         and cli.main(["predict", str(run), str(tmp_path), "--aspect", "4:5", "--format", "json"]) == 0
     )
     (record,) = json.loads(capsys.readouterr().out)
