@@ -19,8 +19,8 @@ learning curve on FCDB and two styles: model IoU against 50, 100, 200, 400 and a
                                       [--out data/bench-quality.json] [--reuse-runs]
 
 --ensemble N trains with `cropstyle train --ensemble N` instead of the defaults (3 models, their mean).
---reuse-runs evaluates the RUN already in WORK/NAME/run where there is one (calibrating its confidence first if it
-was trained before cropstyle had one) instead of training anew.
+--reuse-runs evaluates the RUN already in WORK/NAME/run where there is one (calibrating its confidence again first,
+with this cropstyle's features) instead of training anew.
 
 Datasets are made once under --work and reused; runs and reports are made anew each time.
 """
@@ -115,9 +115,8 @@ def train_and_evaluate(
     if reuse and (run / "config.json").is_file() and "validation" in Run.open(run).config:
         from cropstyle.training.confidence import calibrate_run
 
+        calibrate_run(run, verbose=False)  # with this cropstyle's features, whatever the RUN was calibrated with
         opened = Run.open(run)
-        if opened.calibration is None:
-            calibrate_run(run, verbose=False)
         trained = {
             "n_train": opened.config["split"]["train"],
             "n_val": opened.config["split"]["val"],

@@ -24,7 +24,7 @@
    probe's progressive JPEG of 10,000 scans: the answer and how long it took.
 
     .venv/bin/python bench/web.py [--model RUN_OR_WEBMODEL] [--runs 20] [--submissions 2000] [--clients 50]
-                                  [--workers 4] [--out FILE.json] [--skip-browser] [--memory-only]
+                                  [--workers 4] [--out FILE.json] [--skip-browser] [--memory-only] [--browser-only]
 
 Without --model, trains the project's default model (training.train's own image size and architecture) for
 two epochs on a small synthetic dataset and exports it (a minute or two on 2 cores; the latency does not
@@ -284,6 +284,7 @@ def main() -> None:
     parser.add_argument("--memory-uploads", type=int, default=20)
     parser.add_argument("--skip-browser", action="store_true", help="only the server's figures")
     parser.add_argument("--memory-only", action="store_true", help="only the memory figures (3.)")
+    parser.add_argument("--browser-only", action="store_true", help="only the in-browser latency (1.)")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
@@ -302,7 +303,7 @@ def main() -> None:
             with ServerProcess(scratch / "page-store", model=model, rate_limit=0) as server:
                 figures["inference"] = browser_latency(server.url, photos, args.runs, args.backend)
 
-        if not args.memory_only:
+        if not (args.memory_only or args.browser_only):
             photos = make_photos(args.submissions, seed=9)
             runs: dict = {}
             with TemporaryPostgres() as postgres:
@@ -340,7 +341,8 @@ def main() -> None:
                     "latency_p95": round(pg["latency_ms_p95"] / sqlite["latency_ms_p95"], 2),
                 },
             }
-        figures["memory"] = memory(scratch, args.memory_uploads)
+        if not args.browser_only:
+            figures["memory"] = memory(scratch, args.memory_uploads)
 
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     if args.out:

@@ -156,13 +156,17 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
     outputs = model(feed).numpy()
     np.testing.assert_allclose(outputs[:, :5], expected, atol=1e-6)
 
-    # The confidence: the calibrated line through the members' agreement (the mean IoU of their crops' corner boxes,
-    # pair by pair); no keep-the-frame decision here.
-    crops = [crop_tf.bounded_crop(raw[:, :5], feed["aspect"][:, 0]).numpy() for raw in raws]
-    agreement = np.mean([box_iou(crops[a], crops[b]) for a, b in ((0, 1), (0, 2), (1, 2))], axis=0)
+    # The confidence: the calibrated line through the members' agreement (the mean IoU over pairs of members of their
+    # crops as the head makes them, upright: size 2–100 % of the frame, position a fraction of the room left); no
+    # keep-the-frame decision here.
+    fractions = 1 / (1 + np.exp(-np.stack([raw[:, :4] for raw in raws], axis=1)))  # [B, 3, 4]
+    size = 0.02 + 0.98 * fractions[..., 2:]
+    low = fractions[..., :2] * (1 - size)
+    boxes = np.concatenate([low, low + size], axis=-1)  # [B, 3, 4]: left, top, right, bottom
+    agreement = np.mean([box_iou(boxes[:, a], boxes[:, b]) for a, b in ((0, 1), (0, 2), (1, 2))], axis=0)
     calibration = Run.open(run).calibration
     features = np.column_stack([agreement, np.zeros_like(agreement)])
-    np.testing.assert_allclose(outputs[:, 5], calibration.expected(features), atol=1e-5)
+    np.testing.assert_allclose(outputs[:, 5], calibration.expected(features), atol=1e-4)  # float32 in the graph
     assert calibration.slopes[1] == 0.0 and calibration.slopes[0] != 0.0
 
     split = json.loads((run / "split.json").read_text())
@@ -190,14 +194,6 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
     assert remade["slopes"] == pytest.approx(made["slopes"], abs=1e-6)
     assert remade["intercept"] == pytest.approx(made["intercept"], abs=1e-6)
     np.testing.assert_allclose(Run.open(older).load_model()(feed).numpy(), outputs, atol=1e-6)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of the upright boxes of crops [n, 5] (their left, top, right, bottom), in fractions of the frame."""
-    width = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    height = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
-    area = lambda c: (c[:, 2] - c[:, 0]) * (c[:, 3] - c[:, 1])  # noqa: E731
-    return width * height / (area(a) + area(b) - width * height)
 
 
 @pytest.mark.parametrize(
@@ -450,3 +446,11 @@ def test_photos_the_photographer_leaves_uncropped_come_back_exactly_uncropped(re
             assert crop.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
         else:
             assert iou(Crop(*map(float, crop)), KEPT_CROP, 640, 480) > 0.8
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of upright boxes [n, 4] (left, top, right, bottom), in fractions of the frame."""
+    width = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    height = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    area = lambda c: (c[:, 2] - c[:, 0]) * (c[:, 3] - c[:, 1])  # noqa: E731
+    return width * height / (area(a) + area(b) - width * height)

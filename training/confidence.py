@@ -3,7 +3,8 @@
 The model computes two features of each photo alongside its crop (ConfidenceFeatures, in the graph, so that
 predict, apply, evaluate and the browser all read the same number):
 
-  agreement  the members' agreement: the mean pairwise IoU of their crops (corner boxes; 1 for one model)
+  agreement  how much the members agree: the mean IoU, over pairs of members, of their crops as upright boxes
+             (1 for one model)
   keep       how undecided the keep-the-frame decision is: 4·p·(1 − p), p its probability (0 without the decision)
 
 `train` calibrates them on the validation photos (fit_calibration): a least-squares line from the features to the
@@ -13,8 +14,9 @@ as "expected IoU with my own crop"; its figures on the validation photos (by qua
 GOOD_IOU") are kept beside the coefficients in RUN/config.json's `confidence` and in the web model's metadata.
 Photos whose expected IoU is below `unsure_below` (the validation photos' lower quartile) are called unsure. One
 model without the keep-the-frame decision has nothing to tell photos apart: its confidence is the validation
-photos' mean IoU for every photo. The crop's size, tried as a third feature, lowered the ranking on the test
-photos of FCDB and `thirds` (docs/results.md).
+photos' mean IoU for every photo. Tried instead (docs/results.md): the crop's size as a third feature (it lowered
+the ranking on FCDB's and `thirds`' test photos), and the members' pairwise IoU of their exact crops (it ranked
+alike but cost the browser 5 ms a photo, more than the rest of the model).
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cropstyle.training import crop_tf
-
 FEATURES = ("agreement", "keep")
 GOOD_IOU = 0.7  # "a crop the photographer would keep": what AUROC figures are for
 RIDGE_PHOTOS = 10.0  # slope shrinkage, in pseudo-photos of standardised features
@@ -35,32 +35,35 @@ UNSURE_QUANTILE = 0.25  # photos below the validation photos' lower quartile of 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
 class ConfidenceFeatures(keras.layers.Layer):
-    """(member raw outputs [B, M, R], aspect [B, 1], combined raw output [B, R]) → [B, 2]: FEATURES.
-    R is 5, or 6 with the keep-the-frame logit."""
+    """(member raw outputs [B, M, R], combined raw output [B, R]) → [B, 2]: FEATURES. R is 5, or 6 with the
+    keep-the-frame logit. Few ops, all members at once: in the browser each op costs about the same whatever its
+    size, and the members' exact crops and their pairwise IoUs, one by one (about 200 ops), cost 5 ms a photo, more
+    than the rest of the model."""
 
-    def call(self, member_raws, aspect, raw):
+    def call(self, member_raws, raw):
+        # Each member's crop as the head makes it (crop_tf.bounded_crop), upright and before the turned crop is shrunk
+        # to fit: its size a fraction of the frame, its position a fraction of the room left. Angles are small, and
+        # this is a feature, not a crop: the mean IoU over pairs of members of these boxes, all pairs at once.
+        fractions = keras.ops.sigmoid(member_raws[:, :, :4])  # [B, M, 4]: centre x, centre y, width, height
+        size = 0.02 + 0.98 * fractions[:, :, 2:4]
+        centre = size / 2 + fractions[:, :, 0:2] * (1.0 - size)
+        low, high = centre - size / 2, centre + size / 2  # [B, M, 2]
+        overlap = keras.ops.relu(
+            keras.ops.minimum(high[:, :, None], high[:, None]) - keras.ops.maximum(low[:, :, None], low[:, None])
+        )  # [B, M, M, 2]
+        inter = overlap[..., 0] * overlap[..., 1]
+        area = size[:, :, 0] * size[:, :, 1]
+        iou = inter / (area[:, :, None] + area[:, None] - inter)  # [B, M, M], 1 on the diagonal
         members = member_raws.shape[1]
-        if members > 1:
-            crops = [
-                crop_tf.kept_or_cropped(
-                    keras.ops.concatenate(
-                        [crop_tf.bounded_crop(member_raws[:, k, :5], aspect[:, 0]), member_raws[:, k, 5:]], axis=-1
-                    )
-                )
-                for k in range(members)
-            ]
-            pairs = [crop_tf.corner_box_iou(crops[a], crops[b]) for a in range(members) for b in range(a + 1, members)]
-            agreement = keras.ops.mean(keras.ops.stack(pairs, axis=-1), axis=-1)
-        else:
-            agreement = keras.ops.ones_like(raw[:, 0])
+        agreement = (keras.ops.sum(iou, axis=(1, 2)) - members) / max(members * (members - 1), 1) + (members == 1)
         if raw.shape[-1] > 5:
             p = keras.ops.sigmoid(raw[:, 5])
             keep = 4.0 * p * (1.0 - p)
         else:
-            keep = keras.ops.zeros_like(raw[:, 0])
+            keep = keras.ops.zeros_like(agreement)
         return keras.ops.stack([agreement, keep], axis=-1)
 
-    def compute_output_shape(self, member_raws_shape, aspect_shape, raw_shape):
+    def compute_output_shape(self, member_raws_shape, raw_shape):
         return (raw_shape[0], len(FEATURES))
 
 
@@ -212,12 +215,11 @@ def feature_model(model: keras.Model) -> keras.Model:
 
 
 def _features(model: keras.Model) -> keras.KerasTensor:
-    """ConfidenceFeatures on a decided model's own tensors: its members' raw outputs, its aspect input, and the raw
+    """ConfidenceFeatures on a decided model's own tensors: its members' raw outputs and the raw
     output its crop is made from ("raw", or "raw_mean" when flip averaged)."""
     names = {layer.name for layer in model.layers}
     raw = model.get_layer("raw_mean" if "raw_mean" in names else "raw").output
-    aspect = next(tensor for tensor in model.inputs if len(tensor.shape) == 2)
-    return ConfidenceFeatures(dtype="float32", name="confidence_features")(member_raws(model), aspect, raw)
+    return ConfidenceFeatures(dtype="float32", name="confidence_features")(member_raws(model), raw)
 
 
 def with_confidence(model: keras.Model, calibration: Calibration) -> keras.Model:

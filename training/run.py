@@ -130,14 +130,18 @@ class Run:
 
     @functools.cached_property
     def model_sha256(self) -> str:
-        """Of RUN/model.keras, or of the kept members' files when the model is remade from them."""
+        """Of RUN/model.keras, or of the kept members' files and the confidence's calibration when the model is
+        remade from them (a new calibration is a new model: its confidence changes)."""
         kept = self.config.get("validation", {}).get("members_kept", [])
-        paths = [self.model_path] if self.model_path.is_file() else [member_dir(self.path, k) / MODEL for k in kept]
+        remade = not self.model_path.is_file()
+        paths = [member_dir(self.path, k) / MODEL for k in kept] if remade else [self.model_path]
         digest = hashlib.sha256()
         for path in paths:
             with open(path, "rb") as file:
                 for block in iter(lambda: file.read(1 << 20), b""):
                     digest.update(block)
+        if remade and "confidence" in self.config:
+            digest.update(json.dumps(self.config["confidence"], sort_keys=True).encode())
         return digest.hexdigest()
 
     @property
