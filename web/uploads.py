@@ -457,16 +457,22 @@ def _nesting(text: str) -> int:
     return deepest
 
 
-def parse_label(text: str, field: str) -> Crop:
-    """A label field: a JSON object with exactly left, top, right, bottom, angle, each once, each a finite number."""
+def _flat_json(text: str, field: str, what: str) -> object:
+    """The JSON value of a field that must be one flat object (`what`: "a label"), finite numbers and unique keys;
+    a 400 otherwise."""
     if _nesting(text) > 1:  # before parsing: how deep a parser may go differs between Pythons
-        raise Rejected(400, f"`{field}` is nested too deep: a label is one flat object")
+        raise Rejected(400, f"`{field}` is nested too deep: {what} is one flat object")
     try:
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except ValueError as error:
         raise Rejected(400, f"`{field}` is not valid JSON with finite numbers and unique keys: {error}") from None
     except RecursionError:  # arrays or objects nested thousands deep
-        raise Rejected(400, f"`{field}` is nested too deep: a label is one flat object") from None
+        raise Rejected(400, f"`{field}` is nested too deep: {what} is one flat object") from None
+
+
+def parse_label(text: str, field: str) -> Crop:
+    """A label field: a JSON object with exactly left, top, right, bottom, angle, each once, each a finite number."""
+    value = _flat_json(text, field, "a label")
     if not isinstance(value, dict):
         raise Rejected(400, f"`{field}` must be a JSON object with {', '.join(LABEL_VALUES)}")
     unknown = sorted(set(value) - set(LABEL_VALUES))
@@ -513,14 +519,7 @@ def parse_suggestion(text: str) -> dict:
     """The `suggestion` field: which suggestion the correction started from, exactly {"aspect": "free" or "W:H",
     "rank": 1 to 3 (1 for "free"), "expected_iou": a number from 0 to 1 or null}. Returned with those keys, in
     that order; malformed JSON is a 400, a well-formed object with a wrong key or value a 422."""
-    if _nesting(text) > 1:  # before parsing, as for the labels
-        raise Rejected(400, "`suggestion` is nested too deep: a suggestion is one flat object")
-    try:
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
-    except ValueError as error:
-        raise Rejected(400, f"`suggestion` is not valid JSON with finite numbers and unique keys: {error}") from None
-    except RecursionError:
-        raise Rejected(400, "`suggestion` is nested too deep: a suggestion is one flat object") from None
+    value = _flat_json(text, "suggestion", "a suggestion")
     if not isinstance(value, dict):
         raise Rejected(
             422, f"`suggestion` must be a JSON object with {', '.join(SUGGESTION_KEYS)}, not {_shown(value)}"
