@@ -12,14 +12,24 @@ Trains with the defaults (`cropstyle train`, nothing tuned per style) and evalua
 
 It prints one table (model and each baseline: IoU, BDE, angle MAE; training time), then what the model's
 confidence is worth on the test photos of each dataset (training/confidence.py) against issue 29's targets, the
-ranked alternatives at 1:1 and 4:5 against the largest crop of that ratio inside the model's, and a
-learning curve on FCDB and two styles: model IoU against 50, 100, 200, 400 and all training photos.
+ranked alternatives at 1:1 and 4:5 against the largest crop of that ratio inside the model's, and the learning
+curve: model IoU against 10, 25, 50, 100 and 400 training photos (a seeded subset of the training photos, 80 %
+trained on), from scratch and fine-tuned from the general model, against issue 28's targets.
 
-    .venv/bin/python bench/quality.py [--data fcdb,thirds,...] [--no-curve] [--ensemble N] [--work data/quality]
-                                      [--out data/bench-quality.json] [--reuse-runs]
+The table's runs start from scratch (`--start scratch`): they are the learning curve's "all" from scratch, and FCDB's
+is the general start of FCDB's curve. The general model was trained on all of FCDB, this split's test photos
+included, so on FCDB the curve fine-tunes from WORK/fcdb/run instead (the defaults from scratch on the 1068 training
+photos alone); on the zoo it fine-tunes from the shipped general model, which never saw a drawing.
 
---ensemble N trains with `cropstyle train --ensemble N` instead of the defaults (3 models, their mean).
---reuse-runs evaluates the RUN already in WORK/NAME/run where there is one (calibrating its confidence again first,
+    .venv/bin/python bench/quality.py [--data fcdb,thirds,...] [--curve fcdb,thirds,...] [--curve-sizes 10,25,...]
+                                      [--ensemble N] [--work data/quality] [--out data/bench-quality.json]
+                                      [--reuse-runs]
+
+--curve: the datasets of the learning curve (default: those of --data; `none` for no curve); --curve-sizes: its
+sizes (default 10,25,50,100,400).
+--ensemble N trains with `cropstyle train --ensemble N` instead of the defaults (3 models, their mean);
+--curve-ensemble N the same for the learning curve alone (default: --ensemble's).
+--reuse-runs evaluates the RUN already in WORK/NAME/run… where there is one (calibrating its confidence again first,
 with this cropstyle's features) instead of training anew.
 
 Datasets are made once under --work and reused; runs and reports are made anew each time.
@@ -37,12 +47,14 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 PROJECT = Path(__file__).resolve().parents[1]
 FCDB = PROJECT.parent / "shared" / "datasets" / "fcdb-train"
 TRAIN_PHOTOS, TEST_PHOTOS = 400, 100
 FCDB_TEST_PHOTOS = 267
-CURVE_SIZES = (50, 100, 200, 400)  # and all
-CURVE_DATA = ("fcdb", "thirds", "face")
+CURVE_SIZES = (10, 25, 50, 100, 400)
+STARTS = ("scratch", "general")  # the curve's two arms: `cropstyle train --start scratch`, and the general start
 BASELINES = ("full", "mean", "random", "saliency")
 REFERENCE = "saliency_true_size"  # told the true crop's size: shown, never counted as a baseline
 
@@ -95,8 +107,6 @@ def datasets_for(name: str, work: Path) -> tuple[Path, Path]:
 
 def subset(dataset: Path, count: int, out: Path, seed: int = 0) -> Path:
     """The first `count` photos of `dataset` in a seeded order, as a dataset of its own (images linked)."""
-    import pandas as pd
-
     frame = pd.read_csv(dataset / "labels.csv", dtype=str, keep_default_na=False)
     frame = frame.sample(frac=1.0, random_state=seed).head(count)
     shutil.rmtree(out, ignore_errors=True)
@@ -106,8 +116,19 @@ def subset(dataset: Path, count: int, out: Path, seed: int = 0) -> Path:
     return out
 
 
+def general_start(name: str, work: Path) -> str:
+    """The general start of a dataset's curve: FCDB's own run on its training photos (the shipped general model saw
+    FCDB's test photos), else the shipped general model."""
+    return str(work / "fcdb" / "run") if name == "fcdb" else "general"
+
+
 def train_and_evaluate(
-    train_dataset: Path, test_dataset: Path, run: Path, ensemble: int | None = None, reuse: bool = False
+    train_dataset: Path,
+    test_dataset: Path,
+    run: Path,
+    ensemble: int | None = None,
+    reuse: bool = False,
+    start: str = "scratch",
 ) -> dict:
     from cropstyle.training.evaluate import evaluate
     from cropstyle.training.run import Run
@@ -129,7 +150,7 @@ def train_and_evaluate(
 
         shutil.rmtree(run, ignore_errors=True)
         started = time.perf_counter()
-        result = train([train_dataset], run, ensemble=ensemble or DEFAULTS.ensemble, verbose=0)
+        result = train([train_dataset], run, ensemble=ensemble or DEFAULTS.ensemble, verbose=0, start=start)
         trained = {
             "n_train": result.n_train,
             "n_val": result.n_val,
@@ -139,6 +160,8 @@ def train_and_evaluate(
     report = evaluate(run, [test_dataset], run / "report", verbose=False)
     return {
         **trained,
+        "start": start,
+        "ensemble": Run.open(run).ensemble,
         "n_test": report["n"],
         "methods": report["methods"],
         "confidence": report["confidence"],
@@ -257,6 +280,51 @@ def confidence_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+# Issue 28's targets for the learning curve: never below the best baseline; at MARGIN_AT photos at least MARGIN above
+# it; at the largest size, the general start no worse than scratch by more than one standard error.
+MARGIN_AT, MARGIN = 50, 0.05
+
+
+def best_baseline(result: dict) -> float:
+    return max(result["methods"][b]["iou"] for b in BASELINES)
+
+
+def curve_checks(points: dict[str, dict[str, dict]], start: str) -> dict[str, tuple[float, bool]]:
+    """Issue 28's targets for one arm (`start`) of one dataset's curve: each (the figure, whether it is met)."""
+    arm = points[start]
+    below = min(result["methods"]["model"]["iou"] - best_baseline(result) for result in arm.values())
+    checks = {"never below the best baseline": (below, below >= 0)}
+    if str(MARGIN_AT) in arm:
+        result = arm[str(MARGIN_AT)]
+        margin = result["methods"]["model"]["iou"] - best_baseline(result)
+        checks[f"{MARGIN:+.2f} at {MARGIN_AT}"] = (margin, margin >= MARGIN)
+    largest = max((count for count in arm if count in points.get("scratch", {})), key=int, default=None)
+    if start != "scratch" and largest is not None:
+        ours, scratch = arm[largest], points["scratch"][largest]
+        se = scratch["confidence"]["iou_std"] / scratch["n_test"] ** 0.5
+        behind = scratch["methods"]["model"]["iou"] - ours["methods"]["model"]["iou"]
+        checks[f"at {largest} within 1 SE of scratch"] = (behind, behind <= se)
+    return checks
+
+
+def curve_table(curve: dict[str, dict[str, dict[str, dict]]]) -> str:
+    sizes = sorted({count for points in curve.values() for arm in points.values() for count in arm}, key=int)
+    header = f"{'data':<10} {'start':<8} " + " ".join(f"{count:>15}" for count in sizes) + "   targets"
+    lines = [header, "-" * len(header)]
+    for name, points in curve.items():
+        for start, arm in points.items():
+            cells = []
+            for count in sizes:
+                result = arm.get(count)
+                cells.append(
+                    f"{result['methods']['model']['iou']:.3f} [{best_baseline(result):.3f}]" if result else "-"
+                )
+            missed = [target for target, (_, met) in curve_checks(points, start).items() if not met]
+            verdict = "all met" if not missed else "missed: " + ", ".join(missed)
+            lines.append(f"{name:<10} {start:<8} " + " ".join(f"{cell:>15}" for cell in cells) + f"   {verdict}")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, dict]) -> str:
     header = f"{'data':<10} {'n':>9} {'method':<19} {'IoU':>6} {'BDE':>6} {'angle':>7}   {'train':>6}"
     lines = [header, "-" * len(header)]
@@ -283,12 +351,20 @@ def table(results: dict[str, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="comma-separated: fcdb and zoo style names (default: all)")
-    parser.add_argument("--no-curve", action="store_true", help="skip the learning curve")
+    parser.add_argument(
+        "--curve", default=None, help="comma-separated: the learning curve's datasets (default: --data's; none)"
+    )
+    parser.add_argument(
+        "--curve-sizes", default=",".join(map(str, CURVE_SIZES)), help="comma-separated: the learning curve's sizes"
+    )
     parser.add_argument(
         "--ensemble",
         type=int,
         default=None,
         help="train N models and predict their mean (default: train's, 3; 1 for a single model)",
+    )
+    parser.add_argument(
+        "--curve-ensemble", type=int, default=None, help="--ensemble for the learning curve (default: --ensemble's)"
     )
     parser.add_argument(
         "--reuse-runs", action="store_true", help="evaluate the RUNs already in --work instead of training anew"
@@ -297,9 +373,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "bench-quality.json")
     args = parser.parse_args()
     names = args.data.split(",") if args.data else ["fcdb", *zoo_styles()]
+    curve_names = names if args.curve is None else [n for n in args.curve.split(",") if n != "none"]
+    curve_sizes = [int(count) for count in args.curve_sizes.split(",")]
+    from cropstyle.training.options import DEFAULTS
+
+    curve_ensemble = args.curve_ensemble or args.ensemble or DEFAULTS.ensemble
     figures: dict = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "ensemble": args.ensemble or "default",
+        "curve_ensemble": args.curve_ensemble or args.ensemble or "default",
         "results": {},
         "curve": {},
     }
@@ -316,19 +398,27 @@ def main() -> None:
         )
         save()
         print(table({name: figures["results"][name]}), flush=True)
-    if not args.no_curve:
-        for name in [n for n in CURVE_DATA if n in names]:
-            train_dataset, test_dataset = datasets_for(name, args.work)
-            points = {}
-            for count in CURVE_SIZES:
+    for name in curve_names:
+        train_dataset, test_dataset = datasets_for(name, args.work)
+        points = figures["curve"].setdefault(name, {start: {} for start in STARTS})
+        photos = len(pd.read_csv(train_dataset / "labels.csv", usecols=["image"]))
+        for count in curve_sizes:
+            for start in STARTS:
+                table_run = figures["results"].get(name)
+                if start == "scratch" and count >= photos and table_run and table_run["ensemble"] == curve_ensemble:
+                    points[start][str(count)] = table_run  # all of them: the table's run
+                    continue
                 part = subset(train_dataset, count, args.work / name / f"subset-{count}")
-                print(f"{name}: learning curve, {count} photos", file=sys.stderr, flush=True)
-                points[str(count)] = train_and_evaluate(
-                    part, test_dataset, args.work / name / f"run-{count}", args.ensemble, args.reuse_runs
+                print(f"{name}: learning curve, {count} photos, {start}", file=sys.stderr, flush=True)
+                points[start][str(count)] = train_and_evaluate(
+                    part,
+                    test_dataset,
+                    args.work / name / f"run-{count}-{start}",
+                    curve_ensemble,
+                    args.reuse_runs,
+                    start=general_start(name, args.work) if start == "general" else "scratch",
                 )
-                figures["curve"][name] = points
                 save()
-            points["all"] = figures["results"][name]
     print("\n" + table(figures["results"]))
     print("\nthe confidence on the test photos (training/confidence.py)\n" + confidence_table(figures["results"]))
     print(
@@ -336,13 +426,10 @@ def main() -> None:
         + aspect_table(figures["results"])
     )
     if figures["curve"]:
-        print("\nlearning curve: model IoU on the test photos (best baseline in brackets)")
-        for name, points in figures["curve"].items():
-            cells = []
-            for count, result in points.items():
-                best = max(result["methods"][b]["iou"] for b in BASELINES)
-                cells.append(f"{count} ({result['n_train']}): {result['methods']['model']['iou']:.3f} [{best:.3f}]")
-            print(f"  {name:<8} " + "   ".join(cells))
+        print(
+            "\nlearning curve: model IoU on the test photos by training photos (best baseline in brackets)\n"
+            + curve_table(figures["curve"])
+        )
     save()
     print(f"\nfigures in {args.out}")
 

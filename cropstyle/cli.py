@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--mixed-precision", action="store_true", default=DEFAULTS.mixed_precision, help="float16 compute on a GPU"
     )
+    train.add_argument(
+        "--start",
+        default=DEFAULTS.start,
+        metavar="general|scratch|RUN",
+        help="the weights to start from: the shipped general model (default; fine-tuned on your crops, where its "
+        "architecture and input size fit), scratch, or another RUN's members",
+    )
     train.add_argument("--resume", action="store_true", help="continue an interrupted RUN")
 
     evaluate = commands.add_parser("evaluate", help="model against baselines on held-out datasets")
@@ -381,6 +388,7 @@ def run(args: argparse.Namespace) -> int:
             mixed_precision=args.mixed_precision,
             flip_average=args.flip_average,
             ensemble=args.ensemble,
+            start=args.start,
         )
         return 0  # train() prints its own summary
     if args.command == "evaluate":

@@ -212,19 +212,25 @@ def test_an_ensemble_leaves_out_members_that_failed(members_val, kept):
 
 
 @pytest.mark.parametrize(
-    "photos, epochs",
+    "photos, schedule, epoch_steps, epochs",
     [
-        (854, 56),  # FCDB's training photos: 27 batches an epoch
-        (320, 150),  # a zoo style's: 10 batches
-        (40, 300),  # 2 batches: a small library sees each photo many times, up to 300 epochs
-        (30000, 15),  # 938 batches: at least 15 epochs, whatever the steps
+        (854, "scratch", 27, 56),  # FCDB's training photos: 27 batches an epoch
+        (320, "scratch", 20, 75),  # a zoo style's: 10 batches, an epoch of 20 steps passes over them twice
+        (40, "scratch", 20, 75),  # 2 batches: a small library sees each photo many times
+        (8, "fine-tune", 20, 25),
+        (320, "fine-tune", 20, 25),
+        (854, "fine-tune", 27, 19),
+        (30000, "scratch", 938, 15),  # 938 batches: at least 15 epochs, whatever the steps
     ],
 )
-def test_schedule_by_dataset_size(photos, epochs):
-    """About 1,500 steps for each model (batch 32), within 15–300 epochs; patience a quarter, at least 10."""
-    from cropstyle.training.train import default_epochs, default_patience
+def test_schedule_by_dataset_size(photos, schedule, epoch_steps, epochs):
+    """About 1,500 steps for each model from scratch, 500 fine-tuning (batch 32), in epochs of at least 20 steps,
+    within 15–300 epochs; patience a quarter, at least 10. Epochs given: that many passes over the photos."""
+    from cropstyle.training.train import SCHEDULE_STEPS, default_patience, epoch_plan
 
-    assert default_epochs(-(-photos // 32)) == epochs
+    batches = -(-photos // 32)
+    assert epoch_plan(batches, SCHEDULE_STEPS[schedule]) == (epoch_steps, epochs)
+    assert epoch_plan(batches, SCHEDULE_STEPS[schedule], epochs=3) == (batches, 3)
     assert default_patience(epochs) == max(10, epochs // 4)
 
 

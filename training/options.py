@@ -8,15 +8,26 @@ from dataclasses import asdict, dataclass
 ARCHS = ("separable", "compact", "mobilenet")  # training/model.py build_model
 LOSSES = ("huber", "l1", "mse")  # the value term beside the IoU term (training/losses.py)
 # Arguments that must be the same to --resume a run, and what runs made before one of them existed had.
-RESUME_KEYS = ("datasets", "batch_size", "image_size", "arch", "weights", "val_split", "seed", "loss", "ensemble")
-RESUME_DEFAULTS = {"ensemble": 1}
+RESUME_KEYS = (
+    "datasets",
+    "batch_size",
+    "image_size",
+    "arch",
+    "weights",
+    "val_split",
+    "seed",
+    "loss",
+    "ensemble",
+    "start",
+)
+RESUME_DEFAULTS = {"ensemble": 1, "start": "scratch"}
 
 
 @dataclass(frozen=True)
 class TrainOptions:
     """What a RUN is trained with (config.json's `arguments`, less the datasets).
 
-    epochs None: by dataset size (train.default_epochs); patience None: train.default_patience of the epochs.
+    epochs None: by dataset size (train.epoch_plan); patience None: train.default_patience of the epochs.
     weights: None (from scratch), "imagenet" or a weights file, for arch "mobilenet". mixed_precision applies only
     on a GPU. flip_average: RUN/model.keras averages each photo with its mirror image (twice the work per photo).
     ensemble: this many models on the same split, seeds seed, seed + 1, …; RUN/model.keras is their mean.
@@ -37,6 +48,10 @@ class TrainOptions:
     # Three models: their mean is more accurate than one on real photos, for three times the training
     # (docs/results.md, "Ensemble").
     ensemble: int = 3
+    # Where the weights start: "general" (the shipped general model, where its architecture and input size fit),
+    # "scratch", or a RUN's folder (training/fine_tune.py). From the general model by measurement
+    # (docs/results.md, "Starting from the general model").
+    start: str = "general"
 
     def __post_init__(self) -> None:
         if self.ensemble < 1:
@@ -47,6 +62,7 @@ class TrainOptions:
             raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        object.__setattr__(self, "start", str(self.start))
         if self.weights == "none":
             object.__setattr__(self, "weights", None)
         elif self.weights is not None:

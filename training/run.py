@@ -10,6 +10,7 @@ RUN/baselines.json     the training crops and their mean (the `mean` and `random
 RUN/members/K/         member K of the ensemble (K = 0 … ensemble − 1), always, even for one model:
     model.keras        its best epoch
     history.csv        one line per epoch
+    start.json         when fine-tuned (training/fine_tune.py): what it started from and that model's validation IoU
     logs/              TensorBoard: losses, metrics, validation previews
     backup/            the state --resume continues from after an interruption (removed when its training ends)
 RUN/evaluation.json    the last `cropstyle evaluate` of this RUN on held-out photos, if any

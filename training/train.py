@@ -22,7 +22,7 @@ import pandas as pd
 import tensorflow as tf
 
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop
-from cropstyle.training import confidence, crop_tf, drawing, metrics, pipeline
+from cropstyle.training import confidence, crop_tf, drawing, fine_tune, metrics, pipeline
 from cropstyle.training import run as layout
 from cropstyle.training.losses import CornerBoxIoU, CropLoss
 from cropstyle.training.model import averaged, build_model, decided, flip_averaged, training_view
@@ -30,6 +30,7 @@ from cropstyle.training.options import RESUME_DEFAULTS, RESUME_KEYS, TrainOption
 from cropstyle.training.run import MONITOR, Run, member_dir
 
 PREVIEWS = 6  # validation photos drawn in TensorBoard each epoch
+START = "start.json"  # in a fine-tuned member's folder: its start and the start's validation IoU
 
 
 @dataclass
@@ -197,18 +198,26 @@ def _check_resume(out: Path, arguments: dict) -> dict:
     return before
 
 
-# The schedule by dataset size: about TRAINING_STEPS optimizer steps for each model whatever the number of photos
-# (a small library sees each photo more often, under augmentation; a large one fewer times), within the epoch bounds.
-TRAINING_STEPS = 1500
+# About this many optimizer steps for each model whatever the number of photos (a small library sees each photo more
+# often, under augmentation; a large one fewer times): from scratch, and fine-tuning a trained start
+# (training/fine_tune.py), which needs fewer (docs/results.md, "Starting from the general model").
+SCHEDULE_STEPS = {"scratch": 1500, "fine-tune": 500}
 EPOCH_BOUNDS = (15, 300)
+# An epoch of the schedule is at least this many steps: a small library passes over its photos several times an epoch,
+# so that validating, checkpointing and backing up (about half a second an epoch) do not outweigh the training.
+MIN_EPOCH_STEPS = 20
 # A member this far below the best member's validation IoU failed to learn rather than varied, and is left out of the
 # mean (a member stuck with a saturated output drags the mean down with it: docs/results.md, "Ensemble").
 MEMBER_TOLERANCE = 0.02
 
 
-def default_epochs(steps_per_epoch: int) -> int:
-    """Epochs for `steps_per_epoch` batches an epoch: about TRAINING_STEPS steps for each model, within EPOCH_BOUNDS."""
-    return int(min(max(-(-TRAINING_STEPS // steps_per_epoch), EPOCH_BOUNDS[0]), EPOCH_BOUNDS[1]))
+def epoch_plan(batches: int, steps: int, epochs: int | None = None) -> tuple[int, int]:
+    """(steps an epoch, epochs) for `batches` batches of training photos: `epochs` passes over them when given, else
+    about `steps` steps in epochs of at least MIN_EPOCH_STEPS steps, within EPOCH_BOUNDS."""
+    if epochs:
+        return batches, epochs
+    per_epoch = max(batches, MIN_EPOCH_STEPS)
+    return per_epoch, int(min(max(-(-steps // per_epoch), EPOCH_BOUNDS[0]), EPOCH_BOUNDS[1]))
 
 
 def default_patience(epochs: int) -> int:
@@ -237,6 +246,7 @@ class Plan:
     steps: int  # per epoch
     epochs: int
     patience: int
+    start: fine_tune.Start
     keep_decision: bool
     crop_loss: CropLoss
     resume: bool
@@ -249,10 +259,12 @@ class Member:
     k: int
     history: pd.DataFrame
     fit_history: dict[str, list[float]]
+    start_val_iou: float | None = None  # the start model's, when fine-tuned (kept if no epoch beat it)
 
     @property
     def best_val_iou(self) -> float:
-        return float(self.history[MONITOR].max())
+        best = float(self.history[MONITOR].max()) if len(self.history) else -1.0
+        return max(best, self.start_val_iou) if self.start_val_iou is not None else best
 
 
 def prepare(
@@ -278,8 +290,9 @@ def prepare(
     # both); a batch is never larger than the photos there are, rounded down to a multiple of the replicas.
     replicas = strategy.num_replicas_in_sync
     batch_size = replicas * max(1, min(options.batch_size, len(train_examples)) // replicas)
-    steps = -(-len(train_examples) // batch_size)  # an epoch: every photo once, on average
-    epochs = options.epochs or default_epochs(steps)
+    start = fine_tune.resolve_start(options.start, options.arch, options.image_size)
+    schedule_steps = SCHEDULE_STEPS["scratch" if start.from_scratch else "fine-tune"]
+    steps, epochs = epoch_plan(-(-len(train_examples) // batch_size), schedule_steps, options.epochs)
     # Whether the photographer ever leaves a photo uncropped is in the data: only then does the model learn to
     # (learning "always crop" instead costs photographers who crop every photo).
     keep_decision = bool(crop_tf.is_full_frame(train_examples.labels).numpy().any())
@@ -296,6 +309,7 @@ def prepare(
         steps=steps,
         epochs=epochs,
         patience=options.patience or default_patience(epochs),
+        start=start,
         keep_decision=keep_decision,
         crop_loss=CropLoss(value_loss=options.loss),
         resume=resume,
@@ -317,6 +331,9 @@ def compiled_member(plan: Plan, k: int) -> tuple[tf.data.Dataset, keras.Model]:
         model = training_view(
             build_model(options.arch, options.image_size, options.weights, keep_decision=plan.keep_decision)
         )
+        start = fine_tune.member_start(plan.start, k)
+        if start is not None:
+            fine_tune.load_start(model, start)
         schedule = keras.optimizers.schedules.CosineDecay(
             options.learning_rate, decay_steps=max(1, plan.epochs * plan.steps), alpha=0.05
         )
@@ -346,9 +363,10 @@ def run_description(plan: Plan, parameters: int) -> dict:
         "schedule": {
             "epochs": plan.epochs,
             "patience": plan.patience,
-            "rule": "about {} steps (for each member of an "
-            "ensemble), epochs within {}, patience a quarter of them (at least 10): training/train.py".format(
-                TRAINING_STEPS, list(EPOCH_BOUNDS)
+            "start": plan.start.described,
+            "rule": "about {} steps for each member of an ensemble from scratch, {} fine-tuning, in epochs of at "
+            "least {} steps, within {} epochs; patience a quarter of them (at least 10): training/train.py".format(
+                SCHEDULE_STEPS["scratch"], SCHEDULE_STEPS["fine-tune"], MIN_EPOCH_STEPS, list(EPOCH_BOUNDS)
             ),
         },
         "preprocessing": pipeline.preprocessing(options.image_size, _source_long_side(plan.train_examples.paths)),
@@ -403,22 +421,32 @@ def fit_member(
     """Fit member k into RUN/members/K (its best epoch in model.keras); a member a resumed run finished already is
     read back, not trained again."""
     where = member_dir(plan.out, k)
+    start_path = where / START
     if plan.resume and (where / layout.MODEL).exists() and not (where / layout.BACKUP).exists():
-        return Member(k, pd.read_csv(where / layout.HISTORY), {})
+        return Member(k, pd.read_csv(where / layout.HISTORY), {}, _start_val_iou(start_path))
     if not plan.resume:
         shutil.rmtree(where / layout.BACKUP, ignore_errors=True)
         shutil.rmtree(where / layout.LOGS, ignore_errors=True)
+        start_path.unlink(missing_ok=True)
     where.mkdir(parents=True, exist_ok=True)
     history_path = where / layout.HISTORY
-    best_so_far = None
-    if plan.resume and history_path.exists() and history_path.stat().st_size:
-        best_so_far = float(pd.read_csv(history_path)[MONITOR].max())
     best_path = where / "best.keras"
     data, model = compiled
     image_size = plan.options.image_size
+    validation = ValidationCrops(plan.val_examples, image_size, plan.batch_size, plan.crop_loss, where / layout.LOGS)
+    if not plan.start.from_scratch and not start_path.exists():
+        # The start itself is the first candidate for the best epoch: fine-tuning on a few photos keeps it unless
+        # an epoch does better on the validation photos.
+        start_val = validation.mean_iou(crop_tf.kept_or_cropped(validation.predict(model)).numpy())
+        model.save(best_path)
+        start_path.write_text(json.dumps({"start": plan.start.described, MONITOR: start_val}))
+    start_val_iou = _start_val_iou(start_path)
+    best_so_far = start_val_iou
+    if plan.resume and history_path.exists() and history_path.stat().st_size:
+        best_so_far = max(float(pd.read_csv(history_path)[MONITOR].max()), start_val_iou or -1.0)
     fit_callbacks = [
         keras.callbacks.BackupAndRestore(str(where / layout.BACKUP)),
-        ValidationCrops(plan.val_examples, image_size, plan.batch_size, plan.crop_loss, where / layout.LOGS),
+        validation,
         keras.callbacks.ModelCheckpoint(
             str(best_path), monitor=MONITOR, mode="max", save_best_only=True, initial_value_threshold=best_so_far
         ),
@@ -436,7 +464,11 @@ def fit_member(
     else:  # no epoch beat what an earlier session had: the model as it stands
         model.save(where / layout.MODEL)
     fit_history = {key: [float(v) for v in values] for key, values in fit.history.items()}
-    return Member(k, pd.read_csv(history_path), fit_history)
+    return Member(k, pd.read_csv(history_path), fit_history, start_val_iou)
+
+
+def _start_val_iou(start_path: Path) -> float | None:
+    return float(json.loads(start_path.read_text())[MONITOR]) if start_path.is_file() else None
 
 
 def combine(plan: Plan, members: list[Member], config: dict, verbose: int) -> float:
@@ -444,7 +476,7 @@ def combine(plan: Plan, members: list[Member], config: dict, verbose: int) -> fl
     returns the validation IoU."""
     members_val = [member.best_val_iou for member in members]
     kept = kept_members(members_val)
-    models = [keras.saving.load_model(member_dir(plan.out, k) / layout.MODEL) for k in kept]
+    models = [keras.saving.load_model(member_dir(plan.out, k) / layout.MODEL, compile=False) for k in kept]
     best = averaged(models) if len(models) > 1 else models[0]
     validation = ValidationCrops(
         plan.val_examples, plan.options.image_size, plan.batch_size, plan.crop_loss, plan.out / layout.LOGS
@@ -507,7 +539,7 @@ def train(
             + (f", {ensemble} members" if ensemble > 1 else "")
             + f") on {len(plan.train_examples)} photos, "
             f"validating on {len(plan.val_examples)}, {plan.options.image_size} px, batch {plan.batch_size}, "
-            f"up to {plan.epochs} epochs"
+            f"up to {plan.epochs} epochs, {plan.start.described}"
         )
     members = []
     for k in range(ensemble):

@@ -1,0 +1,81 @@
+"""Where a training run starts: from the shipped general model's members (fine-tuning, the default), from another
+RUN's members, or from scratch (`cropstyle train --start general|scratch|RUN`).
+
+Member k of the new RUN starts from member k of the start RUN (k modulo its members), weight by weight: the same
+architecture builds the same weights in the same order. Only the head's last layer may differ, when one RUN makes
+the keep-the-frame decision and the other does not: its first five outputs (the crop) are copied, a sixth keeps its
+starting value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from cropstyle.training import run as layout
+from cropstyle.training.general import GENERAL, resolve_run
+
+SCRATCH = "scratch"
+
+
+@dataclass(frozen=True)
+class Start:
+    """What a RUN starts from: `members` (the start RUN's member models, empty from scratch) and why, in words."""
+
+    members: tuple[Path, ...]
+    described: str
+
+    @property
+    def from_scratch(self) -> bool:
+        return not self.members
+
+
+def resolve_start(start: str, arch: str, image_size: int) -> Start:
+    """The start of a run with this architecture and input size. The general model is used where it fits (its
+    architecture and input size); where it does not, the run starts from scratch and says why. Another RUN
+    that does not fit is refused (ValueError, one line)."""
+    if start == SCRATCH:
+        return Start((), "from scratch")
+    run = resolve_run(start)
+    config_path = run / layout.CONFIG
+    if not config_path.is_file():
+        raise ValueError(f"--start {start}: no trained RUN there (no {config_path})")
+    config = json.loads(config_path.read_text())
+    theirs = (config["arguments"]["arch"], config["arguments"]["image_size"])
+    if theirs != (arch, image_size):
+        why = f"its model is {theirs[0]} at {theirs[1]} px, this run's {arch} at {image_size} px"
+        if start == GENERAL:
+            return Start((), f"from scratch (not from the general model: {why})")
+        raise ValueError(f"--start {start}: cannot start from that RUN: {why}")
+    members = tuple(layout.member_dir(run, k) / layout.MODEL for k in range(config["model"].get("ensemble", 1)))
+    missing = [str(path) for path in members if not path.is_file()]
+    if missing:
+        raise ValueError(f"--start {start}: member model missing: {missing[0]}")
+    return Start(members, "from the general model" if start == GENERAL else f"from {run}")
+
+
+def load_start(model: keras.Model, member: Path) -> None:
+    """Set `model`'s weights to the start member's (see the module docstring)."""
+    source = keras.saving.load_model(member, compile=False)
+    ours, theirs = model.weights, source.weights
+    if len(ours) != len(theirs):
+        raise ValueError(f"cannot start from {member}: {len(theirs)} weights against this model's {len(ours)}")
+    for weight, value in zip(ours, theirs):
+        value = keras.ops.convert_to_numpy(value)
+        if weight.shape == value.shape:
+            weight.assign(value)
+        elif weight.shape[:-1] == value.shape[:-1]:  # the head's last layer, with or without the decision
+            current = keras.ops.convert_to_numpy(weight).copy()
+            shared = min(weight.shape[-1], value.shape[-1])
+            current[..., :shared] = value[..., :shared]
+            weight.assign(current)
+        else:
+            raise ValueError(f"cannot start from {member}: weight {weight.path} is {weight.shape}, not {value.shape}")
+
+
+def member_start(start: Start, k: int) -> Path | None:
+    """The start model of member k, None from scratch."""
+    return start.members[k % len(start.members)] if start.members else None
