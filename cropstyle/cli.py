@@ -15,7 +15,7 @@ from pathlib import Path
 from cropstyle.export.editor_sidecars import EDITORS
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
 from cropstyle.training.general import GENERAL, GENERAL_MODEL, resolve_run
-from cropstyle.training.options import ARCHS, DEFAULTS, LOSSES
+from cropstyle.training.options import ARCHS, DEFAULTS, GENERAL_BELOW, LOSSES
 from cropstyle.web.settings import ServeSettings
 
 GENERAL_HELP = "the general model shipped with cropstyle (training/general_model/MODEL_CARD.md)"
@@ -172,9 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--start",
         default=DEFAULTS.start,
-        metavar="general|scratch|RUN",
-        help="the weights to start from: the shipped general model (default; fine-tuned on your crops, where its "
-        "architecture and input size fit), scratch, or another RUN's members",
+        metavar="auto|general|scratch|RUN",
+        help="the weights to start from: the shipped general model, fine-tuned on your crops (where its architecture "
+        "and input size fit), scratch, or another RUN's members; auto (default): the general model for fewer than "
+        f"{GENERAL_BELOW} photos, else scratch",
     )
     train.add_argument("--resume", action="store_true", help="continue an interrupted RUN")
 

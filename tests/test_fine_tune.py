@@ -60,16 +60,21 @@ def scratch_run(tmp_path_factory) -> Path:
 
 
 def test_resolve_start(scratch_run):
-    assert resolve_start("scratch", "separable", 96).described == "from scratch"
-    general = resolve_start("general", "separable", 96)
+    assert resolve_start("scratch", "separable", 96, 10).described == "from scratch"
+    general = resolve_start("general", "separable", 96, 400)
     assert general.described == "from the general model"
     assert general.members == tuple(GENERAL_MODEL / "members" / str(k) / "model.keras" for k in range(3))
-    # The default start where the general model does not fit: from scratch, saying why.
-    assert resolve_start("general", "separable", 64).described == (
+    # auto, the default: the general model for fewer than 25 photos, scratch from 25 on.
+    assert resolve_start("auto", "separable", 96, 24) == general
+    assert resolve_start("auto", "separable", 96, 25).described == (
+        "from scratch (25 photos: from 25 on, scratch learns a habit better)"
+    )
+    # The general model where it does not fit: from scratch, saying why.
+    assert resolve_start("general", "separable", 64, 10).described == (
         "from scratch (not from the general model: its model is separable at 96 px, this run's separable at 64 px)"
     )
-    assert resolve_start("general", "compact", 96).from_scratch
-    assert resolve_start(str(scratch_run), "separable", 32).members == (scratch_run / "members/0/model.keras",)
+    assert resolve_start("auto", "compact", 96, 10).from_scratch
+    assert resolve_start(str(scratch_run), "separable", 32, 400).members == (scratch_run / "members/0/model.keras",)
 
 
 @pytest.mark.parametrize(
@@ -87,13 +92,13 @@ def test_resolve_start(scratch_run):
 def test_resolve_start_refuses(scratch_run, tmp_path, start, arch, size, message):
     names = {"missing": tmp_path / "nothing", "run": scratch_run}
     with pytest.raises(ValueError) as raised:
-        resolve_start(start.format(**names), arch, size)
+        resolve_start(start.format(**names), arch, size, 10)
     assert str(raised.value) == message.format(**names)
 
 
 @pytest.fixture(scope="module")
 def dataset_96(tmp_path_factory) -> Path:
-    return sample_dataset(tmp_path_factory.mktemp("ninety-six"), 30, seed=4)
+    return sample_dataset(tmp_path_factory.mktemp("ninety-six"), 40, seed=4)
 
 
 def start_val_iou(member: Path, dataset: Path, run: Path) -> float:
@@ -111,10 +116,18 @@ def start_val_iou(member: Path, dataset: Path, run: Path) -> float:
 
 def test_fine_tuning_keeps_the_start_when_no_epoch_beats_it(dataset_96, tmp_path):
     # A learning rate of 1 wrecks the model in one epoch: the member must be the general model's member 0 as it was.
-    result = train([dataset_96], tmp_path / "run", epochs=1, batch_size=8, ensemble=1, learning_rate=1.0, verbose=0)
+    result = train(
+        [dataset_96],
+        tmp_path / "run",
+        epochs=1,
+        batch_size=8,
+        ensemble=1,
+        learning_rate=1.0,
+        start="general",
+        verbose=0,
+    )
     run = result.run
     config = json.loads((run / "config.json").read_text())
-    assert config["arguments"]["start"] == "general"
     assert config["schedule"]["start"] == "from the general model"
     started = json.loads((run / "members/0/start.json").read_text())
     general_member = GENERAL_MODEL / "members/0/model.keras"
@@ -126,17 +139,20 @@ def test_fine_tuning_keeps_the_start_when_no_epoch_beats_it(dataset_96, tmp_path
 
 
 def test_fine_tuning_keeps_the_best_of_the_start_and_its_epochs(dataset_96, tmp_path):
-    result = train([dataset_96], tmp_path / "run", epochs=3, batch_size=8, ensemble=1, verbose=0)
+    result = train([dataset_96], tmp_path / "run", epochs=3, batch_size=8, ensemble=1, start="general", verbose=0)
     config = json.loads((result.run / "config.json").read_text())
     assert config["schedule"]["start"] == "from the general model"
     start = json.loads((result.run / "members/0/start.json").read_text())["val_crop_iou"]
     assert result.best_val_iou == pytest.approx(max(start, *result.history["val_crop_iou"]), abs=1e-6)
 
 
-def test_scratch_has_no_start(dataset_96, tmp_path):
-    result = train([dataset_96], tmp_path / "run", epochs=1, batch_size=8, ensemble=1, start="scratch", verbose=0)
+def test_from_25_photos_the_default_starts_from_scratch(dataset_96, tmp_path):
+    result = train([dataset_96], tmp_path / "run", epochs=1, batch_size=8, ensemble=1, verbose=0)
     config = json.loads((result.run / "config.json").read_text())
-    assert config["schedule"]["start"] == "from scratch"
+    assert config["arguments"]["start"] == "auto"
+    photos = len(pipeline.read_examples([dataset_96]))
+    assert photos >= 25
+    assert config["schedule"]["start"] == f"from scratch ({photos} photos: from 25 on, scratch learns a habit better)"
     assert not (result.run / "members/0/start.json").exists()
 
 
@@ -157,10 +173,8 @@ def test_resume_refuses_another_start(scratch_run):
         )
 
 
-@pytest.mark.parametrize(
-    "given, start", [([], "general"), (["--start", "scratch"], "scratch"), (["--start", "r"], "r")]
-)
-def test_the_command_line_starts_from_the_general_model_unless_told(given, start):
+@pytest.mark.parametrize("given, start", [([], "auto"), (["--start", "general"], "general"), (["--start", "r"], "r")])
+def test_the_command_line_starts_by_the_number_of_photos_unless_told(given, start):
     from cropstyle import cli
 
     assert cli.build_parser().parse_args(["train", "data", "--out", "run", *given]).start == start

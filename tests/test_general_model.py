@@ -31,7 +31,7 @@ def test_the_shipped_files_are_small_and_carry_a_model_card():
     assert all(path.stat().st_size <= MAX_FILE_BYTES for path in files)
     assert not any(path.suffix.lower() in (".jpg", ".jpeg", ".png") for path in files)  # FCDB's photos never ship
     card = (GENERAL_MODEL / "MODEL_CARD.md").read_text()
-    for needed in ("Flickr Cropping Dataset", "MIT", "Flickr owners", "make general-model", "--start scratch"):
+    for needed in ("Flickr Cropping Dataset", "MIT", "Flickr owners", "make general-model", "--start general"):
         assert needed in card
     config = Run.open(GENERAL_MODEL).config
     assert config["split"]["train"] + config["split"]["val"] == 1335  # every photo of FCDB's training split

@@ -1,5 +1,8 @@
-"""Where a training run starts: from the shipped general model's members (fine-tuning, the default), from another
-RUN's members, or from scratch (`cropstyle train --start general|scratch|RUN`).
+"""Where a training run starts (`cropstyle train --start auto|general|scratch|RUN`): from the shipped general model's
+members (fine-tuning), from another RUN's members, or from scratch. `auto`, the default, starts from the general
+model when the datasets hold fewer than GENERAL_BELOW photos, and from scratch from there on: measured on FCDB and
+the zoo, the general start is better or as good with 10 crops and worse from 25 (docs/results.md, "Starting from the
+general model").
 
 Member k of the new RUN starts from member k of the start RUN (k modulo its members), weight by weight: the same
 architecture builds the same weights in the same order. Only the head's last layer may differ, when one RUN makes
@@ -17,8 +20,9 @@ import keras
 
 from cropstyle.training import run as layout
 from cropstyle.training.general import GENERAL, resolve_run
+from cropstyle.training.options import GENERAL_BELOW
 
-SCRATCH = "scratch"
+SCRATCH, AUTO = "scratch", "auto"
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,14 @@ class Start:
         return not self.members
 
 
-def resolve_start(start: str, arch: str, image_size: int) -> Start:
-    """The start of a run with this architecture and input size. The general model is used where it fits (its
-    architecture and input size); where it does not, the run starts from scratch and says why. Another RUN
-    that does not fit is refused (ValueError, one line)."""
+def resolve_start(start: str, arch: str, image_size: int, photos: int) -> Start:
+    """The start of a run with this architecture and input size on `photos` photos. The general model is used where
+    it fits (its architecture and input size); where it does not, the run starts from scratch and says why. Another
+    RUN that does not fit is refused (ValueError, one line)."""
+    if start == AUTO:
+        if photos >= GENERAL_BELOW:
+            return Start((), f"from scratch ({photos} photos: from {GENERAL_BELOW} on, scratch learns a habit better)")
+        start = GENERAL
     if start == SCRATCH:
         return Start((), "from scratch")
     run = resolve_run(start)

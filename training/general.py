@@ -126,8 +126,8 @@ def model_card(out: Path) -> str:
     return f"""# cropstyle's general crop model
 
 What `cropstyle serve` serves without `--model`, and what `predict`, `apply` and `evaluate` use with the RUN
-argument `general`: a crop model for someone who has trained nothing yet. It is also where `cropstyle train` starts:
-a photographer's crops fine-tune its members (`--start scratch` trains without it).
+argument `general`: a crop model for someone who has trained nothing yet. It is also where `cropstyle train` starts
+for a library of fewer than 25 crops, which fine-tune its members (`--start general` for any size).
 
 ## Model
 - `cropstyle train`'s defaults ({config["model"]["arch"]}, {config["preprocessing"]["image_size"]} px input,

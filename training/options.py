@@ -21,6 +21,9 @@ RESUME_KEYS = (
     "start",
 )
 RESUME_DEFAULTS = {"ensemble": 1, "start": "scratch"}
+GENERAL_BELOW = (
+    25  # photos: `--start auto` fine-tunes the general model below this many, trains from scratch from here on
+)
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,10 @@ class TrainOptions:
     # Three models: their mean is more accurate than one on real photos, for three times the training
     # (docs/results.md, "Ensemble").
     ensemble: int = 3
-    # Where the weights start: "general" (the shipped general model, where its architecture and input size fit),
-    # "scratch", or a RUN's folder (training/fine_tune.py). From the general model by measurement
-    # (docs/results.md, "Starting from the general model").
-    start: str = "general"
+    # Where the weights start: "auto" (the general model below GENERAL_BELOW photos, else scratch: by
+    # measurement, docs/results.md "Starting from the general model"), "general" (the shipped general model, where
+    # its architecture and input size fit), "scratch", or a RUN's folder (training/fine_tune.py).
+    start: str = "auto"
 
     def __post_init__(self) -> None:
         if self.ensemble < 1:

@@ -290,7 +290,7 @@ def prepare(
     # both); a batch is never larger than the photos there are, rounded down to a multiple of the replicas.
     replicas = strategy.num_replicas_in_sync
     batch_size = replicas * max(1, min(options.batch_size, len(train_examples)) // replicas)
-    start = fine_tune.resolve_start(options.start, options.arch, options.image_size)
+    start = fine_tune.resolve_start(options.start, options.arch, options.image_size, len(examples))
     schedule_steps = SCHEDULE_STEPS["scratch" if start.from_scratch else "fine-tune"]
     steps, epochs = epoch_plan(-(-len(train_examples) // batch_size), schedule_steps, options.epochs)
     # Whether the photographer ever leaves a photo uncropped is in the data: only then does the model learn to
