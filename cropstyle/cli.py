@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs",
         type=_positive_int,
         default=DEFAULTS.epochs,
-        help="at most this many (default: by the number of photos, about 1500 steps)",
+        help="this many passes over the photos (default: by the number of photos, about 1,500 steps from scratch, 500 "
+        "fine-tuning)",
     )
     train.add_argument("--batch-size", type=_positive_int, default=DEFAULTS.batch_size)
     train.add_argument(
