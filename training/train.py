@@ -204,7 +204,7 @@ def _check_resume(out: Path, arguments: dict) -> dict:
 SCHEDULE_STEPS = {"scratch": 1500, "fine-tune": 500}
 EPOCH_BOUNDS = (15, 300)
 # An epoch of the schedule is at least this many steps: a small library passes over its photos several times an epoch,
-# so that validating, checkpointing and backing up (about half a second an epoch) do not outweigh the training.
+# so that validating, checkpointing and backing up, once an epoch, do not outweigh the training (docs/results.md).
 MIN_EPOCH_STEPS = 20
 # A member this far below the best member's validation IoU failed to learn rather than varied, and is left out of the
 # mean (a member stuck with a saturated output drags the mean down with it: docs/results.md, "Ensemble").
