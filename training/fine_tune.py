@@ -70,7 +70,10 @@ def load_start(model: keras.Model, member: Path) -> None:
     source = keras.saving.load_model(member, compile=False)
     ours, theirs = model.weights, source.weights
     if len(ours) != len(theirs):
-        raise ValueError(f"cannot start from {member}: {len(theirs)} weights against this model's {len(ours)}")
+        raise ValueError(
+            f"cannot start from {member}: {len(theirs)} weights against this model's {len(ours)} "
+            "(another design of model, such as one trained by an earlier cropstyle)"
+        )
     for weight, value in zip(ours, theirs):
         value = keras.ops.convert_to_numpy(value)
         if weight.shape == value.shape:
