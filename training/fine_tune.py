@@ -4,8 +4,9 @@ model when the datasets hold fewer than GENERAL_BELOW photos, and from scratch f
 the zoo, the general start is better or as good with 10 crops and worse from 25 (docs/results.md, "Starting from the
 general model").
 
-Member k of the new RUN starts from member k of the start RUN (k modulo its members), weight by weight: the same
-architecture builds the same weights in the same order. Only the head's last layer may differ, when one RUN makes
+Without --arch a run builds its start's architecture (the general model's is `pretrained`), and SCRATCH_ARCH from
+scratch. Member k of the new RUN starts from member k of the start RUN (k modulo its members), weight by weight: the
+same architecture builds the same weights in the same order. Only the head's last layer may differ, when one RUN makes
 the keep-the-frame decision and the other does not: its first five outputs (the crop) are copied, a sixth keeps its
 starting value.
 """
@@ -20,16 +21,18 @@ import keras
 
 from cropstyle.training import run as layout
 from cropstyle.training.general import GENERAL, resolve_run
-from cropstyle.training.options import GENERAL_BELOW
+from cropstyle.training.options import GENERAL_BELOW, SCRATCH_ARCH
 
 SCRATCH, AUTO = "scratch", "auto"
 
 
 @dataclass(frozen=True)
 class Start:
-    """What a RUN starts from: `members` (the start RUN's member models, empty from scratch) and why, in words."""
+    """What a RUN starts from: `members` (the start RUN's member models, empty from scratch), the architecture the run
+    builds, and why, in words."""
 
     members: tuple[Path, ...]
+    arch: str
     described: str
 
     @property
@@ -37,32 +40,33 @@ class Start:
         return not self.members
 
 
-def resolve_start(start: str, arch: str, image_size: int, photos: int) -> Start:
-    """The start of a run with this architecture and input size on `photos` photos. The general model is used where
-    it fits (its architecture and input size); where it does not, the run starts from scratch and says why. Another
-    RUN that does not fit is refused (ValueError, one line)."""
+def resolve_start(start: str, arch: str | None, image_size: int, photos: int) -> Start:
+    """The start of a run with this architecture (None: the start's, SCRATCH_ARCH from scratch) and input size on
+    `photos` photos. The general model is used where it fits (its architecture and input size); where it does not,
+    the run starts from scratch and says why. Another RUN that does not fit is refused (ValueError, one line)."""
     if start == AUTO:
         if photos >= GENERAL_BELOW:
-            return Start((), f"from scratch ({photos} photos: from {GENERAL_BELOW} on, scratch learns a habit better)")
+            why = f"{photos} photos: from {GENERAL_BELOW} on, scratch learns a habit better"
+            return Start((), arch or SCRATCH_ARCH, f"from scratch ({why})")
         start = GENERAL
     if start == SCRATCH:
-        return Start((), "from scratch")
+        return Start((), arch or SCRATCH_ARCH, "from scratch")
     run = resolve_run(start)
     config_path = run / layout.CONFIG
     if not config_path.is_file():
         raise ValueError(f"--start {start}: no trained RUN there (no {config_path})")
     config = json.loads(config_path.read_text())
-    theirs = (config["arguments"]["arch"], config["arguments"]["image_size"])
-    if theirs != (arch, image_size):
-        why = f"its model is {theirs[0]} at {theirs[1]} px, this run's {arch} at {image_size} px"
+    theirs = (config["model"]["arch"], config["arguments"]["image_size"])
+    if theirs != (arch or theirs[0], image_size):
+        why = f"its model is {theirs[0]} at {theirs[1]} px, this run's {arch or theirs[0]} at {image_size} px"
         if start == GENERAL:
-            return Start((), f"from scratch (not from the general model: {why})")
+            return Start((), arch or SCRATCH_ARCH, f"from scratch (not from the general model: {why})")
         raise ValueError(f"--start {start}: cannot start from that RUN: {why}")
     members = tuple(layout.member_dir(run, k) / layout.MODEL for k in range(config["model"].get("ensemble", 1)))
     missing = [str(path) for path in members if not path.is_file()]
     if missing:
         raise ValueError(f"--start {start}: member model missing: {missing[0]}")
-    return Start(members, "from the general model" if start == GENERAL else f"from {run}")
+    return Start(members, theirs[0], "from the general model" if start == GENERAL else f"from {run}")
 
 
 def load_start(model: keras.Model, member: Path) -> None:

@@ -2,6 +2,8 @@
 
 separable  the default: depthwise-separable blocks (MobileNet's), ~0.2M parameters at 96 px, fast in the browser
 compact    plain convolutions, ~0.5M parameters (the first model; slower in the browser)
+pretrained a frozen MobileNetV2 trunk with ImageNet weights shipped in the package (training/imagenet_trunk.py),
+           then separable's last layers: the general model's; better on real photos, worse on drawn habits
 mobilenet  MobileNetV3Small, for users who can download ImageNet weights (--weights imagenet)
 
 Every architecture ends in CropHead (training/crop_tf.bounded_crop): the crop's angle is 45°·tanh, its size a
@@ -18,17 +20,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from cropstyle.training import crop_tf
+from cropstyle.training.imagenet_trunk import TRUNK, imagenet_trunk
 
-ARCHITECTURES = ("separable", "compact", "mobilenet")
+ARCHITECTURES = ("separable", "compact", "pretrained", "mobilenet")
 # The head's starting point: centred, about 80 % of the frame wide and high, upright (sigmoid(1.4) ≈ 0.8). It
 # overlaps every plausible crop, so the IoU term has a gradient from the first step (the training crops' mean,
 # tried instead, misses tight crops entirely: docs/results.md).
 _HEAD_BIAS = (0.0, 0.0, 1.4, 1.4, 0.0)
 # The keep-the-frame logit starts at "crop" (sigmoid(-2) ≈ 0.12): most photographers crop most photos.
 _KEEP_BIAS = -2.0
+AFTER_TRUNK = "after_trunk"  # the pretrained model's first layer of its own, on the trunk's features
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
@@ -179,6 +184,16 @@ def compact(image_size: int, dropout: float = 0.1, keep_decision: bool = False) 
     return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision), name="compact")
 
 
+def pretrained(image_size: int, dropout: float = 0.1, keep_decision: bool = False) -> keras.Model:
+    """The frozen ImageNet trunk (imagenet_trunk: MobileNetV2 to block 10, an image_size/16 grid of 96 channels), then
+    `separable`'s 1×1 convolution to few channels, flatten and head. Only those last layers train (≈76k weights)."""
+    image, aspect = _inputs(image_size)
+    x = imagenet_trunk(image_size)(image)
+    x = layers.Conv2D(16, 1, activation="relu", name=AFTER_TRUNK)(x)
+    x = layers.Flatten()(layers.SpatialDropout2D(dropout / 2)(x))
+    return keras.Model({"image": image, "aspect": aspect}, _head(x, aspect, dropout, keep_decision), name="pretrained")
+
+
 def mobilenet(image_size: int, weights: str | None, dropout: float = 0.3, keep_decision: bool = False) -> keras.Model:
     """MobileNetV3Small backbone for small libraries: `weights` is None, "imagenet" (downloaded by Keras)
     or the path of a weights file for the backbone (e.g. the ImageNet .h5 copied by hand)."""
@@ -266,12 +281,18 @@ def averaged(members: list[keras.Model]) -> keras.Model:
     members' mean, made a crop by one CropHead (the mean of raw outputs, as flip_averaged's, is again a crop inside
     the photo). Its mean layer is named "raw", so decided() and flip_averaged() apply to it as to one model."""
     image, aspect = _inputs(next(tensor.shape[1] for tensor in members[0].inputs if len(tensor.shape) == 4))
-    raws = [
-        keras.Model(member.inputs, member.get_layer("raw").output, name=f"member_{k}")(
-            {"image": image, "aspect": aspect}
-        )
-        for k, member in enumerate(members)
-    ]
+    if _same_trunk(members):
+        # The frozen trunk is the same in every member: run it once, then each member's own layers after it (three
+        # trunks would make the browser slower than smartcrop.js).
+        features = members[0].get_layer(TRUNK)(image)
+        raws = [_after_trunk(member, k)([features, aspect]) for k, member in enumerate(members)]
+    else:
+        raws = [
+            keras.Model(member.inputs, member.get_layer("raw").output, name=f"member_{k}")(
+                {"image": image, "aspect": aspect}
+            )
+            for k, member in enumerate(members)
+        ]
     # [B, M, R] kept in the graph: how much the members agree is the confidence's first feature
     raw = MemberMean(dtype="float32", name="raw")(MemberStack(dtype="float32", name="member_raws")(raws))
     return keras.Model(
@@ -281,6 +302,24 @@ def averaged(members: list[keras.Model]) -> keras.Model:
     )
 
 
+def _same_trunk(members: list[keras.Model]) -> bool:
+    if not all(TRUNK in {layer.name for layer in member.layers} for member in members):
+        return False
+    first = members[0].get_layer(TRUNK).get_weights()
+    return all(
+        all(np.array_equal(a, b) for a, b in zip(first, member.get_layer(TRUNK).get_weights()))
+        for member in members[1:]
+    )
+
+
+def _after_trunk(member: keras.Model, k: int) -> keras.Model:
+    """(trunk features, aspect) → the member's raw head output: its own layers after the shared trunk."""
+    aspect = next(tensor for tensor in member.inputs if len(tensor.shape) == 2)
+    # The first layer's input, not the trunk's .output: a nested model's .output is its own graph's.
+    features = member.get_layer(AFTER_TRUNK).input
+    return keras.Model([features, aspect], member.get_layer("raw").output, name=f"member_{k}")
+
+
 def build_model(arch: str, image_size: int, weights: str | None = None, keep_decision: bool = False) -> keras.Model:
     """The named architecture (ARCHITECTURES). `weights` only applies to the pretrained one. `keep_decision`: the
     head also decides whether to leave the photo uncropped (the module docstring)."""
@@ -288,6 +327,10 @@ def build_model(arch: str, image_size: int, weights: str | None = None, keep_dec
         if weights is not None:
             raise ValueError(f"--weights applies to --arch mobilenet; the {arch} model starts from scratch")
         return (separable if arch == "separable" else compact)(image_size, keep_decision=keep_decision)
+    if arch == "pretrained":
+        if weights is not None:
+            raise ValueError("--weights applies to --arch mobilenet; the pretrained model's are shipped")
+        return pretrained(image_size, keep_decision=keep_decision)
     if arch == "mobilenet":
         return mobilenet(image_size, weights, keep_decision=keep_decision)
     raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-ARCHS = ("separable", "compact", "mobilenet")  # training/model.py build_model
+ARCHS = ("separable", "compact", "pretrained", "mobilenet")  # training/model.py build_model
+# What a run from scratch builds without --arch: on the drawn habits it learns better than `pretrained` does, the
+# more so the more photos (docs/results.md, "Pretrained features"). Fine-tuning builds its start's architecture.
+SCRATCH_ARCH = "separable"
 LOSSES = ("huber", "l1", "mse")  # the value term beside the IoU term (training/losses.py)
 # Arguments that must be the same to --resume a run, and what runs made before one of them existed had.
 RESUME_KEYS = (
@@ -39,7 +42,8 @@ class TrainOptions:
     epochs: int | None = None
     batch_size: int = 32
     image_size: int = 96
-    arch: str = "separable"
+    # None: the start's architecture when fine-tuning (the general model's is `pretrained`), else SCRATCH_ARCH.
+    arch: str | None = None
     weights: str | None = None
     val_split: float = 0.2
     seed: int = 0
@@ -61,7 +65,7 @@ class TrainOptions:
             raise ValueError(f"--ensemble must be at least 1, not {self.ensemble}")
         if not 0 < self.val_split < 1:
             raise ValueError(f"--val-split must be between 0 and 1, not {self.val_split}")
-        if self.arch not in ARCHS:
+        if self.arch is not None and self.arch not in ARCHS:
             raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")

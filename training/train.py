@@ -12,7 +12,7 @@ import platform
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -291,6 +291,7 @@ def prepare(
     replicas = strategy.num_replicas_in_sync
     batch_size = replicas * max(1, min(options.batch_size, len(train_examples)) // replicas)
     start = fine_tune.resolve_start(options.start, options.arch, options.image_size, len(examples))
+    options = replace(options, arch=start.arch)  # what is built; `arguments` keeps what was asked
     schedule_steps = SCHEDULE_STEPS["scratch" if start.from_scratch else "fine-tune"]
     steps, epochs = epoch_plan(-(-len(train_examples) // batch_size), schedule_steps, options.epochs)
     # Whether the photographer ever leaves a photo uncropped is in the data: only then does the model learn to
