@@ -16,10 +16,11 @@ ranked alternatives at 1:1 and 4:5 against the largest crop of that ratio inside
 curve: model IoU against 10, 25, 50, 100 and 400 training photos (a seeded subset of the training photos, 80 %
 trained on), from scratch and fine-tuned from the general model, against issue 28's targets.
 
-The table's runs start from scratch (`--start scratch`): they are the learning curve's "all" from scratch, and FCDB's
-is the general start of FCDB's curve. The general model was trained on all of FCDB, this split's test photos
-included, so on FCDB the curve fine-tunes from WORK/fcdb/run instead (the defaults from scratch on the 1068 training
-photos alone); on the zoo it fine-tunes from the shipped general model, which never saw a drawing.
+The table's runs start from scratch (`--start scratch`): they are the learning curve's "all" from scratch. The general
+model was trained on all of FCDB, this split's test photos included, so on FCDB the curve fine-tunes from
+WORK/fcdb/general-run instead: the general model's recipe (`--arch pretrained`, training/general.py) on the 1068
+training photos alone, the table's row `general`. On the zoo it fine-tunes from the shipped general model, which never
+saw a drawing.
 
     .venv/bin/python bench/quality.py [--data fcdb,thirds,...] [--curve fcdb,thirds,...] [--curve-sizes 10,25,...]
                                       [--ensemble N] [--work data/quality] [--out data/bench-quality.json]
@@ -117,9 +118,9 @@ def subset(dataset: Path, count: int, out: Path, seed: int = 0) -> Path:
 
 
 def general_start(name: str, work: Path) -> str:
-    """The general start of a dataset's curve: FCDB's own run on its training photos (the shipped general model saw
-    FCDB's test photos), else the shipped general model."""
-    return str(work / "fcdb" / "run") if name == "fcdb" else "general"
+    """The general start of a dataset's curve: the general model's recipe on FCDB's training photos (the shipped
+    general model saw FCDB's test photos), else the shipped general model."""
+    return str(work / "fcdb" / "general-run") if name == "fcdb" else "general"
 
 
 def train_and_evaluate(
@@ -129,6 +130,7 @@ def train_and_evaluate(
     ensemble: int | None = None,
     reuse: bool = False,
     start: str = "scratch",
+    arch: str | None = None,
 ) -> dict:
     from cropstyle.training.evaluate import evaluate
     from cropstyle.training.run import Run
@@ -150,7 +152,7 @@ def train_and_evaluate(
 
         shutil.rmtree(run, ignore_errors=True)
         started = time.perf_counter()
-        result = train([train_dataset], run, ensemble=ensemble or DEFAULTS.ensemble, verbose=0, start=start)
+        result = train([train_dataset], run, ensemble=ensemble or DEFAULTS.ensemble, verbose=0, start=start, arch=arch)
         trained = {
             "n_train": result.n_train,
             "n_val": result.n_val,
@@ -401,6 +403,19 @@ def main() -> None:
     for name in curve_names:
         train_dataset, test_dataset = datasets_for(name, args.work)
         points = figures["curve"].setdefault(name, {start: {} for start in STARTS})
+        if name == "fcdb":  # the curve's general start on FCDB, trained as the general model is
+            from cropstyle.training.general import GENERAL_ARCH
+
+            print("fcdb: training as the general model is", file=sys.stderr, flush=True)
+            figures["results"]["general"] = train_and_evaluate(
+                train_dataset,
+                test_dataset,
+                Path(general_start(name, args.work)),
+                args.ensemble,
+                args.reuse_runs,
+                arch=GENERAL_ARCH,
+            )
+            save()
         photos = len(pd.read_csv(train_dataset / "labels.csv", usecols=["image"]))
         for count in curve_sizes:
             for start in STARTS:

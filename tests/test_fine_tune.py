@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cropstyle.training import crop_tf, metrics, pipeline
-from cropstyle.training.fine_tune import load_start, resolve_start
+from cropstyle.training.fine_tune import Start, load_start, resolve_start
 from cropstyle.training.general import GENERAL_MODEL
 from cropstyle.training.model import build_model, training_view
 from cropstyle.training.train import train
@@ -63,21 +63,31 @@ def scratch_run(tmp_path_factory) -> Path:
 
 
 def test_resolve_start(scratch_run):
-    assert resolve_start("scratch", "separable", 96, 10).described == "from scratch"
-    general = resolve_start("general", "separable", 96, 400)
+    assert resolve_start("scratch", None, 96, 10) == Start((), "separable", "from scratch")
+    general = resolve_start("general", None, 96, 400)
     assert general.described == "from the general model"
     assert general.members == tuple(GENERAL_MODEL / "members" / str(k) / "model.keras" for k in range(3))
-    # auto, the default: the general model for fewer than 25 photos, scratch from 25 on.
-    assert resolve_start("auto", "separable", 96, 24) == general
-    assert resolve_start("auto", "separable", 96, 25).described == (
-        "from scratch (25 photos: from 25 on, scratch learns a habit better)"
+    assert general.arch == "pretrained"  # without --arch, the start's architecture
+    assert resolve_start("general", "pretrained", 96, 400) == general
+    # auto, the default: the general model for fewer than 25 photos, scratch (with separable) from 25 on.
+    assert resolve_start("auto", None, 96, 24) == general
+    assert resolve_start("auto", None, 96, 25) == Start(
+        (), "separable", "from scratch (25 photos: from 25 on, scratch learns a habit better)"
     )
+    assert resolve_start("auto", "compact", 96, 400).arch == "compact"
     # The general model where it does not fit: from scratch, saying why.
-    assert resolve_start("general", "separable", 64, 10).described == (
-        "from scratch (not from the general model: its model is separable at 96 px, this run's separable at 64 px)"
+    assert resolve_start("general", None, 64, 10) == Start(
+        (),
+        "separable",
+        "from scratch (not from the general model: its model is pretrained at 96 px, this run's pretrained at 64 px)",
     )
-    assert resolve_start("auto", "compact", 96, 10).from_scratch
-    assert resolve_start(str(scratch_run), "separable", 32, 400).members == (scratch_run / "members/0/model.keras",)
+    assert resolve_start("auto", "separable", 96, 10) == Start(
+        (),
+        "separable",
+        "from scratch (not from the general model: its model is pretrained at 96 px, this run's separable at 96 px)",
+    )
+    ours = resolve_start(str(scratch_run), None, 32, 400)
+    assert ours.members == (scratch_run / "members/0/model.keras",) and ours.arch == "separable"
 
 
 @pytest.mark.parametrize(
@@ -89,6 +99,13 @@ def test_resolve_start(scratch_run):
             "separable",
             96,
             "--start {run}: cannot start from that RUN: its model is separable at 32 px, this run's separable at 96 px",
+        ),
+        (
+            "{run}",
+            "pretrained",
+            32,
+            "--start {run}: cannot start from that RUN: its model is separable at 32 px, "
+            "this run's pretrained at 32 px",
         ),
     ],
 )
@@ -145,6 +162,7 @@ def test_fine_tuning_keeps_the_best_of_the_start_and_its_epochs(dataset_96, tmp_
     result = train([dataset_96], tmp_path / "run", epochs=3, batch_size=8, ensemble=1, start="general", verbose=0)
     config = json.loads((result.run / "config.json").read_text())
     assert config["schedule"]["start"] == "from the general model"
+    assert (config["arguments"]["arch"], config["model"]["arch"]) == (None, "pretrained")  # the start's
     start = json.loads((result.run / "members/0/start.json").read_text())["val_crop_iou"]
     assert result.best_val_iou == pytest.approx(max(start, *result.history["val_crop_iou"]), abs=1e-6)
 
@@ -156,6 +174,7 @@ def test_from_25_photos_the_default_starts_from_scratch(dataset_96, tmp_path):
     photos = len(pipeline.read_examples([dataset_96]))
     assert photos >= 25
     assert config["schedule"]["start"] == f"from scratch ({photos} photos: from 25 on, scratch learns a habit better)"
+    assert config["model"]["arch"] == "separable"
     assert not (result.run / "members/0/start.json").exists()
 
 

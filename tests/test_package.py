@@ -127,6 +127,8 @@ def test_wheel_holds_one_namespace_with_the_pages_files_and_their_licences(wheel
         "cropstyle/web/static/geometry.js",
         "cropstyle/samples/raw_stubs/Nikon.nef",
         "cropstyle/samples/raw_stubs/LICENSE-GPL-3.0",
+        "cropstyle/training/imagenet_weights/mobilenetv2_to_block_10.weights.h5",
+        "cropstyle/training/imagenet_weights/README.md",
     ):
         assert data in names
     assert sorted(

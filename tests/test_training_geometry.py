@@ -117,7 +117,7 @@ def test_bounded_head_stays_inside_for_any_raw_output():
     assert_valid(crop_tf.bounded_crop(tf.constant(raw), tf.constant(aspects)).numpy(), aspects)
 
 
-@pytest.mark.parametrize("arch", ["separable", "compact", "mobilenet"])
+@pytest.mark.parametrize("arch", ["separable", "compact", "pretrained", "mobilenet"])
 def test_model_outputs_inside_for_random_inputs_and_weights(arch):
     rng = np.random.default_rng(5)
     model = build_model(arch, 64)

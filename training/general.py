@@ -24,6 +24,7 @@ GENERAL = "general"  # what `--model` and RUN arguments accept for it
 # On real photos the ImageNet trunk beats `separable` (FCDB 0.744 against 0.734, three members), and three members
 # sharing it are still faster in the browser than smartcrop.js (docs/results.md, "Pretrained features").
 GENERAL_ARCH = "pretrained"
+TRUNK_PARAMETERS = 317_120  # training/imagenet_weights/README.md
 MAX_FILE_BYTES = 2 << 20  # each shipped file
 # The RUN's files the model needs (split.json and baselines.json name FCDB's photos and crops: kept, they are
 # file names and fractions, not photos).
@@ -124,7 +125,8 @@ def model_card(out: Path) -> str:
     """MODEL_CARD.md: what the model is, the data and its licences, its figures, how to rebuild it."""
     config = json.loads((out / "config.json").read_text())
     metadata = json.loads((out / "web" / "metadata.json").read_text())
-    validation = config["validation"]
+    validation, model, versions = config["validation"], config["model"], config["versions"]
+    size, each = config["preprocessing"]["image_size"], model["parameters"] // model["ensemble"]
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "MODEL_CARD.md")
     listing = "\n".join(f"| `{p.relative_to(out)}` | {p.stat().st_size:,} |" for p in files)
     return f"""# cropstyle's general crop model
@@ -134,10 +136,10 @@ argument `general`: a crop model for someone who has trained nothing yet. It is 
 for a library of fewer than 25 crops, which fine-tune its members (`--start general` for any size).
 
 ## Model
-- `cropstyle train --arch {config["model"]["arch"]}` with the other defaults ({config["preprocessing"]["image_size"]} px
-  input, {config["model"]["ensemble"]} members averaged; {config["model"]["parameters"]:,} parameters counted per
-  member, the frozen ImageNet trunk's in each, though the combined model runs it once), trained on the CPU; cropstyle
-  commit {config["versions"]["cropstyle_commit"][:12]}, TensorFlow {config["versions"]["tensorflow"]}.
+- `cropstyle train --arch {model["arch"]}` with the other defaults: {size} px input, {model["ensemble"]} members
+  averaged, {each:,} parameters each, of which {TRUNK_PARAMETERS:,} are the frozen ImageNet trunk's, the same in
+  every member and run once. Trained on the CPU; cropstyle {versions["cropstyle_commit"][:12]}, TensorFlow
+  {versions["tensorflow"]}.
 - Browser model: TF.js graph, weights uint8, {metadata["total_bytes"]:,} bytes, parity with Keras
   {metadata["parity"]["max_abs_diff"]:.1e} (tolerance {metadata["parity"]["tolerance"]}).
 
@@ -157,8 +159,8 @@ for a library of fewer than 25 crops, which fine-tune its members (`--start gene
 - On FCDB's test split (held out from the project: it was not seen here), the earlier general model (`separable`,
   the same data) scored 0.702 IoU / BDE 0.075 (measured 2026-12-05 by the dataset's keepers; CACNet, CVPR 2021:
   0.718 / 0.069). This one has not been measured there; on the project's own split of the training photos it is
-  ahead of `separable` by 0.010 IoU (docs/results.md, "Pretrained features"). On your own photos your own crops decide: `cropstyle evaluate general YOUR_DATASET` compares it
-  with the baselines.
+  ahead of `separable` by 0.010 IoU (docs/results.md, "Pretrained features").
+- On your own photos your own crops decide: `cropstyle evaluate general YOUR_DATASET` compares it with the baselines.
 - Confidence (each crop's expected IoU with the photographer's, training/confidence.py):
   {_confidence_line(config)}
 
