@@ -199,4 +199,5 @@ def test_resume_refuses_another_start(scratch_run):
 def test_the_command_line_starts_by_the_number_of_photos_unless_told(given, start):
     from cropstyle import cli
 
-    assert cli.build_parser().parse_args(["train", "data", "--out", "run", *given]).start == start
+    parsed = cli.build_parser().parse_args(["train", "data", "--out", "run", *given])
+    assert (parsed.start, parsed.arch) == (start, None)  # the model follows the start unless --arch says
