@@ -21,7 +21,7 @@ from pathlib import Path
 
 GENERAL_MODEL = Path(__file__).with_name("general_model")
 GENERAL = "general"  # what `--model` and RUN arguments accept for it
-# On real photos the ImageNet trunk beats `separable` (FCDB 0.744 against 0.734, three members), and three members
+# On real photos the ImageNet trunk beats `separable` (FCDB 0.746 against 0.734, three members), and three members
 # sharing it are still faster in the browser than smartcrop.js (docs/results.md, "Pretrained features").
 GENERAL_ARCH = "pretrained"
 TRUNK_PARAMETERS = 317_120  # training/imagenet_weights/README.md

