@@ -209,6 +209,10 @@ MIN_EPOCH_STEPS = 20
 # A member this far below the best member's validation IoU failed to learn rather than varied, and is left out of the
 # mean (a member stuck with a saturated output drags the mean down with it: docs/results.md, "Ensemble").
 MEMBER_TOLERANCE = 0.02
+# With fewer validation photos than this, a gap of MEMBER_TOLERANCE can be one photo's doing (one photo moves a mean
+# of n by up to 1/n), so every member is kept: at 10 crops (2 validation photos) the rule dropped members by chance
+# (docs/results.md, "Pretrained features").
+MIN_PHOTOS_TO_LEAVE_OUT = round(1 / MEMBER_TOLERANCE)
 
 
 def epoch_plan(batches: int, steps: int, epochs: int | None = None) -> tuple[int, int]:
@@ -225,8 +229,11 @@ def default_patience(epochs: int) -> int:
     return max(10, epochs // 4)
 
 
-def kept_members(members_val: Sequence[float]) -> list[int]:
-    """The members an ensemble averages: those within MEMBER_TOLERANCE of the best member's validation IoU."""
+def kept_members(members_val: Sequence[float], val_photos: int) -> list[int]:
+    """The members an ensemble averages: those within MEMBER_TOLERANCE of the best member's validation IoU on
+    `val_photos` photos; all of them with fewer than MIN_PHOTOS_TO_LEAVE_OUT."""
+    if val_photos < MIN_PHOTOS_TO_LEAVE_OUT:
+        return list(range(len(members_val)))
     return [k for k, value in enumerate(members_val) if value >= max(members_val) - MEMBER_TOLERANCE]
 
 
@@ -476,7 +483,7 @@ def combine(plan: Plan, members: list[Member], config: dict, verbose: int) -> fl
     """RUN/model.keras from the members that learned, and its exact validation figures in config.json (written);
     returns the validation IoU."""
     members_val = [member.best_val_iou for member in members]
-    kept = kept_members(members_val)
+    kept = kept_members(members_val, len(plan.val_examples))
     models = [keras.saving.load_model(member_dir(plan.out, k) / layout.MODEL, compile=False) for k in kept]
     best = averaged(models) if len(models) > 1 else models[0]
     validation = ValidationCrops(
