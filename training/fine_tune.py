@@ -44,29 +44,31 @@ def resolve_start(start: str, arch: str | None, image_size: int, photos: int) ->
     """The start of a run with this architecture (None: the start's, SCRATCH_ARCH from scratch) and input size on
     `photos` photos. The general model is used where it fits (its architecture and input size); where it does not,
     the run starts from scratch and says why. Another RUN that does not fit is refused (ValueError, one line)."""
+    scratch_arch = arch or SCRATCH_ARCH
     if start == AUTO:
         if photos >= GENERAL_BELOW:
             why = f"{photos} photos: from {GENERAL_BELOW} on, scratch learns a habit better"
-            return Start((), arch or SCRATCH_ARCH, f"from scratch ({why})")
+            return Start((), scratch_arch, f"from scratch ({why})")
         start = GENERAL
     if start == SCRATCH:
-        return Start((), arch or SCRATCH_ARCH, "from scratch")
+        return Start((), scratch_arch, "from scratch")
     run = resolve_run(start)
     config_path = run / layout.CONFIG
     if not config_path.is_file():
         raise ValueError(f"--start {start}: no trained RUN there (no {config_path})")
     config = json.loads(config_path.read_text())
-    theirs = (config["model"]["arch"], config["arguments"]["image_size"])
-    if theirs != (arch or theirs[0], image_size):
-        why = f"its model is {theirs[0]} at {theirs[1]} px, this run's {arch or theirs[0]} at {image_size} px"
+    their_arch, their_size = config["model"]["arch"], config["arguments"]["image_size"]
+    wanted = arch or their_arch
+    if (their_arch, their_size) != (wanted, image_size):
+        why = f"its model is {their_arch} at {their_size} px, this run's {wanted} at {image_size} px"
         if start == GENERAL:
-            return Start((), arch or SCRATCH_ARCH, f"from scratch (not from the general model: {why})")
+            return Start((), scratch_arch, f"from scratch (not from the general model: {why})")
         raise ValueError(f"--start {start}: cannot start from that RUN: {why}")
     members = tuple(layout.member_dir(run, k) / layout.MODEL for k in range(config["model"].get("ensemble", 1)))
     missing = [str(path) for path in members if not path.is_file()]
     if missing:
         raise ValueError(f"--start {start}: member model missing: {missing[0]}")
-    return Start(members, theirs[0], "from the general model" if start == GENERAL else f"from {run}")
+    return Start(members, their_arch, "from the general model" if start == GENERAL else f"from {run}")
 
 
 def load_start(model: keras.Model, member: Path) -> None:
