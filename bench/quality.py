@@ -14,7 +14,10 @@ It prints one table (model and each baseline: IoU, BDE, angle MAE; training time
 confidence is worth on the test photos of each dataset (training/confidence.py) against issue 29's targets, the
 ranked alternatives at 1:1 and 4:5 against the largest crop of that ratio inside the model's, and the learning
 curve: model IoU against 10, 25, 50, 100 and 400 training photos (a seeded subset of the training photos, 80 %
-trained on), from scratch and fine-tuned from the general model, against issue 28's targets.
+trained on), from scratch and fine-tuned from the general model, against issue 28's targets, and `auto`, the
+default's start, read off the two: the general start below 25 photos, from 25 to 99 the one of the two whose RUN is
+better on its validation photos (what `cropstyle train` does there: it trains both, on the same split with the same
+seeds), scratch from 100 on.
 
 The table's runs start from scratch (`--start scratch`): they are the learning curve's "all" from scratch. The general
 model was trained on all of FCDB, this split's test photos included, so on FCDB the curve fine-tunes from
@@ -145,6 +148,7 @@ def train_and_evaluate(
             "n_val": opened.config["split"]["val"],
             "epochs": sum(len(history) for history in opened.histories if history is not None),
             "train_seconds": None,
+            "val_iou": opened.config["validation"]["val_crop_iou"],
         }
     else:
         from cropstyle.training.options import DEFAULTS
@@ -158,6 +162,7 @@ def train_and_evaluate(
             "n_val": result.n_val,
             "epochs": result.epochs,
             "train_seconds": round(time.perf_counter() - started, 1),
+            "val_iou": result.best_val_iou,
         }
     report = evaluate(run, [test_dataset], run / "report", verbose=False)
     return {
@@ -309,6 +314,26 @@ def curve_checks(points: dict[str, dict[str, dict]], start: str) -> dict[str, tu
     return checks
 
 
+def auto_arm(points: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """What `--start auto` gives at each size of a curve, from its two arms: the general start below GENERAL_BELOW
+    photos, from there to CHOOSE_BELOW the arm better on its validation photos, then scratch."""
+    from cropstyle.training.options import CHOOSE_BELOW, GENERAL_BELOW
+
+    arm = {}
+    for count in set(points["scratch"]) | set(points["general"]):
+        if int(count) < GENERAL_BELOW:
+            chosen = points["general"].get(count)
+        elif int(count) >= CHOOSE_BELOW:
+            chosen = points["scratch"].get(count)
+        else:
+            # In train's order: a tie keeps the general start.
+            both = [points[start].get(count) for start in ("general", "scratch")]
+            chosen = max(both, key=lambda r: r["val_iou"]) if all(r and "val_iou" in r for r in both) else None
+        if chosen:
+            arm[count] = chosen
+    return arm
+
+
 def curve_table(curve: dict[str, dict[str, dict[str, dict]]]) -> str:
     sizes = sorted({count for points in curve.values() for arm in points.values() for count in arm}, key=int)
     header = f"{'data':<10} {'start':<8} " + " ".join(f"{count:>15}" for count in sizes) + "   targets"
@@ -434,6 +459,8 @@ def main() -> None:
                     start=general_start(name, args.work) if start == "general" else "scratch",
                 )
                 save()
+        points["auto"] = auto_arm(points)
+        save()
     print("\n" + table(figures["results"]))
     print("\nthe confidence on the test photos (training/confidence.py)\n" + confidence_table(figures["results"]))
     print(

@@ -15,7 +15,7 @@ from pathlib import Path
 from cropstyle.export.editor_sidecars import EDITORS
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
 from cropstyle.training.general import GENERAL, GENERAL_MODEL, resolve_run
-from cropstyle.training.options import ARCHS, DEFAULTS, GENERAL_BELOW, LOSSES, SCRATCH_ARCH
+from cropstyle.training.options import ARCHS, CHOOSE_BELOW, DEFAULTS, GENERAL_BELOW, LOSSES, SCRATCH_ARCH
 from cropstyle.web.settings import ServeSettings
 
 GENERAL_HELP = "the general model shipped with cropstyle (training/general_model/MODEL_CARD.md)"
@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="auto|general|scratch|RUN",
         help="the weights to start from: the shipped general model, fine-tuned on your crops (where its architecture "
         "and input size fit), scratch, or another RUN's members; auto (default): the general model for fewer than "
-        f"{GENERAL_BELOW} photos, else scratch",
+        f"{GENERAL_BELOW} photos, both it and scratch up to {CHOOSE_BELOW - 1} (the one better on the validation "
+        f"photos kept, the other in RUN/starts/), else scratch",
     )
     train.add_argument("--resume", action="store_true", help="continue an interrupted RUN")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cropstyle.training import crop_tf, metrics, pipeline
-from cropstyle.training.fine_tune import Start, load_start, resolve_start
+from cropstyle.training.fine_tune import Start, load_start, resolve_start, starts_to_compare
 from cropstyle.training.general import GENERAL_MODEL
 from cropstyle.training.model import build_model, training_view
 from cropstyle.training.train import train
@@ -69,10 +69,12 @@ def test_resolve_start(scratch_run):
     assert general.members == tuple(GENERAL_MODEL / "members" / str(k) / "model.keras" for k in range(3))
     assert general.arch == "pretrained"  # without --arch, the start's architecture
     assert resolve_start("general", "pretrained", 96, 400) == general
-    # auto, the default: the general model for fewer than 25 photos, scratch (with separable) from 25 on.
+    # auto, the default: the general model for fewer than 100 photos (from 25 train() compares it with scratch:
+    # starts_to_compare), scratch (with separable) from 100 on.
     assert resolve_start("auto", None, 96, 24) == general
-    assert resolve_start("auto", None, 96, 25) == Start(
-        (), "separable", "from scratch (25 photos: from 25 on, scratch learns a habit better)"
+    assert resolve_start("auto", None, 96, 99) == general
+    assert resolve_start("auto", None, 96, 100) == Start(
+        (), "separable", "from scratch (100 photos: from 100 on, scratch learns a habit better)"
     )
     assert resolve_start("auto", "compact", 96, 400).arch == "compact"
     # The general model where it does not fit: from scratch, saying why.
@@ -167,15 +169,63 @@ def test_fine_tuning_keeps_the_best_of_the_start_and_its_epochs(dataset_96, tmp_
     assert result.best_val_iou == pytest.approx(max(start, *result.history["val_crop_iou"]), abs=1e-6)
 
 
-def test_from_25_photos_the_default_starts_from_scratch(dataset_96, tmp_path):
-    result = train([dataset_96], tmp_path / "run", epochs=1, batch_size=8, ensemble=1, verbose=0)
-    config = json.loads((result.run / "config.json").read_text())
-    assert config["arguments"]["start"] == "auto"
-    photos = len(pipeline.read_examples([dataset_96]))
-    assert photos >= 25
-    assert config["schedule"]["start"] == f"from scratch ({photos} photos: from 25 on, scratch learns a habit better)"
-    assert config["model"]["arch"] == "separable"
-    assert not (result.run / "members/0/start.json").exists()
+@pytest.mark.parametrize(
+    "start, arch, size, photos, compared",
+    [
+        ("auto", None, 96, 24, ()),  # the general model alone
+        ("auto", None, 96, 25, ("general", "scratch")),
+        ("auto", None, 96, 99, ("general", "scratch")),
+        ("auto", "pretrained", 96, 50, ("general", "scratch")),
+        ("auto", None, 96, 100, ()),  # scratch alone
+        ("auto", "separable", 96, 50, ()),  # the general model does not fit: scratch alone
+        ("auto", None, 64, 50, ()),
+        ("general", None, 96, 50, ()),
+        ("scratch", None, 96, 50, ()),
+    ],
+)
+def test_auto_compares_the_two_starts_from_25_to_99_photos(start, arch, size, photos, compared):
+    assert starts_to_compare(start, arch, size, photos) == compared
+
+
+@pytest.fixture(scope="module")
+def compared_run(dataset_96, tmp_path_factory) -> Path:
+    """The default start on 40 photos: both starts trained, one model each, one epoch."""
+    return train(
+        [dataset_96], tmp_path_factory.mktemp("compared") / "run", epochs=1, batch_size=8, ensemble=1, verbose=0
+    ).run
+
+
+def test_from_25_photos_the_default_keeps_the_start_better_on_validation(dataset_96, compared_run):
+    run = compared_run
+    assert 25 <= len(pipeline.read_examples([dataset_96])) < 100
+    config = json.loads((run / "config.json").read_text())
+    starts = {name: json.loads((run / "starts" / name / "config.json").read_text()) for name in ("general", "scratch")}
+    figures = {name: starts[name]["validation"]["val_crop_iou"] for name in starts}
+    kept, other = sorted(figures, key=lambda name: (-figures[name], name))  # a tie keeps the general start
+    assert config["start_choice"]["val_crop_iou"] == figures and config["start_choice"]["kept"] == kept
+    assert (starts["general"]["model"]["arch"], starts["scratch"]["model"]["arch"]) == ("pretrained", "separable")
+    assert starts["general"]["schedule"]["start"] == "from the general model"
+    assert starts["scratch"]["schedule"]["start"] == "from scratch"
+    words = {"general": "the general model", "scratch": "scratch"}
+    assert config["schedule"]["start"] == (
+        f"{starts[kept]['schedule']['start']}; kept: validation IoU {figures[kept]:.3f}, "
+        f"against {figures[other]:.3f} from {words[other]}"
+    )
+    assert config["arguments"]["start"] == "auto" and config["model"] == starts[kept]["model"]
+    # The same split for both, and RUN is a copy of the kept one.
+    assert (run / "starts/general/split.json").read_text() == (run / "starts/scratch/split.json").read_text()
+    for name in ("model.keras", "split.json", "baselines.json", "members/0/model.keras", "members/0/history.csv"):
+        assert (run / name).read_bytes() == (run / "starts" / kept / name).read_bytes(), name
+
+
+def test_a_compared_run_resumes_both_starts(dataset_96, compared_run, tmp_path):
+    before = json.loads((compared_run / "config.json").read_text())
+    resumed = train([dataset_96], compared_run, epochs=1, batch_size=8, ensemble=1, verbose=0, resume=True)
+    after = json.loads((compared_run / "config.json").read_text())
+    assert after["start_choice"] == before["start_choice"]  # finished members are read back, not trained again
+    assert resumed.best_val_iou == before["start_choice"]["val_crop_iou"][before["start_choice"]["kept"]]
+    with pytest.raises(ValueError, match=r"^nothing to resume in .*empty: no starts/\*/config\.json$"):
+        train([dataset_96], tmp_path / "empty", epochs=1, batch_size=8, ensemble=1, verbose=0, resume=True)
 
 
 def test_resume_refuses_another_start(scratch_run):

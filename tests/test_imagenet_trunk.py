@@ -51,7 +51,9 @@ def test_a_missing_weights_file_is_named(tmp_path):
 def pretrained_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("pretrained")
     dataset = sample_dataset(base, 30, seed=6)
-    return train([dataset], base / "run", arch="pretrained", epochs=2, batch_size=8, ensemble=2, verbose=0).run
+    return train(
+        [dataset], base / "run", arch="pretrained", start="scratch", epochs=2, batch_size=8, ensemble=2, verbose=0
+    ).run
 
 
 def test_training_leaves_the_trunk_as_shipped(pretrained_run):

@@ -1,8 +1,10 @@
 """Where a training run starts (`cropstyle train --start auto|general|scratch|RUN`): from the shipped general model's
-members (fine-tuning), from another RUN's members, or from scratch. `auto`, the default, starts from the general
-model when the datasets hold fewer than GENERAL_BELOW photos, and from scratch from there on: measured on FCDB and
-the zoo, the general start is better or as good with 10 crops and worse from 25 (docs/results.md, "Starting from the
-general model").
+members (fine-tuning), from another RUN's members, or from scratch. `auto`, the default, goes by the number of photos
+the datasets hold (docs/results.md, "Starting from the general model"): below GENERAL_BELOW the general model (with
+10 crops it is better or as good on FCDB and the zoo); from GENERAL_BELOW to CHOOSE_BELOW both starts, keeping the one
+better on the validation photos (`starts_to_compare`; train.py trains them): there the general start is better on
+real photos and worse on most drawn habits, so no rule by size picks for every photographer; from CHOOSE_BELOW on,
+scratch.
 
 Without --arch a run builds its start's architecture (the general model's is `pretrained`), and SCRATCH_ARCH from
 scratch. Member k of the new RUN starts from member k of the start RUN (k modulo its members), weight by weight: the
@@ -21,7 +23,7 @@ import keras
 
 from cropstyle.training import run as layout
 from cropstyle.training.general import GENERAL, resolve_run
-from cropstyle.training.options import GENERAL_BELOW, SCRATCH_ARCH
+from cropstyle.training.options import CHOOSE_BELOW, GENERAL_BELOW, SCRATCH_ARCH
 
 SCRATCH, AUTO = "scratch", "auto"
 
@@ -45,9 +47,9 @@ def resolve_start(start: str, arch: str | None, image_size: int, photos: int) ->
     `photos` photos. The general model is used where it fits (its architecture and input size); where it does not,
     the run starts from scratch and says why. Another RUN that does not fit is refused (ValueError, one line)."""
     scratch_arch = arch or SCRATCH_ARCH
-    if start == AUTO:
-        if photos >= GENERAL_BELOW:
-            why = f"{photos} photos: from {GENERAL_BELOW} on, scratch learns a habit better"
+    if start == AUTO:  # below CHOOSE_BELOW photos the general model; from GENERAL_BELOW train.py compares the two
+        if photos >= CHOOSE_BELOW:
+            why = f"{photos} photos: from {CHOOSE_BELOW} on, scratch learns a habit better"
             return Start((), scratch_arch, f"from scratch ({why})")
         start = GENERAL
     if start == SCRATCH:
@@ -69,6 +71,17 @@ def resolve_start(start: str, arch: str | None, image_size: int, photos: int) ->
     if missing:
         raise ValueError(f"--start {start}: member model missing: {missing[0]}")
     return Start(members, their_arch, "from the general model" if start == GENERAL else f"from {run}")
+
+
+def starts_to_compare(start: str, arch: str | None, image_size: int, photos: int) -> tuple[str, ...]:
+    """The starts a run on `photos` photos trains side by side, to keep the one better on the validation photos:
+    with `auto` from GENERAL_BELOW to CHOOSE_BELOW photos, the general model and scratch, where the general model
+    fits this architecture and input size; otherwise none (the run has one start, resolve_start's)."""
+    if start != AUTO or not GENERAL_BELOW <= photos < CHOOSE_BELOW:
+        return ()
+    if resolve_start(GENERAL, arch, image_size, photos).from_scratch:  # the general model does not fit
+        return ()
+    return (GENERAL, SCRATCH)
 
 
 def load_start(model: keras.Model, member: Path) -> None:

@@ -133,7 +133,8 @@ def model_card(out: Path) -> str:
 
 What `cropstyle serve` serves without `--model`, and what `predict`, `apply` and `evaluate` use with the RUN
 argument `general`: a crop model for someone who has trained nothing yet. It is also where `cropstyle train` starts
-for a library of fewer than 25 crops, which fine-tune its members (`--start general` for any size).
+for a library of fewer than 25 crops, which fine-tune its members, and one of the two it compares from 25 to 99
+(`--start general` for any size).
 
 ## Model
 - `cropstyle train --arch {model["arch"]}` with the other defaults: {size} px input, {model["ensemble"]} members

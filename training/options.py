@@ -24,9 +24,11 @@ RESUME_KEYS = (
     "start",
 )
 RESUME_DEFAULTS = {"ensemble": 1, "start": "scratch"}
-GENERAL_BELOW = (
-    25  # photos: `--start auto` fine-tunes the general model below this many, trains from scratch from here on
-)
+# Photos: below GENERAL_BELOW `--start auto` fine-tunes the general model; from there to CHOOSE_BELOW, where neither
+# start is better for every photographer, it trains both and keeps the one better on the validation photos; from
+# CHOOSE_BELOW on it trains from scratch (docs/results.md, "Starting from the general model").
+GENERAL_BELOW = 25
+CHOOSE_BELOW = 100
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,9 @@ class TrainOptions:
     # Three models: their mean is more accurate than one on real photos, for three times the training
     # (docs/results.md, "Ensemble").
     ensemble: int = 3
-    # Where the weights start: "auto" (the general model below GENERAL_BELOW photos, else scratch: by
-    # measurement, docs/results.md "Starting from the general model"), "general" (the shipped general model, where
-    # its architecture and input size fit), "scratch", or a RUN's folder (training/fine_tune.py).
+    # Where the weights start: "auto" (by the number of photos: GENERAL_BELOW and CHOOSE_BELOW above), "general"
+    # (the shipped general model, where its architecture and input size fit), "scratch", or a RUN's folder
+    # (training/fine_tune.py).
     start: str = "auto"
 
     def __post_init__(self) -> None:

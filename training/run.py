@@ -14,6 +14,9 @@ RUN/members/K/         member K of the ensemble (K = 0 … ensemble − 1), alwa
     logs/              TensorBoard: losses, metrics, validation previews
     backup/            the state --resume continues from after an interruption (removed when its training ends)
 RUN/evaluation.json    the last `cropstyle evaluate` of this RUN on held-out photos, if any
+RUN/starts/NAME/       with `--start auto` on GENERAL_BELOW to CHOOSE_BELOW photos (training/options.py): a RUN for
+                       each start it compared (general, scratch); the files above are a copy of the one kept, and
+                       config.json's `start_choice` gives both validation IoUs
 
 `evaluate`, `predict`, `apply` and `export` open a RUN through `Run.open`; the export hands the preprocessing
 on to the browser in WEBMODEL/metadata.json.
@@ -42,6 +45,7 @@ CONFIG, MODEL, SPLIT, BASELINES, EVALUATION = (
     "evaluation.json",
 )
 MEMBERS = "members"
+STARTS = "starts"
 HISTORY, LOGS, BACKUP = "history.csv", "logs", "backup"  # in each member's folder, beside its MODEL
 MONITOR = "val_crop_iou"  # the history's column a member's best epoch is chosen by: exact mean IoU on validation
 

@@ -26,11 +26,12 @@ from cropstyle.training import confidence, crop_tf, drawing, fine_tune, metrics,
 from cropstyle.training import run as layout
 from cropstyle.training.losses import CornerBoxIoU, CropLoss
 from cropstyle.training.model import averaged, build_model, decided, flip_averaged, training_view
-from cropstyle.training.options import RESUME_DEFAULTS, RESUME_KEYS, TrainOptions
+from cropstyle.training.options import CHOOSE_BELOW, GENERAL_BELOW, RESUME_DEFAULTS, RESUME_KEYS, TrainOptions
 from cropstyle.training.run import MONITOR, Run, member_dir
 
 PREVIEWS = 6  # validation photos drawn in TensorBoard each epoch
 START = "start.json"  # in a fine-tuned member's folder: its start and the start's validation IoU
+START_WORDS = {fine_tune.GENERAL: "the general model", fine_tune.SCRATCH: "scratch"}
 
 
 @dataclass
@@ -283,6 +284,7 @@ def prepare(
     before = _check_resume(out, arguments) if resume else {}
     if not resume:
         shutil.rmtree(out / layout.MEMBERS, ignore_errors=True)
+        shutil.rmtree(out / layout.STARTS, ignore_errors=True)  # an earlier run's compared starts
     out.mkdir(parents=True, exist_ok=True)
 
     # Repeatable: seeded Python/NumPy/TF generators, deterministic kernels, a seeded split and augmentation.
@@ -535,7 +537,22 @@ def train(
     callbacks: extra Keras callbacks. verbose: Keras fit verbosity (2 = one line per epoch)."""
     started = time.time()
     out = Path(out)
-    plan = prepare(datasets, out, TrainOptions(**options), resume, devices)
+    given = TrainOptions(**options)
+    photos = len(pipeline.read_examples([Path(d) for d in datasets]))
+    compared = fine_tune.starts_to_compare(given.start, given.arch, given.image_size, photos)
+    if compared:
+        return train_compared(
+            datasets,
+            out,
+            compared,
+            photos,
+            resume=resume,
+            devices=devices,
+            callbacks=callbacks,
+            verbose=verbose,
+            **options,
+        )
+    plan = prepare(datasets, out, given, resume, devices)
     first = compiled_member(plan, 0)
     config = run_description(plan, int(first[1].count_params()))
     write_description(plan, config)
@@ -567,5 +584,74 @@ def train(
         val_iou_flip_averaged=config["validation"]["val_crop_iou_flip_averaged"],
     )
     if verbose:
+        print(result.report())
+    return result
+
+
+def train_compared(
+    datasets: list[Path],
+    out: Path,
+    starts: Sequence[str],
+    photos: int,
+    *,
+    resume: bool,
+    devices: Sequence[str] | None,
+    callbacks: Sequence[keras.callbacks.Callback],
+    verbose: int,
+    **options,
+) -> TrainResult:
+    """`--start auto` where neither start is better for every photographer (fine_tune.starts_to_compare): a RUN for each
+    start in RUN/starts/NAME, on the same split, then RUN itself a copy of the one better on the validation photos,
+    with both figures in config.json's `start_choice`."""
+    started = time.time()
+    runs = {start: out / layout.STARTS / start for start in starts}
+    if resume and not any((run / layout.CONFIG).is_file() for run in runs.values()):
+        raise ValueError(f"nothing to resume in {out}: no {layout.STARTS}/*/{layout.CONFIG}")
+    if not resume:  # an earlier run's files would pass for this one's until it is done
+        for name in (layout.STARTS, layout.MEMBERS):
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in (layout.CONFIG, layout.MODEL, layout.SPLIT, layout.BASELINES, layout.EVALUATION):
+            (out / name).unlink(missing_ok=True)
+    if verbose:
+        print(
+            f"{photos} photos: training from {' and from '.join(map(START_WORDS.get, starts))}, to keep the one "
+            f"better on the validation photos (from {GENERAL_BELOW} to {CHOOSE_BELOW - 1} photos neither is better "
+            "for every photographer)"
+        )
+    results = {}
+    for start, run in runs.items():
+        if verbose:
+            print(f"start {start}, in {run}")
+        results[start] = train(
+            datasets,
+            run,
+            resume=resume and (run / layout.CONFIG).is_file(),
+            devices=devices,
+            callbacks=callbacks,
+            verbose=verbose,
+            **{**options, "start": start},
+        )
+    kept = max(starts, key=lambda start: results[start].best_val_iou)  # a tie keeps the first
+    figures = {start: results[start].best_val_iou for start in starts}
+    others = ", ".join(f"{figures[start]:.3f} from {START_WORDS[start]}" for start in starts if start != kept)
+    source = runs[kept]
+    for name in (layout.MODEL, layout.SPLIT, layout.BASELINES):
+        shutil.copy2(source / name, out / name)
+    shutil.rmtree(out / layout.MEMBERS, ignore_errors=True)
+    shutil.copytree(source / layout.MEMBERS, out / layout.MEMBERS)
+    config = json.loads((source / layout.CONFIG).read_text())
+    config["arguments"]["start"] = TrainOptions(**options).start
+    config["schedule"]["start"] += f"; kept: validation IoU {figures[kept]:.3f}, against {others}"
+    config["start_choice"] = {
+        "val_crop_iou": figures,
+        "kept": kept,
+        "runs": {start: f"{layout.STARTS}/{start}" for start in starts},
+        "rule": f"--start auto on {GENERAL_BELOW} to {CHOOSE_BELOW - 1} photos: both starts, the better on the "
+        "validation photos kept (training/fine_tune.py)",
+    }
+    (out / layout.CONFIG).write_text(json.dumps(config, indent=2))
+    result = replace(results[kept], run=out, model_path=out / layout.MODEL, seconds=time.time() - started)
+    if verbose:
+        print(f"kept the start from {START_WORDS[kept]}: validation IoU {figures[kept]:.3f}, against {others}")
         print(result.report())
     return result
