@@ -621,7 +621,7 @@ def train_compared(
     results = {}
     for start, run in runs.items():
         if verbose:
-            print(f"start {start}, in {run}")
+            print(f"from {START_WORDS[start]}, in {run}")
         results[start] = train(
             datasets,
             run,
