@@ -606,7 +606,9 @@ def train_compared(
     started = time.time()
     runs = {start: out / layout.STARTS / start for start in starts}
     if resume and not any((run / layout.CONFIG).is_file() for run in runs.values()):
-        raise ValueError(f"nothing to resume in {out}: no {layout.STARTS}/*/{layout.CONFIG}")
+        earlier = " (begun before `auto` compared two starts on this many photos: train it anew)"
+        earlier = earlier if (out / layout.CONFIG).is_file() else ""
+        raise ValueError(f"nothing to resume in {out}: no {layout.STARTS}/*/{layout.CONFIG}{earlier}")
     if not resume:  # an earlier run's files would pass for this one's until it is done
         for name in (layout.STARTS, layout.MEMBERS):
             shutil.rmtree(out / name, ignore_errors=True)
@@ -640,7 +642,7 @@ def train_compared(
     shutil.rmtree(out / layout.MEMBERS, ignore_errors=True)
     shutil.copytree(source / layout.MEMBERS, out / layout.MEMBERS)
     config = json.loads((source / layout.CONFIG).read_text())
-    config["arguments"]["start"] = TrainOptions(**options).start
+    config["arguments"]["start"] = fine_tune.AUTO
     config["schedule"]["start"] += f"; kept: validation IoU {figures[kept]:.3f}, against {others}"
     config["start_choice"] = {
         "val_crop_iou": figures,
