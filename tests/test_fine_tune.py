@@ -226,6 +226,14 @@ def test_a_compared_run_resumes_both_starts(dataset_96, compared_run, tmp_path):
     assert resumed.best_val_iou == before["start_choice"]["val_crop_iou"][before["start_choice"]["kept"]]
     with pytest.raises(ValueError, match=r"^nothing to resume in .*empty: no starts/\*/config\.json$"):
         train([dataset_96], tmp_path / "empty", epochs=1, batch_size=8, ensemble=1, verbose=0, resume=True)
+    (tmp_path / "earlier").mkdir()
+    (tmp_path / "earlier/config.json").write_text("{}")  # a RUN begun with one start by an earlier cropstyle
+    with pytest.raises(
+        ValueError,
+        match=r"^nothing to resume in .*earlier: no starts/\*/config\.json \(begun before `auto` compared two starts "
+        r"on this many photos: train it anew\)$",
+    ):
+        train([dataset_96], tmp_path / "earlier", epochs=1, batch_size=8, ensemble=1, verbose=0, resume=True)
 
 
 def test_resume_refuses_another_start(scratch_run):
