@@ -633,8 +633,8 @@ def train_compared(
             verbose=verbose,
             **{**options, "start": start},
         )
-    kept = max(starts, key=lambda start: results[start].best_val_iou)  # a tie keeps the first
-    figures = {start: results[start].best_val_iou for start in starts}
+    figures = {start: result.best_val_iou for start, result in results.items()}
+    kept = max(figures, key=figures.get)  # a tie keeps the first
     others = ", ".join(f"{figures[start]:.3f} from {START_WORDS[start]}" for start in starts if start != kept)
     source = runs[kept]
     for name in (layout.MODEL, layout.SPLIT, layout.BASELINES):
