@@ -276,9 +276,14 @@ class Member:
 
 
 def prepare(
-    datasets: Sequence[Path], out: Path, options: TrainOptions, resume: bool, devices: Sequence[str] | None
+    datasets: Sequence[Path],
+    examples: pipeline.Examples,
+    out: Path,
+    options: TrainOptions,
+    resume: bool,
+    devices: Sequence[str] | None,
 ) -> Plan:
-    """Check the arguments, seed everything, read and split the examples, size the batches and the schedule."""
+    """Check the arguments, seed everything, split the datasets' examples, size the batches and the schedule."""
     datasets = [Path(d) for d in datasets]
     arguments = {"datasets": [str(d.resolve()) for d in datasets], **options.as_dict()}
     before = _check_resume(out, arguments) if resume else {}
@@ -291,7 +296,6 @@ def prepare(
     keras.utils.set_random_seed(options.seed)
     tf.config.experimental.enable_op_determinism()
 
-    examples = pipeline.read_examples(datasets)
     train_examples, val_examples = pipeline.split(examples, options.val_split, options.seed)
     strategy = _strategy(devices)
     # Every training batch is full (training=True repeats the shuffled photos) and splits evenly over the
@@ -538,7 +542,8 @@ def train(
     started = time.time()
     out = Path(out)
     given = TrainOptions(**options)
-    photos = len(pipeline.read_examples([Path(d) for d in datasets]))
+    examples = pipeline.read_examples([Path(d) for d in datasets])
+    photos = len(examples)
     compared = fine_tune.starts_to_compare(given.start, given.arch, given.image_size, photos)
     if compared:
         return train_compared(
@@ -552,7 +557,7 @@ def train(
             verbose=verbose,
             **options,
         )
-    plan = prepare(datasets, out, given, resume, devices)
+    plan = prepare(datasets, examples, out, given, resume, devices)
     first = compiled_member(plan, 0)
     config = run_description(plan, int(first[1].count_params()))
     write_description(plan, config)
