@@ -9,6 +9,7 @@ import pytest
 
 from cropstyle.training.confidence import (
     FEATURES,
+    FEATURES_BEFORE,
     RIDGE_PHOTOS,
     Calibration,
     auroc,
@@ -44,7 +45,8 @@ def test_a_constant_feature_gets_no_slope_and_the_mean_is_kept():
     rng = np.random.default_rng(0)
     agreement = rng.uniform(0.5, 1.0, 200)
     ious = 0.2 + 0.6 * agreement  # exactly linear in the agreement
-    calibration = fit_calibration(np.column_stack([agreement, np.zeros(200)]), ious)
+    rounding = 1 + rng.normal(0, 2e-6, 200)  # a constant as float32 arithmetic gives it: no signal, no slope
+    calibration = fit_calibration(np.column_stack([agreement, rounding]), ious)
     assert calibration.slopes[1] == 0.0 and calibration.fitted_on == 200
     # The ridge shrinks the slope by n / (n + RIDGE_PHOTOS) in standardised units; the mean IoU is met exactly.
     assert calibration.slopes[0] == pytest.approx(0.6 * 200 / (200 + RIDGE_PHOTOS))
@@ -86,7 +88,27 @@ def test_figures_by_quartile():
 
 
 def test_a_run_from_another_feature_set_is_refused():
-    stored = Calibration(0.5, [0.1, 0.0], 0.4, 10, {}).as_dict()
-    assert stored["features"] == list(FEATURES) and Calibration.from_dict(stored).slopes == [0.1, 0.0]
-    with pytest.raises(ValueError, match="the RUN's confidence uses features"):
-        Calibration.from_dict({**stored, "features": ["agreement", "keep", "size"]})
+    stored = Calibration(0.5, [0.1, 0.0, 0.2], 0.4, 10, {}).as_dict()
+    assert stored["features"] == list(FEATURES) and Calibration.from_dict(stored).slopes == [0.1, 0.0, 0.2]
+    # A RUN calibrated before keep_probability: its two features, read as they are.
+    before = Calibration.from_dict({**stored, "features": list(FEATURES_BEFORE), "slopes": [0.1, 0.0]})
+    assert before.features == FEATURES_BEFORE == ("agreement", "keep") and before.as_dict()["features"] == list(
+        FEATURES_BEFORE
+    )
+    assert before.expected(np.array([[0.5, 0.3]])).tolist() == pytest.approx([0.55])
+    for names, slopes in ((["agreement", "keep", "size"], [0.1, 0.0, 0.2]), (list(FEATURES), [0.1, 0.0])):
+        with pytest.raises(ValueError, match=r"the RUN's confidence uses features \['agreement', 'keep', '"):
+            Calibration.from_dict({**stored, "features": names, "slopes": slopes})
+
+
+def test_three_features_are_fitted_as_two_are():
+    # keep_probability tells the photos apart where the other two do not: its slope carries the line.
+    p = np.repeat([0.0, 1.0], 50)
+    ious = 0.8 + 0.2 * p
+    calibration = fit_calibration(np.column_stack([np.ones(100), 4 * p * (1 - p), p]), ious)
+    assert calibration.slopes[:2] == [0.0, 0.0] and calibration.slopes[2] == pytest.approx(
+        0.2 * 100 / (100 + RIDGE_PHOTOS)
+    )
+    assert calibration.features == FEATURES and calibration.validation["lowest_quarter_gap"] == pytest.approx(
+        0.2 * 2 / 3
+    )

@@ -16,8 +16,15 @@ from PIL import Image, ImageDraw
 
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, RotatedRect, crop_corners, crop_to_rect, iou, rect_to_crop
 from cropstyle.samples.dataset import write_dataset
-from cropstyle.training import pipeline
-from cropstyle.training.confidence import calibrate_run
+from cropstyle.training import metrics, pipeline
+from cropstyle.training.confidence import (
+    FEATURES,
+    FEATURES_BEFORE,
+    calibrate_run,
+    features_of,
+    fit_calibration,
+    with_confidence,
+)
 from cropstyle.training.evaluate import evaluate
 from cropstyle.training.run import Run
 from cropstyle.training.train import kept_members, train
@@ -455,6 +462,82 @@ def test_photos_the_photographer_leaves_uncropped_come_back_exactly_uncropped(re
             assert crop.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
         else:
             assert iou(Crop(*map(float, crop)), KEPT_CROP, 640, 480) > 0.8
+
+
+def test_the_confidence_reads_which_way_the_keep_decision_went(red_or_blue_run, tmp_path):
+    """With the keep-the-frame decision the confidence's third feature is the decision's probability p (its second,
+    the decision's doubt 4·p·(1 − p)): a photo left uncropped scores 1 or nothing like it, a cropped one what its crop
+    is worth. A RUN calibrated before that feature keeps its two, in its saved model and in the one remade from its
+    members, until calibrate_run calibrates it anew."""
+    run = Run.open(red_or_blue_run)
+    calibration = run.calibration
+    assert calibration.features == FEATURES == ("agreement", "keep", "keep_probability")
+    examples = pipeline.read_examples([red_or_blue_dataset(tmp_path / "new", 8, seed=1)])
+    images = np.concatenate([x["image"] for x, _ in pipeline.make_dataset(examples, 32, 8, training=False)])
+    feed = {"image": images, "aspect": examples.aspects[:, None].astype(np.float32)}
+    model = run.load_model()
+    raw = keras.Model(model.inputs, model.get_layer("raw").output)(feed).numpy()
+    p = 1 / (1 + np.exp(-raw[:, 5].astype(np.float64)))
+    features = np.column_stack([np.ones_like(p), 4 * p * (1 - p), p])  # one model: its members agree
+    outputs = model(feed).numpy()
+    np.testing.assert_allclose(outputs[:, 5], calibration.expected(features), atol=1e-5)
+    # The blue photos, left uncropped, score exactly 1 on the validation photos; the red ones less: p counts.
+    assert calibration.slopes[0] == 0.0 and calibration.slopes[2] > 0.0
+
+    # The same RUN as it was calibrated before: two features, in config.json and in a model.keras whose layer says
+    # nothing of how many (what Keras wrote then).
+    older = tmp_path / "calibrated-before"
+    shutil.copytree(run.path, older)
+    final = run.combined_members()
+    validation = pipeline.read_examples([Path(d) for d in run.datasets])
+    validation = validation.subset(validation.frame["image"].isin(run.split["val"]).to_numpy())
+    crops, val_features = features_of(final, pipeline.make_dataset(validation, 32, 8, training=False, cache=False))
+    frame = validation.frame
+    before = fit_calibration(
+        val_features[:, :2], metrics.exact_ious(crops, validation.labels, frame["width"], frame["height"])
+    )
+    assert before.features == FEATURES_BEFORE and before.fitted_on == calibration.fitted_on
+    config = json.loads((older / "config.json").read_text())
+    (older / "config.json").write_text(json.dumps({**config, "confidence": before.as_dict()}))
+    with_confidence(final, before).save(older / "model.keras")
+    _forget_feature_count(older / "model.keras")
+    old_model = Run.open(older).load_model()
+    assert old_model.get_layer("confidence_features").count == 2
+    np.testing.assert_allclose(old_model(feed).numpy()[:, 5], before.expected(features[:, :2]), atol=1e-5)
+    (older / "model.keras").unlink()  # remade from its members, with its own two features
+    np.testing.assert_allclose(
+        Run.open(older).load_model()(feed).numpy()[:, 5], before.expected(features[:, :2]), atol=1e-5
+    )
+    calibrate_run(older, verbose=False)
+    again = Run.open(older).calibration
+    assert again.features == FEATURES and again.slopes == pytest.approx(calibration.slopes, abs=1e-6)
+    assert again.intercept == pytest.approx(calibration.intercept, abs=1e-6)
+    np.testing.assert_allclose(Run.open(older).load_model()(feed).numpy(), outputs, atol=1e-6)
+
+
+def _forget_feature_count(path: Path) -> None:
+    """Rewrites a saved model.keras as Keras wrote it before ConfidenceFeatures had `count`."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(files["config.json"])
+
+    def forget(node):
+        if isinstance(node, dict):
+            if node.get("class_name") == "ConfidenceFeatures":
+                assert node["config"].pop("count") == 2
+            for value in node.values():
+                forget(value)
+        elif isinstance(node, list):
+            for value in node:
+                forget(value)
+
+    forget(config)
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

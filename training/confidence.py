@@ -1,11 +1,14 @@
 """How sure the model is of each crop: its expected IoU with the photographer's own crop, per photo.
 
-The model computes two features of each photo alongside its crop (ConfidenceFeatures, in the graph, so that
+The model computes three features of each photo alongside its crop (ConfidenceFeatures, in the graph, so that
 predict, apply, evaluate and the browser all read the same number):
 
-  agreement  how much the members agree: the mean IoU, over pairs of members, of their crops as upright boxes
-             (1 for one model)
-  keep       how undecided the keep-the-frame decision is: 4·p·(1 − p), p its probability (0 without the decision)
+  agreement         how much the members agree: the mean IoU, over pairs of members, of their crops as upright
+                    boxes (1 for one model)
+  keep              how undecided the keep-the-frame decision is: 4·p·(1 − p), p its probability (0 without the
+                    decision)
+  keep_probability  p itself (0 without the decision): a photo left uncropped scores 1 or misses a straightening,
+                    a cropped one scores what the crop is worth, so which way the decision went says much
 
 `train` calibrates them on the validation photos (fit_calibration): a least-squares line from the features to the
 exact IoU each photo got, its slopes shrunk towards zero by a few pseudo-photos (few validation photos give their
@@ -14,9 +17,10 @@ as "expected IoU with my own crop"; its figures on the validation photos (by qua
 GOOD_IOU") are kept beside the coefficients in RUN/config.json's `confidence` and in the web model's metadata.
 Photos whose expected IoU is below `unsure_below` (the validation photos' lower quartile) are called unsure. One
 model without the keep-the-frame decision has nothing to tell photos apart: its confidence is the validation
-photos' mean IoU for every photo. Tried instead (docs/results.md): the crop's size as a third feature (it lowered
-the ranking on FCDB's and `thirds`' test photos), and the members' pairwise IoU of their exact crops (it ranked
-alike but cost the browser 5 ms a photo, more than the rest of the model).
+photos' mean IoU for every photo. RUNs calibrated before keep_probability keep their two features: their
+Calibration says which, and their saved models compute those. Tried instead (docs/results.md): the crop's size as
+another feature (it lowered the ranking on FCDB's and `thirds`' test photos), and the members' pairwise IoU of their
+exact crops (it ranked alike but cost the browser 5 ms a photo, more than the rest of the model).
 """
 
 from __future__ import annotations
@@ -27,18 +31,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-FEATURES = ("agreement", "keep")
+FEATURES = ("agreement", "keep", "keep_probability")
+FEATURES_BEFORE = FEATURES[:2]  # what RUNs calibrated before keep_probability use, and what their models compute
 GOOD_IOU = 0.7  # "a crop the photographer would keep": what AUROC figures are for
 RIDGE_PHOTOS = 10.0  # slope shrinkage, in pseudo-photos of standardised features
+VARIES = 1e-4  # a feature's spread below which it is constant: float32's rounding is not a signal
 UNSURE_QUANTILE = 0.25  # photos below the validation photos' lower quartile of expected IoU are "unsure"
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
 class ConfidenceFeatures(keras.layers.Layer):
-    """(member raw outputs [B, M, R], combined raw output [B, R]) → [B, 2]: FEATURES. R is 5, or 6 with the
-    keep-the-frame logit. Few ops, all members at once: in the browser each op costs about the same whatever its
-    size, and the members' exact crops and their pairwise IoUs, one by one (about 200 ops), cost 5 ms a photo, more
-    than the rest of the model."""
+    """(member raw outputs [B, M, R], combined raw output [B, R]) → [B, F]: the first F of FEATURES. R is 5, or 6
+    with the keep-the-frame logit. Few ops, all members at once: in the browser each op costs about the same whatever
+    its size, and the members' exact crops and their pairwise IoUs, one by one (about 200 ops), cost 5 ms a photo,
+    more than the rest of the model. `count` defaults to what models saved before keep_probability compute."""
+
+    def __init__(self, count: int = len(FEATURES_BEFORE), **kwargs):
+        super().__init__(**kwargs)
+        if not 1 <= count <= len(FEATURES):
+            raise ValueError(f"confidence features: {count} asked, {len(FEATURES)} known")
+        self.count = int(count)
 
     def call(self, member_raws, raw):
         # Each member's crop as the head makes it (crop_tf.bounded_crop), upright and before the turned crop is shrunk
@@ -55,21 +67,24 @@ class ConfidenceFeatures(keras.layers.Layer):
         area = size[:, :, 0] * size[:, :, 1]
         iou = inter / (area[:, :, None] + area[:, None] - inter)  # [B, M, M], 1 on the diagonal
         members = member_raws.shape[1]
-        agreement = (keras.ops.sum(iou, axis=(1, 2)) - members) / max(members * (members - 1), 1) + (members == 1)
-        if raw.shape[-1] > 5:
-            p = keras.ops.sigmoid(raw[:, 5])
-            keep = 4.0 * p * (1.0 - p)
+        if members == 1:  # exactly 1: a box's IoU with itself is 1 only within rounding, and the calibration would
+            agreement = keras.ops.ones_like(iou[:, 0, 0])  # fit a slope to the rounding
         else:
-            keep = keras.ops.zeros_like(agreement)
-        return keras.ops.stack([agreement, keep], axis=-1)
+            agreement = (keras.ops.sum(iou, axis=(1, 2)) - members) / (members * (members - 1))
+        p = keras.ops.sigmoid(raw[:, 5]) if raw.shape[-1] > 5 else keras.ops.zeros_like(agreement)
+        keep = 4.0 * p * (1.0 - p)
+        return keras.ops.stack([agreement, keep, p][: self.count], axis=-1)
 
     def compute_output_shape(self, member_raws_shape, raw_shape):
-        return (raw_shape[0], len(FEATURES))
+        return (raw_shape[0], self.count)
+
+    def get_config(self):
+        return {**super().get_config(), "count": self.count}
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
 class ExpectedIoU(keras.layers.Layer):
-    """Features [B, 2] → expected IoU [B, 1]: intercept + features · slopes, clipped to [0, 1] (the calibration,
+    """Features [B, F] → expected IoU [B, 1]: intercept + features · slopes, clipped to [0, 1] (the calibration,
     held as constants so that the exported graph carries it)."""
 
     def __init__(self, intercept: float, slopes: list[float], **kwargs):
@@ -91,7 +106,8 @@ class ExpectedIoU(keras.layers.Layer):
 
 @dataclass(frozen=True)
 class Calibration:
-    """The line from FEATURES to the expected IoU, and what it gave on the photos it was fitted on."""
+    """The line from the first len(slopes) of FEATURES to the expected IoU, and what it gave on the photos it was
+    fitted on."""
 
     intercept: float
     slopes: list[float]
@@ -99,31 +115,37 @@ class Calibration:
     fitted_on: int  # validation photos
     validation: dict  # figures(expected, iou) on them
 
+    @property
+    def features(self) -> tuple[str, ...]:
+        return FEATURES[: len(self.slopes)]
+
     def as_dict(self) -> dict:
-        return {"features": list(FEATURES), **asdict(self)}
+        return {"features": list(self.features), **asdict(self)}
 
     @classmethod
     def from_dict(cls, stored: dict) -> Calibration:
-        if list(stored.get("features", [])) != list(FEATURES):
-            raise ValueError(f"the RUN's confidence uses features {stored.get('features')}, this cropstyle {FEATURES}")
+        names = list(stored.get("features", []))
+        if names not in (list(FEATURES), list(FEATURES_BEFORE)) or len(stored.get("slopes", [])) != len(names):
+            raise ValueError(f"the RUN's confidence uses features {names}, this cropstyle {list(FEATURES)}")
         return cls(**{key: stored[key] for key in ("intercept", "slopes", "unsure_below", "fitted_on", "validation")})
 
     def expected(self, features: np.ndarray) -> np.ndarray:
-        """Features [n, 2] → expected IoU [n] (ExpectedIoU's arithmetic, in numpy)."""
+        """Features [n, F] → expected IoU [n] (ExpectedIoU's arithmetic, in numpy)."""
         return np.clip(np.asarray(features, float) @ np.array(self.slopes) + self.intercept, 0.0, 1.0)
 
 
 def fit_calibration(features: np.ndarray, ious: np.ndarray) -> Calibration:
-    """The calibration of `features` [n, 2] (ConfidenceFeatures') to the exact `ious` [n] the same photos got."""
+    """The calibration of `features` [n, F] (ConfidenceFeatures', the first F of FEATURES) to the exact `ious` [n]
+    the same photos got."""
     features, ious = np.asarray(features, float), np.asarray(ious, float)
     if len(ious) == 0:
         raise ValueError("no validation photos to calibrate the confidence on")
     mean, spread = features.mean(axis=0), features.std(axis=0)
-    varies = spread > 1e-6  # a constant feature (one member: agreement 1) gets no slope
+    varies = spread > VARIES  # a constant feature (one member: agreement 1) gets no slope
     standard = np.zeros_like(features)
     standard[:, varies] = (features[:, varies] - mean[varies]) / spread[varies]
     centred = ious - ious.mean()
-    gram = standard.T @ standard + RIDGE_PHOTOS * np.eye(len(FEATURES))
+    gram = standard.T @ standard + RIDGE_PHOTOS * np.eye(features.shape[1])
     weights = np.linalg.solve(gram, standard.T @ centred)
     slopes = np.where(varies, weights / np.where(varies, spread, 1.0), 0.0)
     intercept = float(ious.mean() - mean @ slopes)
@@ -210,29 +232,31 @@ class AsMembers(keras.layers.Layer):
 
 
 def feature_model(model: keras.Model) -> keras.Model:
-    """A decided model (crop [B, 5]) → the same inputs → its ConfidenceFeatures [B, 2], sharing its weights."""
-    return keras.Model(model.inputs, _features(model), name=f"{model.name}_confidence_features")
+    """A decided model (crop [B, 5]) → the same inputs → its ConfidenceFeatures [B, len(FEATURES)], sharing its
+    weights."""
+    return keras.Model(model.inputs, _features(model, len(FEATURES)), name=f"{model.name}_confidence_features")
 
 
-def _features(model: keras.Model) -> keras.KerasTensor:
-    """ConfidenceFeatures on a decided model's own tensors: its members' raw outputs and the raw
+def _features(model: keras.Model, count: int) -> keras.KerasTensor:
+    """The first `count` ConfidenceFeatures on a decided model's own tensors: its members' raw outputs and the raw
     output its crop is made from ("raw", or "raw_mean" when flip averaged)."""
     names = {layer.name for layer in model.layers}
     raw = model.get_layer("raw_mean" if "raw_mean" in names else "raw").output
-    return ConfidenceFeatures(dtype="float32", name="confidence_features")(member_raws(model), raw)
+    return ConfidenceFeatures(count, dtype="float32", name="confidence_features")(member_raws(model), raw)
 
 
 def with_confidence(model: keras.Model, calibration: Calibration) -> keras.Model:
-    """A decided model (crop [B, 5]) → crop and expected IoU [B, 6] (geometry.LABEL_VALUES then "confidence")."""
+    """A decided model (crop [B, 5]) → crop and expected IoU [B, 6] (geometry.LABEL_VALUES then "confidence"), with
+    the features `calibration` was fitted on."""
     expected = ExpectedIoU(calibration.intercept, calibration.slopes, dtype="float32", name="confidence")(
-        _features(model)
+        _features(model, len(calibration.slopes))
     )
     output = keras.layers.Concatenate(dtype="float32", name="crop_and_confidence")([model.output, expected])
     return keras.Model(model.inputs, output, name=model.name)
 
 
 def features_of(model: keras.Model, data: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """(crops [n, 5], features [n, 2]) of a decided model on a dataset of (inputs, labels) batches."""
+    """(crops [n, 5], features [n, len(FEATURES)]) of a decided model on a dataset of (inputs, labels) batches."""
     both = keras.Model(model.inputs, [model.output, feature_model(model).output])
     crops, features = [], []
     for inputs, _ in data:
