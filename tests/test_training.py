@@ -68,10 +68,10 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
     examples = pipeline.read_examples([dataset])
     outputs = model.predict(pipeline.make_dataset(examples, 64, 8, training=False), verbose=0)
     assert outputs.shape == (len(examples), 6)  # the crop, then its confidence (training/confidence.py)
-    # One model without the keep-the-frame decision: nothing tells photos apart (agreement 1, keep 0), so the
-    # confidence is the validation photos' mean IoU for every photo.
+    # One model without the keep-the-frame decision: nothing tells photos apart (agreement 1, the decision's doubt
+    # and probability 0), so the confidence is the validation photos' mean IoU for every photo.
     calibration = Run.open(run).calibration
-    assert calibration.slopes == [0.0, 0.0] and calibration.fitted_on == result.n_val
+    assert calibration.slopes == [0.0, 0.0, 0.0] and calibration.fitted_on == result.n_val
     assert calibration.validation["expected_iou"] == pytest.approx(config["validation"]["val_crop_iou"], abs=1e-6)
     np.testing.assert_allclose(outputs[:, 5], config["validation"]["val_crop_iou"], atol=1e-5)
 
@@ -172,9 +172,9 @@ def test_ensemble_is_the_mean_of_its_members(tiny_run):
     boxes = np.concatenate([low, low + size], axis=-1)  # [B, 3, 4]: left, top, right, bottom
     agreement = np.mean([box_iou(boxes[:, a], boxes[:, b]) for a, b in ((0, 1), (0, 2), (1, 2))], axis=0)
     calibration = Run.open(run).calibration
-    features = np.column_stack([agreement, np.zeros_like(agreement)])
+    features = np.column_stack([agreement, np.zeros_like(agreement), np.zeros_like(agreement)])
     np.testing.assert_allclose(outputs[:, 5], calibration.expected(features), atol=1e-4)  # float32 in the graph
-    assert calibration.slopes[1] == 0.0 and calibration.slopes[0] != 0.0
+    assert calibration.slopes[1:] == [0.0, 0.0] and calibration.slopes[0] != 0.0
 
     split = json.loads((run / "split.json").read_text())
     val = examples.subset(examples.frame["image"].isin(split["val"]).to_numpy())
