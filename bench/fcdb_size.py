@@ -16,7 +16,7 @@ split, with RUN's crops:
    the crop's area, width and height, fitted on the training photos (the shrinkage chosen by 5-fold
    cross-validation on them), and their correlation with the truth on the test photos; the area's estimate as the
    confidence;
-5. RUN's own crop size: its width's and height's correlation with the photographer's.
+5. RUN's own crop size: its area's, width's and height's correlation with the photographer's.
 
 Needs the FCDB datasets of bench/quality.py (WORK/fcdb/dataset-train and dataset-test) and a RUN trained on the
 training photos alone (bench/quality.py's WORK/fcdb/run or general-run).

@@ -16,6 +16,7 @@ from cropstyle.training.confidence import (
     figures,
     fit_calibration,
     quartiles,
+    summary,
 )
 
 
@@ -111,4 +112,20 @@ def test_three_features_are_fitted_as_two_are():
     )
     assert calibration.features == FEATURES and calibration.validation["lowest_quarter_gap"] == pytest.approx(
         0.2 * 2 / 3
+    )
+
+
+def test_a_confidence_that_tells_nothing_apart_says_so():
+    # One model without the decision: agreement 1, keep and p 0 on every photo. Its quartiles would be ties.
+    alike = fit_calibration(np.tile([1.0, 0.0, 0.0], (8, 1)), np.linspace(0.5, 0.9, 8))
+    assert alike.constant and alike.slopes == [0.0, 0.0, 0.0]
+    assert summary(alike) == (
+        "confidence: 0.700 for every photo (the mean IoU of 8 validation photos); "
+        "one model (or one member kept) and no keep-the-frame decision: nothing in it tells its photos apart"
+    )
+    varied = fit_calibration(
+        np.column_stack([np.linspace(0.6, 1.0, 8), np.zeros(8), np.zeros(8)]), np.linspace(0.5, 0.9, 8)
+    )
+    assert not varied.constant and summary(varied).startswith(
+        "confidence calibrated on 8 validation photos: expected IoU 0.700"
     )

@@ -23,6 +23,7 @@ from cropstyle.training.confidence import (
     calibrate_run,
     features_of,
     fit_calibration,
+    summary,
     with_confidence,
 )
 from cropstyle.training.evaluate import evaluate
@@ -52,7 +53,7 @@ def tiny_run(tmp_path_factory):
     return base, dataset, result
 
 
-def test_tiny_end_to_end(tiny_run, tmp_path):
+def test_tiny_end_to_end(tiny_run, tmp_path, capsys):
     base, dataset, result = tiny_run
     run = result.run
     assert result.epochs == 2 and result.n_train > result.n_val > 0
@@ -74,10 +75,19 @@ def test_tiny_end_to_end(tiny_run, tmp_path):
     assert calibration.slopes == [0.0, 0.0, 0.0] and calibration.fitted_on == result.n_val
     assert calibration.validation["expected_iou"] == pytest.approx(config["validation"]["val_crop_iou"], abs=1e-6)
     np.testing.assert_allclose(outputs[:, 5], config["validation"]["val_crop_iou"], atol=1e-5)
+    # Said so, rather than quartiles of ties split by the photos' order.
+    assert calibration.constant and summary(calibration) == (
+        f"confidence: {calibration.intercept:.3f} for every photo (the mean IoU of {result.n_val} validation photos); "
+        "one model (or one member kept) and no keep-the-frame decision: nothing in it tells its photos apart"
+    )
 
     test_dataset = sample_dataset(tmp_path / "test", 12, seed=5)
     report = tmp_path / "report"
+    capsys.readouterr()
     metrics = evaluate(run, [test_dataset], report)
+    printed = capsys.readouterr().out
+    assert f"the model's confidence: {metrics['confidence']['expected_iou']:.3f} for every photo (their IoU " in printed
+    assert "by quartile" not in printed
     written = json.loads((report / "metrics.json").read_text())
     assert written == metrics and written["n"] == len(pipeline.read_examples([test_dataset]))
     recorded = Run.open(run).evaluation  # kept in the RUN for the export's metadata.json

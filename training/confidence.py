@@ -37,6 +37,7 @@ GOOD_IOU = 0.7  # "a crop the photographer would keep": what AUROC figures are f
 RIDGE_PHOTOS = 10.0  # slope shrinkage, in pseudo-photos of standardised features
 VARIES = 1e-4  # a feature's spread below which it is constant: float32's rounding is not a signal
 UNSURE_QUANTILE = 0.25  # photos below the validation photos' lower quartile of expected IoU are "unsure"
+CONSTANT_WHY = "one model (or one member kept) and no keep-the-frame decision: nothing in it tells its photos apart"
 
 
 @keras.saving.register_keras_serializable(package="cropstyle")
@@ -118,6 +119,12 @@ class Calibration:
     @property
     def features(self) -> tuple[str, ...]:
         return FEATURES[: len(self.slopes)]
+
+    @property
+    def constant(self) -> bool:
+        """Whether every photo gets the same expected IoU: no feature varied on the validation photos (one model, or
+        one member kept, and no keep-the-frame decision)."""
+        return not any(self.slopes)
 
     def as_dict(self) -> dict:
         return {"features": list(self.features), **asdict(self)}
@@ -301,6 +308,11 @@ def calibrate_run(path, datasets: list | None = None, verbose: bool = True) -> C
 def summary(calibration: Calibration) -> str:
     """One paragraph: what the confidence did on the photos it was calibrated on."""
     figures = calibration.validation
+    if calibration.constant:  # its quartiles would be ties split by the photos' order: nothing to report
+        return (
+            f"confidence: {calibration.intercept:.3f} for every photo (the mean IoU of {calibration.fitted_on} "
+            f"validation photos); {CONSTANT_WHY}"
+        )
     auroc = figures["auroc_good"]
     return (
         f"confidence calibrated on {calibration.fitted_on} validation photos: expected IoU "

@@ -37,7 +37,12 @@ def model_outputs(run: Run, examples: pipeline.Examples, batch_size: int = 32) -
     return crops, (outputs[:, 5].astype(float) if outputs.shape[1] > 5 else None)
 
 
-def _confidence_table(figures: dict) -> str:
+def _confidence_table(figures: dict, constant: bool) -> str:
+    if constant:  # its quartiles would be ties split by the photos' order
+        return (
+            f"the model's confidence: {figures['expected_iou']:.3f} for every photo (their IoU {figures['iou']:.3f}); "
+            + confidence.CONSTANT_WHY
+        )
     lines = [
         "the model's confidence by quartile, least confident first",
         f"{'quartile':<9} {'photos':>6} {'expected IoU':>13} {'IoU':>7}",
@@ -119,7 +124,7 @@ def evaluate(
     if verbose:
         print(_table(result["n"], result["methods"]))
         if expected is not None and len(expected) >= 4:
-            print(_confidence_table(result["confidence"]))
+            print(_confidence_table(result["confidence"], constant=bool(np.ptp(expected) == 0)))
     run.record_evaluation({**result, "datasets": [str(Path(d).resolve()) for d in datasets]})
     if out is not None:
         out = Path(out)
