@@ -40,18 +40,17 @@ FOLDS = 5
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def gap(score: np.ndarray, ious: np.ndarray) -> float:
-    """The least confident quarter's mean IoU below the rest's (confidence.figures' gap, from any score)."""
-    from cropstyle.training.confidence import quartiles
+def worth(score: np.ndarray, ious: np.ndarray) -> tuple[float, float]:
+    """(gap, AUROC) of any score as a confidence: confidence.figures' least confident quarter below the rest, and
+    its AUROC for IoU ≥ GOOD_IOU."""
+    from cropstyle.training.confidence import figures
 
-    lowest = quartiles(score) == 0
-    return float(ious[~lowest].mean() - ious[lowest].mean())
+    result = figures(score, ious)
+    return result["lowest_quarter_gap"], result["auroc_good"]
 
 
-def worth(score: np.ndarray, ious: np.ndarray) -> str:
-    from cropstyle.training.confidence import GOOD_IOU, auroc
-
-    return f"gap {gap(score, ious):6.3f}   AUROC {auroc(ious >= GOOD_IOU, score):.3f}"
+def shown(score: np.ndarray, ious: np.ndarray) -> str:
+    return "gap {:6.3f}   AUROC {:.3f}".format(*worth(score, ious))
 
 
 def trunk_features(examples, image_size: int) -> np.ndarray:
@@ -113,7 +112,6 @@ def main() -> None:
 
     from cropstyle.extractor.geometry import Crop
     from cropstyle.training import metrics, pipeline
-    from cropstyle.training.confidence import GOOD_IOU, auroc
     from cropstyle.training.evaluate import model_outputs
     from cropstyle.training.run import Run
 
@@ -131,18 +129,17 @@ def main() -> None:
     truth = sizes(test.labels)
     print(f"FCDB: {len(train)} training photos, {len(test)} test photos; {args.run}: IoU {ious.mean():.3f}")
     print(
-        f"1. its confidence:                  {worth(expected, ious)}" if expected is not None else "1. no confidence"
+        f"1. its confidence:                  {shown(expected, ious)}" if expected is not None else "1. no confidence"
     )
-    print(f"2. the photographer's crop area:    {worth(truth['area'], ious)}")
+    print(f"2. the photographer's crop area:    {shown(truth['area'], ious)}")
 
     print("3. the area known to a correlation r (mean of 200 draws):")
     rng = np.random.default_rng(0)
     standard = (truth["area"] - truth["area"].mean()) / truth["area"].std()
     for r in CORRELATIONS:
         noisy = [standard + np.sqrt(1 / r**2 - 1) * rng.standard_normal(len(standard)) for _ in range(200)]
-        gaps = [gap(score, ious) for score in noisy]
-        aurocs = [auroc(ious >= GOOD_IOU, score) for score in noisy]
-        print(f"   r = {r:.1f}: gap {np.mean(gaps):6.3f}   AUROC {np.mean(aurocs):.3f}")
+        gap, auroc = np.mean([worth(score, ious) for score in noisy], axis=0)
+        print(f"   r = {r:.1f}: gap {gap:6.3f}   AUROC {auroc:.3f}")
 
     print(
         "4. the size learned from the ImageNet trunk's features (ridge; correlation with the truth on the test photos):"
@@ -155,7 +152,7 @@ def main() -> None:
             for name in ("area", "width", "height")
         }
         correlations = ", ".join(f"{name} {np.corrcoef(e, truth[name])[0, 1]:.3f}" for name, e in estimates.items())
-        print(f"   {image_size} px: {correlations};   the area as confidence: {worth(estimates['area'], ious)}")
+        print(f"   {image_size} px: {correlations};   the area as confidence: {shown(estimates['area'], ious)}")
 
     predicted = sizes(np.array([[c.left, c.top, c.right, c.bottom, c.angle] for c in crops]))
     print(

@@ -124,7 +124,7 @@ def evaluate(
     if verbose:
         print(_table(result["n"], result["methods"]))
         if expected is not None and len(expected) >= 4:
-            print(_confidence_table(result["confidence"], constant=bool(np.ptp(expected) == 0)))
+            print(_confidence_table(result["confidence"], constant=run.calibration.constant))
     run.record_evaluation({**result, "datasets": [str(Path(d).resolve()) for d in datasets]})
     if out is not None:
         out = Path(out)
