@@ -28,7 +28,7 @@ from cropstyle.training.confidence import (
 )
 from cropstyle.training.evaluate import evaluate
 from cropstyle.training.run import Run
-from cropstyle.training.train import kept_members, train
+from cropstyle.training.train import TrainResult, kept_members, train
 from tests.red_or_blue import KEPT_CROP, red_or_blue_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +80,21 @@ def test_tiny_end_to_end(tiny_run, tmp_path, capsys):
         f"confidence: {calibration.intercept:.3f} for every photo (the mean IoU of {result.n_val} validation photos); "
         "one model (or one member kept) and no keep-the-frame decision: nothing in it tells its photos apart"
     )
+    # The two answers that need no model, scored on the same validation photos (split.json), from labels.csv.
+    rows = (
+        pd.read_csv(dataset / "labels.csv").set_index("image").loc[json.loads((run / "split.json").read_text())["val"]]
+    )
+    mean_crop = Crop(*json.loads((run / "baselines.json").read_text())["mean"])
+    expected = {
+        name: np.mean([iou(crop, Crop(*row[list(LABEL_VALUES)]), row.width, row.height) for _, row in rows.iterrows()])
+        for name, crop in (("full frame", Crop(0, 0, 1, 1, 0)), ("mean crop", mean_crop))
+    }
+    assert len(rows) == result.n_val and result.val_baselines == pytest.approx(expected, abs=1e-6)
+    said = (
+        f"(on the same photos: the full frame {expected['full frame']:.3f}, the mean crop {expected['mean crop']:.3f}"
+    )
+    assert said in result.report()
+    assert ("the model is not yet better than" in result.report()) == (max(expected.values()) > result.best_val_iou)
 
     test_dataset = sample_dataset(tmp_path / "test", 12, seed=5)
     report = tmp_path / "report"
@@ -111,6 +126,32 @@ def test_tiny_end_to_end(tiny_run, tmp_path, capsys):
     assert mixed["methods"]["model"] == pytest.approx(written["methods"]["model"])
     kept = evaluate(run, [dataset, test_dataset], include_seen=True, verbose=False)
     assert kept["n"] == written["n"] + trained_on and kept["seen"] == {"included": True, "left_out": 0}
+
+
+@pytest.mark.parametrize(
+    "baselines, said",
+    [
+        (
+            {"full frame": 0.815, "mean crop": 0.7},
+            " (on the same photos: the full frame 0.815, the mean crop 0.700; the "
+            "model is not yet better than the full frame)",
+        ),
+        (
+            {"full frame": 0.815, "mean crop": 0.75},
+            " (on the same photos: the full frame 0.815, the mean crop 0.750; the "
+            "model is not yet better than the full frame or the mean crop)",
+        ),
+        ({"full frame": 0.6, "mean crop": 0.7}, " (on the same photos: the full frame 0.600, the mean crop 0.700)"),
+        ({}, ""),
+    ],
+)
+def test_the_report_says_when_the_model_is_not_yet_better_than_no_model(baselines, said):
+    result = TrainResult(Path("RUN"), Path("RUN/model.keras"), 3, 0.72, 8, 2, 12.4, val_baselines=baselines)
+    assert result.report() == (
+        "trained on 8 photos, validated on 2: 3 epochs in 12 s, best validation IoU 0.720"
+        + said
+        + "; model in RUN/model.keras"
+    )
 
 
 def test_a_run_without_its_model_file_remakes_it_from_the_members(tiny_run, tmp_path):

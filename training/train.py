@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from cropstyle.extractor.geometry import LABEL_VALUES, Crop
+from cropstyle.extractor.geometry import IDENTITY, LABEL_VALUES, Crop
 from cropstyle.training import confidence, crop_tf, drawing, fine_tune, metrics, pipeline
 from cropstyle.training import run as layout
 from cropstyle.training.losses import CornerBoxIoU, CropLoss
@@ -45,12 +45,22 @@ class TrainResult:
     seconds: float
     history: dict[str, list[float]] = field(default_factory=dict)
     val_iou_flip_averaged: float | None = None  # the best epoch's with test-time flip averaging, same photos
+    val_baselines: dict[str, float] = field(default_factory=dict)  # validation_baselines: the same photos' IoU
 
     def report(self) -> str:
+        beaten = [name for name, iou in self.val_baselines.items() if iou > self.best_val_iou]
         return (
             f"trained on {self.n_train} photos, validated on {self.n_val}: {self.epochs} epochs in "
             f"{self.seconds:.0f} s, best validation IoU {self.best_val_iou:.3f}"
             + (f" ({self.val_iou_flip_averaged:.3f} with --flip-average)" if self.val_iou_flip_averaged else "")
+            + (
+                " (on the same photos: "
+                + ", ".join(f"the {name} {iou:.3f}" for name, iou in self.val_baselines.items())
+                + (f"; the model is not yet better than the {' or the '.join(beaten)}" if beaten else "")
+                + ")"
+                if self.val_baselines
+                else ""
+            )
             + f"; model in {self.model_path}"
         )
 
@@ -587,10 +597,25 @@ def train(
         seconds=time.time() - started,
         history=members[0].fit_history,
         val_iou_flip_averaged=config["validation"]["val_crop_iou_flip_averaged"],
+        val_baselines=validation_baselines(plan),
     )
     if verbose:
         print(result.report())
     return result
+
+
+def validation_baselines(plan: Plan) -> dict[str, float]:
+    """The validation photos' mean IoU for the two answers that need no model, as `evaluate` scores them (`full` and
+    `mean`): leaving every photo as it is, and the training crops' mean crop. With few crops the model may not beat
+    them yet, and the photographer should know."""
+    frame, labels = plan.val_examples.frame, plan.val_examples.labels.astype(float)
+    answers = {"full frame": IDENTITY.values(), "mean crop": plan.train_examples.labels.astype(float).mean(axis=0)}
+    return {
+        name: float(
+            metrics.exact_ious(np.tile(answer, (len(labels), 1)), labels, frame["width"], frame["height"]).mean()
+        )
+        for name, answer in answers.items()
+    }
 
 
 def train_compared(
