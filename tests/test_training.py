@@ -90,9 +90,7 @@ def test_tiny_end_to_end(tiny_run, tmp_path, capsys):
         for name, crop in (("full frame", Crop(0, 0, 1, 1, 0)), ("mean crop", mean_crop))
     }
     assert len(rows) == result.n_val and result.val_baselines == pytest.approx(expected, abs=1e-6)
-    said = (
-        f"(on the same photos: the full frame {expected['full frame']:.3f}, the mean crop {expected['mean crop']:.3f}"
-    )
+    said = f"the full frame scores {expected['full frame']:.3f} and the mean crop {expected['mean crop']:.3f}"
     assert said in result.report()
     assert ("the model is not yet better than" in result.report()) == (max(expected.values()) > result.best_val_iou)
 
@@ -128,30 +126,32 @@ def test_tiny_end_to_end(tiny_run, tmp_path, capsys):
     assert kept["n"] == written["n"] + trained_on and kept["seen"] == {"included": True, "left_out": 0}
 
 
+REPORT = "trained on 8 photos, validated on 2: 3 epochs in 12 s, best validation IoU 0.720; model in RUN/model.keras"
+
+
 @pytest.mark.parametrize(
     "baselines, said",
     [
         (
             {"full frame": 0.815, "mean crop": 0.7},
-            " (on the same photos: the full frame 0.815, the mean crop 0.700; the "
-            "model is not yet better than the full frame)",
+            "\non the same 2 validation photos the full frame scores 0.815 and the mean crop 0.700: the model is not "
+            "yet better than the full frame",
         ),
         (
             {"full frame": 0.815, "mean crop": 0.75},
-            " (on the same photos: the full frame 0.815, the mean crop 0.750; the "
-            "model is not yet better than the full frame or the mean crop)",
+            "\non the same 2 validation photos the full frame scores 0.815 and the mean crop 0.750: the model is not "
+            "yet better than the full frame or the mean crop",
         ),
-        ({"full frame": 0.6, "mean crop": 0.7}, " (on the same photos: the full frame 0.600, the mean crop 0.700)"),
+        (
+            {"full frame": 0.6, "mean crop": 0.7},
+            "\non the same 2 validation photos the full frame scores 0.600 and the mean crop 0.700",
+        ),
         ({}, ""),
     ],
 )
 def test_the_report_says_when_the_model_is_not_yet_better_than_no_model(baselines, said):
     result = TrainResult(Path("RUN"), Path("RUN/model.keras"), 3, 0.72, 8, 2, 12.4, val_baselines=baselines)
-    assert result.report() == (
-        "trained on 8 photos, validated on 2: 3 epochs in 12 s, best validation IoU 0.720"
-        + said
-        + "; model in RUN/model.keras"
-    )
+    assert result.report() == REPORT + said
 
 
 def test_a_run_without_its_model_file_remakes_it_from_the_members(tiny_run, tmp_path):

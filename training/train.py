@@ -48,20 +48,20 @@ class TrainResult:
     val_baselines: dict[str, float] = field(default_factory=dict)  # validation_baselines: the same photos' IoU
 
     def report(self) -> str:
-        beaten = [name for name, iou in self.val_baselines.items() if iou > self.best_val_iou]
-        return (
+        line = (
             f"trained on {self.n_train} photos, validated on {self.n_val}: {self.epochs} epochs in "
             f"{self.seconds:.0f} s, best validation IoU {self.best_val_iou:.3f}"
             + (f" ({self.val_iou_flip_averaged:.3f} with --flip-average)" if self.val_iou_flip_averaged else "")
-            + (
-                " (on the same photos: "
-                + ", ".join(f"the {name} {iou:.3f}" for name, iou in self.val_baselines.items())
-                + (f"; the model is not yet better than the {' or the '.join(beaten)}" if beaten else "")
-                + ")"
-                if self.val_baselines
-                else ""
-            )
             + f"; model in {self.model_path}"
+        )
+        if not self.val_baselines:
+            return line
+        (first, first_iou), (second, second_iou) = self.val_baselines.items()
+        beaten = [name for name, iou in self.val_baselines.items() if iou > self.best_val_iou]
+        return (
+            f"{line}\non the same {self.n_val} validation photos the {first} scores {first_iou:.3f} and the {second} "
+            f"{second_iou:.3f}"
+            + (f": the model is not yet better than the {' or the '.join(beaten)}" if beaten else "")
         )
 
 
