@@ -11,9 +11,11 @@ import pytest
 
 from cropstyle import cli
 from cropstyle.extractor.geometry import LABEL_VALUES, Crop, crop_problem
+from cropstyle.training.evaluate import evaluate
 from cropstyle.training.general import GENERAL_MODEL, MAX_FILE_BYTES
 from cropstyle.training.run import Run
 from tests.load import DEFAULT_MODEL, ServerProcess
+from tests.red_or_blue import red_or_blue_dataset
 from tests.test_export_support import oriented_photo, photo_scene
 
 
@@ -73,3 +75,14 @@ def test_serve_serves_the_general_model_by_default(tmp_path):
 def test_every_command_that_takes_a_run_takes_general(command):
     arguments = {"evaluate": ["general", "dataset"], "export": ["general", "--out", "web"], "apply": ["general", "p"]}
     assert cli.build_parser().parse_args([command, *arguments[command]]).run == GENERAL_MODEL
+
+
+def test_evaluating_the_general_model_writes_nothing_into_the_package(tmp_path):
+    """A user's RUN keeps its last evaluation (RUN/evaluation.json, for the export's metadata); the shipped model's
+    folder is the package's, read-only once installed."""
+    before = {path: path.stat().st_mtime_ns for path in GENERAL_MODEL.rglob("*")}
+    dataset = red_or_blue_dataset(tmp_path / "dataset", 6, seed=3)
+    figures = evaluate(GENERAL_MODEL, [dataset], tmp_path / "report", verbose=False)
+    assert figures["n"] == 6 and (tmp_path / "report" / "metrics.json").is_file()
+    assert {path: path.stat().st_mtime_ns for path in GENERAL_MODEL.rglob("*")} == before
+    assert Run.open(GENERAL_MODEL).evaluation is None
