@@ -24,7 +24,7 @@ split, with RUN's crops:
 Needs the FCDB datasets of bench/quality.py (WORK/fcdb/dataset-train and dataset-test) and a RUN trained on the
 training photos alone (bench/quality.py's WORK/fcdb/run or general-run).
 
-    .venv/bin/python bench/fcdb_size.py --run data/quality/fcdb/general-run [--work data/quality]
+    .venv/bin/python bench/fcdb_size.py --run data/quality/fcdb/general-run [--work data/quality] [--deeper]
 
 It takes about 3 minutes on 2 cores, 2 more with --deeper (4 minutes in all on a quiet machine).
 """
