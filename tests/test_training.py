@@ -90,7 +90,7 @@ def test_tiny_end_to_end(tiny_run, tmp_path, capsys):
         for name, crop in (("full frame", Crop(0, 0, 1, 1, 0)), ("mean crop", mean_crop))
     }
     assert len(rows) == result.n_val and result.val_baselines == pytest.approx(expected, abs=1e-6)
-    said = f"the full frame scores {expected['full frame']:.3f} and the mean crop {expected['mean crop']:.3f}"
+    said = f"photos: the full frame {expected['full frame']:.3f}, the mean crop {expected['mean crop']:.3f}"
     assert said in result.report()
     assert ("the model is not yet better than" in result.report()) == (max(expected.values()) > result.best_val_iou)
 
@@ -134,17 +134,17 @@ REPORT = "trained on 8 photos, validated on 2: 3 epochs in 12 s, best validation
     [
         (
             {"full frame": 0.815, "mean crop": 0.7},
-            "\non the same 2 validation photos the full frame scores 0.815 and the mean crop 0.700: the model is not "
-            "yet better than the full frame",
+            "\non the same 2 validation photos: the full frame 0.815, the mean crop 0.700; the model is not yet "
+            "better than the full frame",
         ),
         (
             {"full frame": 0.815, "mean crop": 0.75},
-            "\non the same 2 validation photos the full frame scores 0.815 and the mean crop 0.750: the model is not "
-            "yet better than the full frame or the mean crop",
+            "\non the same 2 validation photos: the full frame 0.815, the mean crop 0.750; the model is not yet "
+            "better than the full frame or the mean crop",
         ),
         (
             {"full frame": 0.6, "mean crop": 0.7},
-            "\non the same 2 validation photos the full frame scores 0.600 and the mean crop 0.700",
+            "\non the same 2 validation photos: the full frame 0.600, the mean crop 0.700",
         ),
         ({}, ""),
     ],

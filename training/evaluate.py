@@ -9,8 +9,8 @@ trained before the confidence)
 (training/baselines.py: the four baselines, and saliency_true_size, a reference told the true crop's size)
 and REPORT/index.html, a contact sheet of the photos, worst model IoU first, with the photographer's crop
 (green), the model's (red) and the best baseline's (blue). Metrics: training/metrics.py. The figures (with
-the datasets evaluated on) are also kept in RUN/evaluation.json, which `cropstyle export` puts in metadata.json;
-not for `general`, whose folder is the package's, not the user's to write into.
+the datasets evaluated on) are also kept in RUN/evaluation.json, which `cropstyle export` puts in metadata.json
+(not for `general`: Run.record_evaluation).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import numpy as np
 
 from cropstyle.extractor.geometry import Crop
 from cropstyle.training import baselines, confidence, drawing, metrics, pipeline
-from cropstyle.training.general import GENERAL_MODEL
 from cropstyle.training.run import Run
 
 SHEET_LIMIT = 200  # photos on the contact sheet
@@ -127,8 +126,7 @@ def evaluate(
         print(_table(result["n"], result["methods"]))
         if expected is not None and len(expected) >= 4:
             print(_confidence_table(result["confidence"], constant=run.calibration.constant))
-    if run.path.resolve() != GENERAL_MODEL.resolve():
-        run.record_evaluation({**result, "datasets": [str(Path(d).resolve()) for d in datasets]})
+    run.record_evaluation({**result, "datasets": [str(Path(d).resolve()) for d in datasets]})
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

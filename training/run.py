@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from cropstyle.extractor.dataset import TRAINING_LONG_SIDE
+from cropstyle.training.general import GENERAL_MODEL
 
 if TYPE_CHECKING:
     from cropstyle.training.confidence import Calibration
@@ -193,5 +194,13 @@ class Run:
         path = self.path / EVALUATION
         return json.loads(path.read_text()) if path.is_file() else None
 
+    @property
+    def shipped(self) -> bool:
+        """Whether this is the general model shipped in the package (training/general_model): read, never written."""
+        return self.path.resolve() == GENERAL_MODEL.resolve()
+
     def record_evaluation(self, figures: dict) -> None:
-        (self.path / EVALUATION).write_text(json.dumps(figures, indent=2))
+        """Keep `figures` as RUN/evaluation.json (the export's metadata.json carries them); not in the shipped
+        general model, whose folder is the package's (read-only once installed), not the user's."""
+        if not self.shipped:
+            (self.path / EVALUATION).write_text(json.dumps(figures, indent=2))

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from cropstyle.extractor.geometry import IDENTITY, LABEL_VALUES, Crop
-from cropstyle.training import confidence, crop_tf, drawing, fine_tune, metrics, pipeline
+from cropstyle.extractor.geometry import LABEL_VALUES, Crop
+from cropstyle.training import baselines, confidence, crop_tf, drawing, fine_tune, metrics, pipeline
 from cropstyle.training import run as layout
 from cropstyle.training.losses import CornerBoxIoU, CropLoss
 from cropstyle.training.model import averaged, build_model, decided, flip_averaged, training_view
@@ -56,12 +56,11 @@ class TrainResult:
         )
         if not self.val_baselines:
             return line
-        (first, first_iou), (second, second_iou) = self.val_baselines.items()
-        beaten = [name for name, iou in self.val_baselines.items() if iou > self.best_val_iou]
+        beaten = [name for name, score in self.val_baselines.items() if score > self.best_val_iou]
         return (
-            f"{line}\non the same {self.n_val} validation photos the {first} scores {first_iou:.3f} and the {second} "
-            f"{second_iou:.3f}"
-            + (f": the model is not yet better than the {' or the '.join(beaten)}" if beaten else "")
+            f"{line}\non the same {self.n_val} validation photos: "
+            + ", ".join(f"the {name} {score:.3f}" for name, score in self.val_baselines.items())
+            + (f"; the model is not yet better than the {' or the '.join(beaten)}" if beaten else "")
         )
 
 
@@ -605,16 +604,19 @@ def train(
 
 
 def validation_baselines(plan: Plan) -> dict[str, float]:
-    """The validation photos' mean IoU for the two answers that need no model, as `evaluate` scores them (`full` and
-    `mean`): leaving every photo as it is, and the training crops' mean crop. With few crops the model may not beat
-    them yet, and the photographer should know."""
-    frame, labels = plan.val_examples.frame, plan.val_examples.labels.astype(float)
-    answers = {"full frame": IDENTITY.values(), "mean crop": plan.train_examples.labels.astype(float).mean(axis=0)}
+    """The validation photos' mean IoU for the two answers that need no model, as `evaluate` scores them
+    (baselines.full and baselines.mean): leaving every photo as it is, and the training crops' mean crop. With few
+    crops the model may not beat them yet, and the photographer should know."""
+    frame, n = plan.val_examples.frame, len(plan.val_examples)
+    answers = {
+        "full frame": baselines.full(n),
+        "mean crop": baselines.mean(n, plan.train_examples.labels.astype(float).mean(axis=0).tolist()),
+    }
+    truth = [Crop(*map(float, label)) for label in plan.val_examples.labels]
+    sizes = list(zip(frame["width"].astype(float), frame["height"].astype(float)))
     return {
-        name: float(
-            metrics.exact_ious(np.tile(answer, (len(labels), 1)), labels, frame["width"], frame["height"]).mean()
-        )
-        for name, answer in answers.items()
+        name: float(np.mean([metrics.crop_metrics(c, t, w, h)["iou"] for c, t, (w, h) in zip(crops, truth, sizes)]))
+        for name, crops in answers.items()
     }
 
 
